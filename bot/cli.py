@@ -1,0 +1,196 @@
+"""The ``herald`` command: a thin shell over `bot.services.Herald`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.errors import HeraldError, NotAvailableYetError
+from bot.models import Message, MessageStatus
+from bot.sending import SendRequest
+from bot.services import Herald
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+WAIT_FOR = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.FAILED, MessageStatus.CANCELLED}
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="herald",
+        description="Send SMS, WhatsApp, e-mail, Zalo and MMS through Herald's connections, "
+        "and run the Slack app.",
+        epilog="Configuration: herald.toml or $HERALD_CONFIG (none = one 'sandbox' connection). "
+        "Database: $HERALD_DB or [storage] path.",
+    )
+    parser.add_argument("--version", action="version", version=f"herald {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: ./herald.toml)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the Slack app and webhook server")
+    serve.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, help="port (default $PORT or 3000)")
+
+    send = commands.add_parser(
+        "send",
+        help="send a message now, through the same pipeline as Slack",
+        description="Send a message now. Prints the message id (the same id Slack's "
+        "'/send status' takes) and its status; exits 1 if it failed.",
+    )
+    send.add_argument("connection", help="connection name, e.g. sandbox")
+    send.add_argument("recipient", help="phone number(s) in +E.164 or e-mail address(es), comma-separated")
+    send.add_argument("text", nargs="*", help="message text")
+    send.add_argument("--template", metavar="NAME", help="render a template (not available yet)")
+    send.add_argument(
+        "--var", metavar="K=V", action="append", default=[], help="template variable (repeatable)"
+    )
+    send.add_argument("--at", metavar="WHEN", help="send later (not available yet)")
+    send.add_argument("--subject", metavar="S", help="e-mail subject")
+    send.add_argument("--media", metavar="URL", action="append", default=[], help="media URL")
+    send.add_argument(
+        "--wait",
+        metavar="SECONDS",
+        type=float,
+        default=0,
+        help="stay and print status changes until delivered or failed, at most SECONDS",
+    )
+
+    status = commands.add_parser("status", help="show a message's status and history")
+    status.add_argument("id", help="message id, e.g. k3x9p2ab")
+
+    jobs = commands.add_parser("jobs", help="scheduled messages (not available yet)")
+    jobs.add_argument("action", choices=["list", "cancel"])
+    jobs.add_argument("id", nargs="?")
+
+    templates = commands.add_parser("templates", help="message templates (not available yet)")
+    templates.add_argument("action", choices=["list", "render", "check"])
+    templates.add_argument("name", nargs="?")
+    templates.add_argument("--var", metavar="K=V", action="append", default=[])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.command)
+    try:
+        settings = load_settings(config_path=args.config)
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        if args.command == "send":
+            return asyncio.run(_send(settings, args))
+        if args.command == "status":
+            return asyncio.run(_status(settings, args.id))
+        raise NotAvailableYetError(f"'herald {args.command}' is not available yet.")
+    except HeraldError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _configure_logging(command: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO if command == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(settings: Settings, host: str, port: int | None) -> int:
+    import uvicorn
+
+    from bot.server import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host,
+        port=settings.port if port is None else port,
+        log_level="info",
+        timeout_graceful_shutdown=15,
+    )
+    return 0
+
+
+class PrintAnnouncer:
+    """Prints each status change; tells `wait` when every message is settled."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, Message] = {}
+        self.settled = asyncio.Event()
+
+    async def message_changed(self, message: Message) -> None:
+        if message.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
+            return
+        self.latest[message.id] = message
+        print(_line(message), flush=True)
+        if self.latest and all(m.status in WAIT_FOR for m in self.latest.values()):
+            self.settled.set()
+
+
+def _line(message: Message) -> str:
+    parts = [message.id, message.status.value, message.recipient, f"via {message.connection}"]
+    if message.provider_message_id:
+        parts.append(f"provider id {message.provider_message_id}")
+    if message.status is MessageStatus.FAILED and message.error:
+        parts.append(f"— {message.error}")
+    return "  ".join(parts)
+
+
+async def _send(settings: Settings, args: argparse.Namespace) -> int:
+    variables = dict(_pair(v) for v in args.var)
+    announcer = PrintAnnouncer()
+    herald = Herald(settings, announcer)
+    await herald.start()
+    try:
+        messages = await herald.send_now(
+            SendRequest(
+                connection=args.connection,
+                recipients=[r for r in args.recipient.split(",") if r.strip()],
+                text=" ".join(args.text),
+                subject=args.subject,
+                media_urls=args.media,
+                template=args.template,
+                variables=variables,
+                at=args.at,
+                sender=f"cli:{getpass.getuser()}",
+                origin="cli",
+            )
+        )
+        if args.wait > 0 and not announcer.settled.is_set():
+            try:
+                await asyncio.wait_for(announcer.settled.wait(), timeout=args.wait)
+            except TimeoutError:
+                print(f"(stopped waiting after {args.wait:g}s)", file=sys.stderr)
+        elif args.wait <= 0 and any(m.status is not MessageStatus.FAILED for m in messages):
+            print(f"Follow up: herald status {messages[0].id}", file=sys.stderr)
+    finally:
+        await herald.stop()
+    final = [announcer.latest.get(m.id, m) for m in messages]
+    return EXIT_FAILED if any(m.status is MessageStatus.FAILED for m in final) else 0
+
+
+async def _status(settings: Settings, message_id: str) -> int:
+    herald = Herald(settings)
+    await herald.start()
+    try:
+        report = herald.report(message_id)
+    finally:
+        await herald.stop()
+    print(_line(report.message))
+    for event in report.history:
+        reason = f" — {event.reason}" if event.reason else ""
+        print(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status.value:<9} ({event.source}){reason}")
+    return EXIT_FAILED if report.message.status is MessageStatus.FAILED else 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not key:
+        raise NotAvailableYetError(f"--var takes KEY=VALUE, not {text!r}")
+    return key, value

@@ -1,0 +1,270 @@
+"""Settings: read once at startup from ``herald.toml`` and the environment.
+
+`load_settings` returns a frozen `Settings`; nothing else in Herald reads the
+environment. Every problem is a `ConfigError` whose one line names the file, the
+key or the variable to fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from providers import PROVIDERS, Channel, ConnectionConfig, ProviderUnsupportedError
+
+DEFAULT_CONFIG_FILE = "herald.toml"
+DEFAULT_DB_PATH = "data/herald.db"
+DEFAULT_TEMPLATES_DIR = "templates"
+DEFAULT_COMMAND = "/send"
+DEFAULT_PORT = 3000
+
+RESERVED_WORDS = frozenset({"help", "list", "cancel", "status", "templates"})
+CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+COMMON_CONNECTION_KEYS = ("provider", "channel", "base_url", "webhook_token")
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "slack": ("command",),
+    "storage": ("path",),
+    "templates": ("dir",),
+    "server": ("public_url",),
+    "privacy": ("mask_recipients",),
+    "connections": (),
+}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    command: str = DEFAULT_COMMAND
+    bot_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    api_url: str | None = None
+    app_token: str | None = field(default=None, repr=False)
+
+    def require_credentials(self) -> tuple[str, str]:
+        """The bot token and signing secret, or a `ConfigError` naming what is missing."""
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.bot_token),
+                ("SLACK_SIGNING_SECRET", self.signing_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+                "create the Slack app from app_manifest.yaml (README, 'Creating the Slack app') "
+                "and export its bot token and signing secret"
+            )
+        assert self.bot_token and self.signing_secret
+        if not self.bot_token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'")
+        return self.bot_token, self.signing_secret
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack: SlackSettings
+    db_path: Path
+    templates_dir: Path
+    connections: Mapping[str, ConnectionConfig]
+    public_url: str | None = None
+    mask_recipients: bool = True
+    port: int = DEFAULT_PORT
+    config_path: Path | None = None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_path: Path | str | None = None
+) -> Settings:
+    """Read the config file (or the embedded default) and the environment."""
+    env = dict(os.environ if environ is None else environ)
+    path = _config_path(env, config_path)
+    raw: dict[str, Any] = {}
+    where = "embedded default"
+    if path is not None:
+        where = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read it: {exc.strerror}") from exc
+        raw = _interpolate(raw, env, where, "")
+    _check_keys(raw, SECTIONS, where, "")
+    base = path.parent if path is not None else Path.cwd()
+
+    slack_raw = raw.get("slack", {})
+    command = str(slack_raw.get("command", DEFAULT_COMMAND))
+    if not re.fullmatch(r"/[a-z0-9_-]{1,31}", command):
+        raise ConfigError(f"{where}: slack.command must look like '/send', not {command!r}")
+    slack = SlackSettings(
+        command=command,
+        bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        api_url=env.get("SLACK_API_URL") or None,
+        app_token=env.get("SLACK_APP_TOKEN") or None,
+    )
+    if slack.app_token and not slack.app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-'")
+
+    db_value = env.get("HERALD_DB") or raw.get("storage", {}).get("path", DEFAULT_DB_PATH)
+    templates_value = raw.get("templates", {}).get("dir", DEFAULT_TEMPLATES_DIR)
+    mask = raw.get("privacy", {}).get("mask_recipients", True)
+    if not isinstance(mask, bool):
+        raise ConfigError(f"{where}: privacy.mask_recipients must be true or false")
+    public_url = raw.get("server", {}).get("public_url")
+
+    return Settings(
+        slack=slack,
+        db_path=_resolve(base, str(db_value)) if not env.get("HERALD_DB") else Path(db_value),
+        templates_dir=_resolve(base, str(templates_value)),
+        connections=_connections(raw.get("connections"), where, path is None),
+        public_url=str(public_url).rstrip("/") if public_url else None,
+        mask_recipients=mask,
+        port=_port(env.get("PORT")),
+        config_path=path,
+    )
+
+
+def _config_path(env: Mapping[str, str], explicit: Path | str | None) -> Path | None:
+    if explicit is not None:
+        chosen = Path(explicit)
+    elif env.get("HERALD_CONFIG"):
+        chosen = Path(env["HERALD_CONFIG"])
+    else:
+        default = Path(DEFAULT_CONFIG_FILE)
+        return default.resolve() if default.is_file() else None
+    if not chosen.is_file():
+        raise ConfigError(f"config file {chosen} does not exist (set by HERALD_CONFIG or --config)")
+    return chosen.resolve()
+
+
+def _interpolate(value: Any, env: Mapping[str, str], where: str, key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, where, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, where, key) for v in value]
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(
+                    f"{where}: {key} uses ${{{name}}}, but the environment variable "
+                    f"{name} is not set"
+                )
+            return env[name]
+
+        return _VAR.sub(substitute, value)
+    return value
+
+
+def _check_keys(
+    table: Mapping[str, Any], allowed: Mapping[str, Any] | tuple[str, ...], where: str, prefix: str
+) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, list(allowed), n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            choices = ", ".join(allowed)
+            raise ConfigError(
+                f"{where}: unknown key '{prefix}{key}'{suggestion}; known keys: {choices}"
+            )
+    if isinstance(allowed, Mapping):
+        for section, keys in allowed.items():
+            if section != "connections" and section in table:
+                if not isinstance(table[section], dict):
+                    raise ConfigError(f"{where}: [{section}] must be a table")
+                _check_keys(table[section], keys, where, f"{section}.")
+
+
+def _connections(
+    raw: Any, where: str, embedded: bool
+) -> dict[str, ConnectionConfig]:
+    if raw is None:
+        if not embedded:
+            raise ConfigError(f"{where}: no [connections.NAME] table; add at least one connection")
+        return {"sandbox": ConnectionConfig("sandbox", "sandbox", Channel.SMS)}
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where}: [connections] must hold at least one [connections.NAME] table")
+    return {name: _connection(name, table, where) for name, table in raw.items()}
+
+
+def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
+    prefix = f"connections.{name}"
+    if not CONNECTION_NAME.match(name):
+        raise ConfigError(
+            f"{where}: connection name '{name}' must be lower-case letters, digits, '-' or '_'"
+        )
+    if name in RESERVED_WORDS:
+        raise ConfigError(f"{where}: '{name}' is a /send sub-command; name the connection otherwise")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {prefix} must be a table")
+    provider_name = table.get("provider")
+    if provider_name is None:
+        raise ConfigError(f"{where}: {prefix}: missing key 'provider' ({', '.join(PROVIDERS)})")
+    provider = PROVIDERS.get(str(provider_name))
+    if provider is None:
+        raise ConfigError(
+            f"{where}: {prefix}.provider: unknown provider '{provider_name}'; "
+            f"known: {', '.join(PROVIDERS)}"
+        )
+    allowed = COMMON_CONNECTION_KEYS + provider.required_keys + provider.optional_keys
+    _check_keys(table, allowed, where, f"{prefix}.")
+    channel_value = table.get("channel")
+    channels = ", ".join(c.value for c in Channel)
+    if channel_value is None:
+        raise ConfigError(f"{where}: {prefix}: missing key 'channel' (one of {channels})")
+    try:
+        channel = Channel(str(channel_value))
+    except ValueError:
+        raise ConfigError(
+            f"{where}: {prefix}.channel: '{channel_value}' is not one of {channels}"
+        ) from None
+    missing = [key for key in provider.required_keys if not table.get(key)]
+    if missing:
+        raise ConfigError(
+            f"{where}: {prefix}: provider '{provider_name}' needs "
+            + ", ".join(f"'{key}'" for key in missing)
+        )
+    options = {
+        key: value for key, value in table.items() if key not in COMMON_CONNECTION_KEYS
+    }
+    config = ConnectionConfig(
+        name=name,
+        provider=str(provider_name),
+        channel=channel,
+        base_url=str(table["base_url"]).rstrip("/") if table.get("base_url") else None,
+        webhook_token=str(table["webhook_token"]) if table.get("webhook_token") else None,
+        options=options,
+    )
+    try:
+        provider.check_config(config)
+    except ProviderUnsupportedError as exc:
+        raise ConfigError(f"{where}: {prefix}: {exc}") from None
+    return config
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _port(value: str | None) -> int:
+    if not value:
+        return DEFAULT_PORT
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"PORT must be a number, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"PORT must be between 0 and 65535, not {port}")
+    return port

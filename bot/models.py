@@ -1,0 +1,100 @@
+"""The core's data: messages, their status history, and message ids."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from providers import Channel, DeliveryStatus
+
+ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud and retyped
+ID_LENGTH = 8
+
+
+def new_message_id() -> str:
+    """A short, URL-safe, unambiguous id such as ``k3x9p2ab`` (about 40 bits)."""
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+def normalize_message_id(text: str) -> str:
+    """Accept ``#k3x9p2ab``, ``k3x9p2ab`` or ``K3X9P2AB``."""
+    return text.strip().lstrip("#").lower()
+
+
+class MessageStatus(StrEnum):
+    """Where a message is in its life. The receipt shows every state from accepted on."""
+
+    QUEUED = "queued"  # stored, not yet handed to the provider
+    SCHEDULED = "scheduled"
+    SENDING = "sending"  # handed to the provider; answer not yet known
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def from_delivery(cls, status: DeliveryStatus) -> MessageStatus:
+        return cls(status.value)
+
+    @property
+    def rank(self) -> int:
+        """Progress order; a receipt never moves a message backwards."""
+        return _RANK[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in (MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.READ)
+
+
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SCHEDULED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.ACCEPTED: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.READ: 5,
+    MessageStatus.FAILED: 6,
+    MessageStatus.CANCELLED: 6,
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one recipient through one connection."""
+
+    id: str
+    connection: str
+    channel: Channel
+    recipient: str
+    text: str
+    sender: str  # a Slack user id (``U…``) or ``cli:<login>``
+    origin: str  # ``slack`` or ``cli``
+    status: MessageStatus
+    created_at: datetime
+    updated_at: datetime
+    subject: str | None = None
+    media_urls: tuple[str, ...] = ()
+    provider_message_id: str | None = None
+    error: str | None = None
+    announce_to: str | None = None  # where the receipt goes (a Slack conversation id)
+    receipt_channel: str | None = None  # where the receipt was posted
+    receipt_ts: str | None = None
+    failure_announced: bool = False
+    send_started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One entry in a message's status history."""
+
+    message_id: str
+    status: MessageStatus
+    at: datetime
+    source: str  # ``herald`` or the provider's name
+    reason: str | None = None
+    raw: object = field(default=None, repr=False)

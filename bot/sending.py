@@ -1,0 +1,116 @@
+"""The send pipeline shared by Slack and the CLI: validate, store, hand to the provider.
+
+`build_messages` turns a `SendRequest` into stored-ready `Message`s or raises an
+`InputError` that says what to fix (nothing is stored then). `deliver` hands one
+stored message to its provider and records the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from bot.config import Settings
+from bot.errors import InputError, NotAvailableYetError, UnknownConnectionError
+from bot.models import Message, MessageStatus, new_message_id
+from bot.recipients import normalize_recipients
+from bot.storage import utcnow
+from providers import Channel
+
+log = logging.getLogger(__name__)
+
+MEDIA_CHANNELS = frozenset({Channel.MMS, Channel.WHATSAPP, Channel.EMAIL})
+MAX_TEXT_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """Everything a person asked for in one send, before validation."""
+
+    connection: str
+    recipients: Sequence[str]
+    text: str
+    sender: str
+    origin: str
+    subject: str | None = None
+    media_urls: Sequence[str] = ()
+    template: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    at: str | None = None
+    announce_to: str | None = None
+
+
+def build_messages(request: SendRequest, settings: Settings) -> list[Message]:
+    """Validate ``request`` and build one queued `Message` per recipient."""
+    connection = settings.connections.get(request.connection)
+    if connection is None:
+        raise UnknownConnectionError(unknown_connection_text(request.connection, settings))
+    if request.template is not None or request.variables:
+        raise NotAvailableYetError(
+            "Templates (--template, --var) are not available yet; write the message text instead.",
+            field="template",
+        )
+    if request.at is not None:
+        raise NotAvailableYetError(
+            "Scheduling (--at) is not available yet; leave it out to send now.", field="at"
+        )
+    text = request.text.strip()
+    if not text:
+        raise InputError("Write the message text after the recipient.", field="text")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InputError(
+            f"The message is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}.",
+            field="text",
+        )
+    channel = connection.channel
+    subject = (request.subject or "").strip() or None
+    if channel is Channel.EMAIL and subject is None:
+        raise InputError('E-mail needs a subject: add --subject "…".', field="subject")
+    if channel is not Channel.EMAIL and subject is not None:
+        raise InputError(
+            f"--subject is for e-mail; '{connection.name}' sends {channel}.", field="subject"
+        )
+    media = tuple(request.media_urls)
+    if media and channel not in MEDIA_CHANNELS:
+        raise InputError(
+            f"--media needs an MMS, WhatsApp or e-mail connection; '{connection.name}' sends "
+            f"{channel}.",
+            field="media",
+        )
+    for url in media:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(
+                f"--media must be a public http(s) URL, not {url!r}.", field="media"
+            )
+    recipients = normalize_recipients(list(request.recipients), channel)
+    now = utcnow()
+    return [
+        Message(
+            id=new_message_id(),
+            connection=connection.name,
+            channel=channel,
+            recipient=recipient,
+            text=text,
+            subject=subject,
+            media_urls=media,
+            sender=request.sender,
+            origin=request.origin,
+            status=MessageStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            announce_to=request.announce_to,
+        )
+        for recipient in recipients
+    ]
+
+
+def unknown_connection_text(name: str, settings: Settings) -> str:
+    import difflib
+
+    names = list(settings.connections)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return f"There is no connection '{name}'.{hint} Connections: {', '.join(names)}."

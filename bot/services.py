@@ -1,0 +1,254 @@
+"""`Herald`: the one core both front ends (Slack and the CLI) call.
+
+It owns the store, one pooled ``httpx.AsyncClient`` and provider per connection,
+the scheduler and the background work, and it runs the send pipeline:
+validate → store → hand to the provider → record every status change → announce.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import __version__
+from bot.announcing import Announcer, SilentAnnouncer
+from bot.background import Background
+from bot.config import Settings
+from bot.errors import MessageNotFoundError
+from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
+from bot.receipts import advances
+from bot.scheduling import create_scheduler, scheduler_state
+from bot.sending import SendRequest, build_messages
+from bot.storage import Store, utcnow
+from providers import (
+    PROVIDERS,
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    Receipt,
+    WebhookAuthError,
+    WebhookRequest,
+    WebhookResult,
+)
+
+log = logging.getLogger(__name__)
+
+PROVIDER_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+SHUTDOWN_GRACE_SECONDS = 10.0
+INTERRUPTED_REASON = (
+    "Herald stopped while handing this message to the provider, so it may or may not "
+    "have gone out. Check with the recipient before sending it again."
+)
+
+
+@dataclass(frozen=True)
+class MessageReport:
+    message: Message
+    history: list[StatusEvent]
+
+
+class Herald:
+    """The service layer. Create, `start`, use, `stop`."""
+
+    def __init__(self, settings: Settings, announcer: Announcer | None = None) -> None:
+        self.settings = settings
+        self.announcer: Announcer = announcer or SilentAnnouncer()
+        self.background = Background()
+        self.store: Store | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.providers: dict[str, Provider] = {}
+        self._clients: list[httpx.AsyncClient] = []
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self, *, serve: bool = False) -> None:
+        """Open the store and the providers; with ``serve``, also run the scheduler
+        and finish what a previous run left unfinished."""
+        self.store = Store(self.settings.db_path)
+        for name, config in self.settings.connections.items():
+            client = httpx.AsyncClient(
+                timeout=PROVIDER_TIMEOUT,
+                headers={"User-Agent": f"herald/{__version__}"},
+                follow_redirects=False,
+            )
+            self._clients.append(client)
+            provider_class = PROVIDERS[config.provider]
+
+            async def sink(receipts: Sequence[Receipt], connection: str = name) -> None:
+                await self.apply_receipts(connection, receipts)
+
+            self.providers[name] = provider_class(config, client, sink)
+        if serve:
+            self.scheduler = create_scheduler(self.settings.db_path)
+            self.scheduler.start()
+            await self._recover()
+
+    async def stop(self) -> None:
+        await self.background.drain(SHUTDOWN_GRACE_SECONDS)
+        for provider in self.providers.values():
+            await provider.aclose()
+        for client in self._clients:
+            await client.aclose()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.store is not None:
+            self.store.close()
+
+    @property
+    def db(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("Herald.start() has not run")
+        return self.store
+
+    def health(self) -> dict[str, object]:
+        database = "ok" if self.store is not None and self.store.ping() else "unavailable"
+        scheduler = scheduler_state(self.scheduler)
+        ok = database == "ok" and scheduler in ("running", "off")
+        return {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "database": database,
+            "scheduler": scheduler,
+            "connections": {
+                name: config.describe() for name, config in self.settings.connections.items()
+            },
+        }
+
+    # -- sending ----------------------------------------------------------------
+
+    def submit(self, request: SendRequest) -> list[Message]:
+        """Validate and store a send; raises `InputError` (storing nothing) if it cannot go."""
+        messages = build_messages(request, self.settings)
+        return self.db.add_messages(messages, actor=request.sender, action="send")
+
+    async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
+        """Hand stored messages to their providers; returns their state afterwards."""
+        return [await self._deliver(message) for message in messages]
+
+    async def send_now(self, request: SendRequest) -> list[Message]:
+        return await self.dispatch(self.submit(request))
+
+    async def _deliver(self, message: Message) -> Message:
+        provider = self.providers[message.connection]
+        message = self.db.set_status(
+            message.id, MessageStatus.SENDING, source="herald", send_started_at=utcnow()
+        )
+        outbound = OutboundMessage(
+            reference=message.id,
+            channel=message.channel,
+            to=message.recipient,
+            text=message.text,
+            subject=message.subject,
+            media_urls=message.media_urls,
+        )
+        try:
+            result = await provider.send(outbound)
+        except ProviderError as exc:
+            log.warning("message %s not accepted: %s", message.id, exc)
+            message = self.db.set_status(
+                message.id, MessageStatus.FAILED, source=provider.name, reason=str(exc)
+            )
+        else:
+            current = self.db.get(message.id)
+            assert current is not None
+            if advances(current.status, MessageStatus.ACCEPTED):
+                message = self.db.set_status(
+                    message.id,
+                    MessageStatus.ACCEPTED,
+                    source=provider.name,
+                    raw=result.raw,
+                    provider_message_id=result.provider_message_id,
+                )
+            else:
+                message = self.db.update(
+                    message.id, provider_message_id=result.provider_message_id
+                )
+        await self.announcer.message_changed(message)
+        return message
+
+    async def _recover(self) -> None:
+        """Finish what a crash or restart interrupted, without ever sending twice."""
+        for message in self.db.with_status(MessageStatus.SENDING):
+            log.warning("message %s was interrupted mid-send; marking it failed", message.id)
+            failed = self.db.set_status(
+                message.id, MessageStatus.FAILED, source="herald", reason=INTERRUPTED_REASON
+            )
+            await self.announcer.message_changed(failed)
+        queued = self.db.with_status(MessageStatus.QUEUED)
+        if queued:
+            log.info("sending %d message(s) stored before the last stop", len(queued))
+            self.background.spawn(self.dispatch(queued), name="recover-queued")
+
+    # -- looking up -------------------------------------------------------------
+
+    def report(self, message_id: str) -> MessageReport:
+        key = normalize_message_id(message_id)
+        message = self.db.get(key)
+        if message is None:
+            raise MessageNotFoundError(
+                f"There is no message #{key}. Message ids are the #… codes in each receipt."
+            )
+        return MessageReport(message, self.db.history(key))
+
+    # -- receipts ---------------------------------------------------------------
+
+    async def apply_receipts(self, connection: str, receipts: Sequence[Receipt]) -> int:
+        """Record provider-reported statuses; returns how many matched a message."""
+        matched = 0
+        for receipt in receipts:
+            message = self._match(connection, receipt)
+            if message is None:
+                log.info(
+                    "receipt on %s for unknown message (provider id %s); ignored",
+                    connection,
+                    receipt.provider_message_id,
+                )
+                continue
+            matched += 1
+            reported = MessageStatus.from_delivery(receipt.status)
+            source = self.settings.connections[connection].provider
+            if advances(message.status, reported):
+                changed = self.db.set_status(
+                    message.id,
+                    reported,
+                    source=source,
+                    reason=receipt.reason,
+                    raw=receipt.raw,
+                    at=receipt.occurred_at,
+                )
+                await self.announcer.message_changed(changed)
+            else:
+                self.db.record_event(
+                    message.id,
+                    reported,
+                    source=source,
+                    reason=receipt.reason,
+                    raw=receipt.raw,
+                    at=receipt.occurred_at,
+                )
+        return matched
+
+    def _match(self, connection: str, receipt: Receipt) -> Message | None:
+        if receipt.reference:
+            message = self.db.get(receipt.reference)
+            if message is not None and message.connection == connection:
+                return message
+        if receipt.provider_message_id:
+            return self.db.find_by_provider_id(connection, receipt.provider_message_id)
+        return None
+
+    async def handle_webhook(self, connection: str, request: WebhookRequest) -> WebhookResult:
+        """Verify and apply a provider's delivery callback for ``connection``."""
+        config = self.settings.connections[connection]
+        if config.webhook_token is not None:
+            given = request.query.get("token", "")
+            if not hmac.compare_digest(given.encode(), config.webhook_token.encode()):
+                raise WebhookAuthError("missing or wrong ?token=", provider=config.provider)
+        result = self.providers[connection].parse_webhook(request)
+        await self.apply_receipts(connection, result.receipts)
+        return result

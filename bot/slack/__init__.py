@@ -1,0 +1,1 @@
+"""The Slack front end: a thin Bolt layer over `bot.services.Herald`."""

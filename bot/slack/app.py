@@ -1,0 +1,73 @@
+"""The Bolt `AsyncApp`: client, listeners and the one error handler.
+
+``process_before_response=True``: each listener acks itself within a few
+milliseconds and hands slow work to `Herald.background`, so Bolt does not poll
+for the ack (its default mode checks every 10 ms) and Slack's answer is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import HeraldError
+from bot.services import Herald
+from bot.slack import blocks, commands, home
+from bot.slack.announcer import SlackAnnouncer
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = (
+    ":boom: Herald hit an internal error and did not finish this request. "
+    "Nothing was sent twice; check `{command} status` or ask your admin to look at the logs."
+)
+
+
+def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
+    """The Bolt app for ``herald``, and the announcer that posts its receipts."""
+    settings = herald.settings
+    token, signing_secret = settings.slack.require_credentials()
+    client = AsyncWebClient(
+        token=token,
+        base_url=_api_url(settings.slack.api_url),
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=True,
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
+    announcer = SlackAnnouncer(client, herald)
+    commands.register(app, herald, announcer)
+    home.register(app, herald)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        command = settings.slack.command
+        if isinstance(error, HeraldError):
+            text = blocks.error_text(str(error), command)
+        else:
+            log.error("unhandled error in a Slack listener", exc_info=error)
+            text = INTERNAL_ERROR.format(command=command)
+        if body.get("command"):
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_type": "ephemeral", "text": text}),
+                headers={"content-type": "application/json;charset=utf-8"},
+            )
+        return BoltResponse(status=500, body="")
+
+    return app, announcer
+
+
+def _api_url(url: str | None) -> str:
+    if not url:
+        return AsyncWebClient.BASE_URL
+    return url if url.endswith("/") else url + "/"

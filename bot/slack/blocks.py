@@ -1,0 +1,164 @@
+"""Block Kit, built by pure functions: receipts, help, status, errors and App Home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.models import Message, MessageStatus, StatusEvent
+from bot.recipients import mask_recipient
+from bot.slack import ids
+from providers import Channel, ConnectionConfig
+
+Block = dict[str, Any]
+
+STATUS_EMOJI = {
+    MessageStatus.QUEUED: ":hourglass_flowing_sand:",
+    MessageStatus.SCHEDULED: ":clock3:",
+    MessageStatus.SENDING: ":hourglass_flowing_sand:",
+    MessageStatus.ACCEPTED: ":outbox_tray:",
+    MessageStatus.SENT: ":incoming_envelope:",
+    MessageStatus.DELIVERED: ":white_check_mark:",
+    MessageStatus.READ: ":eyes:",
+    MessageStatus.FAILED: ":x:",
+    MessageStatus.CANCELLED: ":no_entry_sign:",
+}
+CHANNEL_LABEL = {
+    Channel.SMS: "SMS",
+    Channel.MMS: "MMS",
+    Channel.WHATSAPP: "WhatsApp",
+    Channel.EMAIL: "E-mail",
+    Channel.ZALO: "Zalo",
+}
+PREVIEW_LIMIT = 280
+REASON_LIMIT = 600
+
+
+def _esc(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str, **extra: Any) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+
+
+def _context(*texts: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in texts]}
+
+
+def shown_recipient(message: Message, mask: bool) -> str:
+    return mask_recipient(message.recipient) if mask else message.recipient
+
+
+def _sender(message: Message) -> str:
+    return f"<@{message.sender}>" if message.origin == "slack" else _esc(message.sender)
+
+
+def receipt_text(message: Message, mask: bool) -> str:
+    """The notification fallback: always the current status word and ``#ID``."""
+    channel = CHANNEL_LABEL[message.channel]
+    return (
+        f"{message.status.value} · #{message.id} · {channel} to "
+        f"{shown_recipient(message, mask)} via {message.connection}"
+    )
+
+
+def receipt_blocks(message: Message, mask: bool) -> list[Block]:
+    status = message.status
+    headline = (
+        f"{STATUS_EMOJI[status]} *{status.value.capitalize()}* · "
+        f"{CHANNEL_LABEL[message.channel]} to `{shown_recipient(message, mask)}` "
+        f"via *{_esc(message.connection)}*"
+    )
+    blocks: list[Block] = [_section(headline, block_id=ids.RECEIPT_BLOCK)]
+    body = _esc(_clip(message.text, PREVIEW_LIMIT))
+    if message.subject:
+        body = f"*{_esc(_clip(message.subject, 150))}*\n{body}"
+    blocks.append(_section("\n".join("> " + line for line in body.splitlines() or [""])))
+    if status is MessageStatus.FAILED and message.error:
+        blocks.append(_section(f":warning: {_esc(_clip(message.error, REASON_LIMIT))}"))
+    details = [
+        f"Herald *#{message.id}*",
+        f"provider id `{_esc(message.provider_message_id)}`"
+        if message.provider_message_id
+        else "provider id —",
+        f"sent by {_sender(message)}",
+        f"<!date^{int(message.updated_at.timestamp())}^updated {{time}}|updated "
+        f"{message.updated_at:%H:%M} UTC>",
+    ]
+    blocks.append(_context(" · ".join(details)))
+    return blocks
+
+
+def failure_reply_text(message: Message, mask: bool) -> str:
+    reason = _esc(_clip(message.error or "the provider gave no reason", REASON_LIMIT))
+    who = f"<@{message.sender}> " if message.origin == "slack" else ""
+    return (
+        f"{who}:x: #{message.id} to {shown_recipient(message, mask)} failed: {reason}\n"
+        f"Check the number or the connection, then send it again."
+    )
+
+
+def status_blocks(message: Message, history: Sequence[StatusEvent], mask: bool) -> list[Block]:
+    blocks = receipt_blocks(message, mask)
+    lines = []
+    for event in history:
+        when = f"<!date^{int(event.at.timestamp())}^{{date_short}} {{time_secs}}|{event.at:%Y-%m-%d %H:%M:%S} UTC>"
+        reason = f" — {_esc(_clip(event.reason, 200))}" if event.reason else ""
+        lines.append(f"{when} · *{event.status.value}* ({_esc(event.source)}){reason}")
+    blocks.append(_section("*History*\n" + "\n".join(lines[-20:])))
+    return blocks
+
+
+def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
+    names = ", ".join(
+        f"`{name}` ({CHANNEL_LABEL[config.channel]})" for name, config in connections.items()
+    )
+    example = next(iter(connections), "sandbox")
+    return "\n".join(
+        [
+            "*Send a message*",
+            f"`{command} {example} +31612345678 Running 10 min late` — send now",
+            f"`{command} {example} +31612345678,+4915112345678 Hello` — several recipients",
+            "Options after the recipient: `--subject TEXT` (e-mail), `--media URL` "
+            "(MMS, WhatsApp, e-mail). Coming soon: `--template NAME`, `--var KEY=VALUE`, "
+            "`--at WHEN`.",
+            "",
+            "*Follow up*",
+            f"`{command} status ID` — status and history of a message (the #… in its receipt)",
+            f"`{command} help` — this help",
+            "",
+            f"*Connections*: {names}",
+            "Phone numbers need the country code (+31…). Receipts appear in this channel and "
+            "update as the message moves: accepted → sent → delivered.",
+        ]
+    )
+
+
+def error_text(problem: str, command: str) -> str:
+    return f":warning: {problem}\nNothing was sent. `{command} help` shows the commands."
+
+
+def home_view(messages: Iterable[Message], command: str, mask: bool) -> dict[str, Any]:
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Herald"}},
+        _section(
+            "Send SMS, WhatsApp, e-mail, Zalo and MMS to customers from any channel with "
+            f"`{command}`. Receipts appear where you send from and update as the message moves."
+        ),
+        _context(f"`{command} help` lists the commands."),
+        {"type": "divider"},
+        _section("*Your recent messages*", block_id=ids.HOME_RECENT_BLOCK),
+    ]
+    rows = [
+        f"{STATUS_EMOJI[m.status]} *#{m.id}* {m.status.value} · "
+        f"{CHANNEL_LABEL[m.channel]} to `{shown_recipient(m, mask)}` via {_esc(m.connection)}"
+        for m in messages
+    ]
+    blocks.append(_section("\n".join(rows) if rows else "_Nothing sent yet._"))
+    return {"type": "home", "blocks": blocks}

@@ -1,0 +1,66 @@
+"""The slash command: ack → parse → call one service → render.
+
+Input errors are raised as `InputError`s and turned into an ephemeral answer by
+the app's one error handler (`bot.slack.app`), so nothing here catches them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.errors import NotAvailableYetError
+from bot.sending import SendRequest
+from bot.services import Herald
+from bot.slack import blocks, grammar
+from bot.slack.announcer import SlackAnnouncer
+
+_LATER = {
+    grammar.Compose: "The compose form is not available yet; send with "
+    "`{command} CONNECTION RECIPIENT TEXT` for now.",
+    grammar.ListScheduled: "Scheduled messages are not available yet, so there is nothing to list.",
+    grammar.Cancel: "Scheduled messages are not available yet, so there is nothing to cancel.",
+    grammar.Templates: "Templates are not available yet; write the message text instead.",
+}
+
+
+def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
+    settings = herald.settings
+    name = settings.slack.command
+    mask = settings.mask_recipients
+
+    @app.command(name)
+    async def send_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        parsed = grammar.parse(command.get("text", ""))
+        if type(parsed) in _LATER:
+            raise NotAvailableYetError(_LATER[type(parsed)].format(command=name))
+        if isinstance(parsed, grammar.Help):
+            await ack(text=blocks.help_text(name, settings.connections))
+        elif isinstance(parsed, grammar.Status):
+            report = herald.report(parsed.message_id)
+            await ack(
+                text=blocks.receipt_text(report.message, mask),
+                blocks=blocks.status_blocks(report.message, report.history, mask),
+            )
+        elif isinstance(parsed, grammar.QuickSend):
+            messages = herald.submit(
+                SendRequest(
+                    connection=parsed.connection,
+                    recipients=parsed.recipients,
+                    text=parsed.text,
+                    subject=parsed.subject,
+                    media_urls=parsed.media,
+                    template=parsed.template,
+                    variables=parsed.variables,
+                    at=parsed.at,
+                    sender=command["user_id"],
+                    origin="slack",
+                    announce_to=command.get("channel_id"),
+                )
+            )
+            announcer.remember_response_url([m.id for m in messages], command.get("response_url"))
+            await ack()
+            herald.background.spawn(
+                herald.dispatch(messages), name="send-" + ",".join(m.id for m in messages)
+            )

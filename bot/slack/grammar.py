@@ -1,0 +1,190 @@
+"""The slash command's grammar, parsed into plain commands (no Slack objects).
+
+    /send                                   open the compose form
+    /send help | list | templates
+    /send status ID | cancel ID
+    /send CONNECTION RECIPIENT[,RECIPIENT…] TEXT… [--template NAME] [--var K=V]…
+          [--at WHEN] [--subject TEXT] [--media URL]
+
+Quoting is forgiving on purpose: ``"…"`` (straight or curly) groups words anywhere,
+``'…'`` groups words at the start of a word or after ``=``, and an apostrophe
+inside a word (``don't``) is just an apostrophe.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from bot.errors import InputError
+
+SUBCOMMANDS = ("help", "list", "templates", "status", "cancel")
+VALUE_OPTIONS = ("template", "var", "at", "subject", "media")
+_DOUBLE = {'"': '"', "“": "”", "„": "“", "”": "”"}
+_SINGLE = {"'": "'", "‘": "’", "’": "’"}
+_SLACK_LINK = re.compile(r"<((?:mailto|tel):)?([^>|]+)(?:\|([^>]*))?>")
+
+
+@dataclass(frozen=True)
+class Compose:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ListScheduled:
+    pass
+
+
+@dataclass(frozen=True)
+class Templates:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    message_id: str
+
+
+@dataclass(frozen=True)
+class QuickSend:
+    connection: str
+    recipients: list[str]
+    text: str
+    template: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    at: str | None = None
+    subject: str | None = None
+    media: list[str] = field(default_factory=list)
+
+
+Command = Compose | Help | ListScheduled | Templates | Status | Cancel | QuickSend
+
+
+def parse(text: str) -> Command:
+    """Parse the text after the slash command; raises `InputError` saying what to fix."""
+    words = tokenize(unwrap_slack_markup(text))
+    if not words:
+        return Compose()
+    head = words[0].lower()
+    if head in ("help", "-h", "--help", "?"):
+        return Help()
+    if head == "list":
+        _no_more(words, "list")
+        return ListScheduled()
+    if head == "templates":
+        _no_more(words, "templates")
+        return Templates()
+    if head in ("status", "cancel"):
+        if len(words) != 2:
+            raise InputError(f"Give one message id: `{head} ID` (the #… code in the receipt).")
+        return Status(words[1]) if head == "status" else Cancel(words[1])
+    return _quick_send(words)
+
+
+def _no_more(words: list[str], name: str) -> None:
+    if len(words) > 1:
+        raise InputError(f"`{name}` takes nothing after it.")
+
+
+def _quick_send(words: list[str]) -> QuickSend:
+    connection = words[0]
+    if connection.startswith("-"):
+        raise InputError("Start with the connection and the recipient, then the options.")
+    if len(words) < 2 or words[1].startswith("--"):
+        raise InputError(f"Add a recipient after '{connection}', e.g. +31612345678.")
+    recipients = [part.strip() for part in re.split(r"[,;]", words[1]) if part.strip()]
+    options: dict[str, str] = {}
+    variables: dict[str, str] = {}
+    media: list[str] = []
+    text: list[str] = []
+    index = 2
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("--") or word == "--":
+            text.append(word)
+            continue
+        name, has_value, value = word[2:].partition("=")
+        name = name.lower()
+        if name not in VALUE_OPTIONS:
+            known = ", ".join(f"--{o}" for o in VALUE_OPTIONS)
+            raise InputError(f"Unknown option --{name}. Options: {known}.")
+        if not has_value:
+            if index >= len(words):
+                raise InputError(f"--{name} needs a value.")
+            value = words[index]
+            index += 1
+        if name == "var":
+            key, eq, val = value.partition("=")
+            if not eq or not key.strip():
+                raise InputError(f"--var takes KEY=VALUE, not '{value}'.")
+            variables[key.strip()] = val
+        elif name == "media":
+            media.append(value)
+        else:
+            if name in options:
+                raise InputError(f"--{name} is given twice.")
+            options[name] = value
+    return QuickSend(
+        connection=connection,
+        recipients=recipients,
+        text=" ".join(text),
+        template=options.get("template"),
+        variables=variables,
+        at=options.get("at"),
+        subject=options.get("subject"),
+        media=media,
+    )
+
+
+def unwrap_slack_markup(text: str) -> str:
+    """Undo what Slack does to typed text: ``&amp;`` escapes and ``<mailto:…|…>`` links."""
+
+    def link(match: re.Match[str]) -> str:
+        scheme, target, _label = match.groups()
+        return target if scheme else target
+
+    return html.unescape(_SLACK_LINK.sub(link, text))
+
+
+def tokenize(text: str) -> list[str]:
+    words: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        chars: list[str] = []
+        while i < n and not text[i].isspace():
+            c = text[i]
+            closers = _DOUBLE.get(c)
+            if closers is None and c in _SINGLE and (not chars or chars[-1] == "="):
+                closers = _SINGLE[c]
+            if closers is not None:
+                end = _find_closer(text, i + 1, c, closers)
+                if end != -1:
+                    chars.append(text[i + 1 : end])
+                    i = end + 1
+                    continue
+            chars.append(c)
+            i += 1
+        words.append("".join(chars))
+    return words
+
+
+def _find_closer(text: str, start: int, opener: str, closer: str) -> int:
+    for j in range(start, len(text)):
+        if text[j] in (opener, closer):
+            return j
+    return -1

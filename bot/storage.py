@@ -1,0 +1,349 @@
+"""Herald's own SQLite tables: messages, their status history and the audit trail.
+
+sqlite-utils over one connection in WAL mode with a busy timeout, so a second
+process (the CLI beside the server) waits instead of failing. Schema changes
+are `Migrations`; add a function, never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from bot.errors import ConfigError
+from bot.models import Message, MessageStatus, StatusEvent, new_message_id
+from providers import Channel
+
+BUSY_TIMEOUT_SECONDS = 30
+
+migrations = Migrations("herald")
+
+
+@migrations()
+def create_messages(db: Database) -> None:
+    db["messages"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "connection": str,
+            "channel": str,
+            "recipient": str,
+            "text": str,
+            "subject": str,
+            "media_urls": str,
+            "sender": str,
+            "origin": str,
+            "status": str,
+            "provider_message_id": str,
+            "error": str,
+            "announce_to": str,
+            "receipt_channel": str,
+            "receipt_ts": str,
+            "failure_announced": int,
+            "send_started_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"connection", "channel", "recipient", "text", "sender", "status"},
+        defaults={"failure_announced": 0, "media_urls": "[]"},
+    )
+    db["messages"].create_index(["connection", "provider_message_id"])  # type: ignore[union-attr]
+    db["messages"].create_index(["status"])  # type: ignore[union-attr]
+    db["messages"].create_index(["sender", "created_at"])  # type: ignore[union-attr]
+    db["status_events"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "message_id": str,
+            "status": str,
+            "reason": str,
+            "source": str,
+            "at": str,
+            "raw": str,
+        },
+        pk="id",
+        foreign_keys=[("message_id", "messages", "id")],
+    )
+    db["status_events"].create_index(["message_id"])  # type: ignore[union-attr]
+    db["audit"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "action": str,
+            "message_id": str,
+            "connection": str,
+            "detail": str,
+        },
+        pk="id",
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds") if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Store:
+    """All reads and writes of Herald's tables."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the database {path}: {exc}") from exc
+        self.db = Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def ping(self) -> bool:
+        try:
+            self.db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    # -- messages ---------------------------------------------------------------
+
+    def add_messages(self, messages: list[Message], *, actor: str, action: str) -> list[Message]:
+        """Store new messages (status history and audit too) in one transaction.
+
+        Ids are re-drawn on the rare collision, so the stored messages are returned.
+        """
+        stored: list[Message] = []
+        with self.db.atomic():
+            for message in messages:
+                while self._exists(message.id):
+                    message = _replace(message, id=new_message_id())
+                self.db["messages"].insert(_row(message))  # type: ignore[union-attr]
+                self._event(message.id, message.status, "herald", None, None, message.created_at)
+                self._audit(actor, action, message, {"recipient": message.recipient})
+                stored.append(message)
+        return stored
+
+    def get(self, message_id: str) -> Message | None:
+        rows = list(self.db["messages"].rows_where("id = ?", [message_id]))  # type: ignore[union-attr]
+        return _message(rows[0]) if rows else None
+
+    def find_by_provider_id(self, connection: str, provider_message_id: str) -> Message | None:
+        rows = list(
+            self.db["messages"].rows_where(  # type: ignore[union-attr]
+                "connection = ? AND provider_message_id = ?", [connection, provider_message_id]
+            )
+        )
+        return _message(rows[0]) if rows else None
+
+    def with_status(self, *statuses: MessageStatus) -> list[Message]:
+        marks = ", ".join("?" for _ in statuses)
+        return [
+            _message(row)
+            for row in self.db["messages"].rows_where(  # type: ignore[union-attr]
+                f"status IN ({marks})", [s.value for s in statuses], order_by="created_at"
+            )
+        ]
+
+    def recent(self, sender: str | None = None, limit: int = 10) -> list[Message]:
+        where, args = ("sender = ?", [sender]) if sender else (None, [])
+        return [
+            _message(row)
+            for row in self.db["messages"].rows_where(  # type: ignore[union-attr]
+                where, args, order_by="created_at DESC", limit=limit
+            )
+        ]
+
+    def update(self, message_id: str, **fields: Any) -> Message:
+        values = {key: _column(value) for key, value in fields.items()}
+        values["updated_at"] = _iso(utcnow())
+        with self.db.atomic():
+            self.db["messages"].update(message_id, values)  # type: ignore[union-attr]
+        message = self.get(message_id)
+        assert message is not None
+        return message
+
+    def set_status(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        *,
+        source: str,
+        reason: str | None = None,
+        raw: object = None,
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> Message:
+        """Move a message to ``status`` and record it in its history, atomically."""
+        now = utcnow()
+        values = {key: _column(value) for key, value in fields.items()}
+        values.update(status=status.value, updated_at=_iso(now))
+        if status is MessageStatus.FAILED and reason:
+            values["error"] = reason
+        with self.db.atomic():
+            self.db["messages"].update(message_id, values)  # type: ignore[union-attr]
+            self._event(message_id, status, source, reason, raw, at or now)
+        message = self.get(message_id)
+        assert message is not None
+        return message
+
+    def record_event(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        *,
+        source: str,
+        reason: str | None = None,
+        raw: object = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Record a status report that does not change the message's current status."""
+        with self.db.atomic():
+            self._event(message_id, status, source, reason, raw, at or utcnow())
+
+    def history(self, message_id: str) -> list[StatusEvent]:
+        return [
+            StatusEvent(
+                message_id=row["message_id"],
+                status=MessageStatus(row["status"]),
+                at=_dt(row["at"]) or utcnow(),
+                source=row["source"],
+                reason=row["reason"],
+                raw=json.loads(row["raw"]) if row["raw"] else None,
+            )
+            for row in self.db["status_events"].rows_where(  # type: ignore[union-attr]
+                "message_id = ?", [message_id], order_by="id"
+            )
+        ]
+
+    def audit(self, actor: str, action: str, message: Message, detail: dict[str, Any]) -> None:
+        with self.db.atomic():
+            self._audit(actor, action, message, detail)
+
+    def audit_trail(self, message_id: str) -> Iterator[dict[str, Any]]:
+        yield from self.db["audit"].rows_where(  # type: ignore[union-attr]
+            "message_id = ?", [message_id], order_by="id"
+        )
+
+    # -- internals --------------------------------------------------------------
+
+    def _exists(self, message_id: str) -> bool:
+        return bool(self.db.execute("SELECT 1 FROM messages WHERE id = ?", [message_id]).fetchone())
+
+    def _event(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        source: str,
+        reason: str | None,
+        raw: object,
+        at: datetime,
+    ) -> None:
+        self.db["status_events"].insert(  # type: ignore[union-attr]
+            {
+                "message_id": message_id,
+                "status": status.value,
+                "reason": reason,
+                "source": source,
+                "at": _iso(at),
+                "raw": json.dumps(raw, default=str) if raw is not None else None,
+            }
+        )
+
+    def _audit(self, actor: str, action: str, message: Message, detail: dict[str, Any]) -> None:
+        self.db["audit"].insert(  # type: ignore[union-attr]
+            {
+                "at": _iso(utcnow()),
+                "actor": actor,
+                "action": action,
+                "message_id": message.id,
+                "connection": message.connection,
+                "detail": json.dumps(detail, default=str),
+            }
+        )
+
+
+def _column(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, MessageStatus):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    return value
+
+
+def _row(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "connection": message.connection,
+        "channel": message.channel.value,
+        "recipient": message.recipient,
+        "text": message.text,
+        "subject": message.subject,
+        "media_urls": json.dumps(list(message.media_urls)),
+        "sender": message.sender,
+        "origin": message.origin,
+        "status": message.status.value,
+        "provider_message_id": message.provider_message_id,
+        "error": message.error,
+        "announce_to": message.announce_to,
+        "receipt_channel": message.receipt_channel,
+        "receipt_ts": message.receipt_ts,
+        "failure_announced": int(message.failure_announced),
+        "send_started_at": _iso(message.send_started_at),
+        "created_at": _iso(message.created_at),
+        "updated_at": _iso(message.updated_at),
+    }
+
+
+def _message(row: dict[str, Any]) -> Message:
+    return Message(
+        id=row["id"],
+        connection=row["connection"],
+        channel=Channel(row["channel"]),
+        recipient=row["recipient"],
+        text=row["text"],
+        subject=row["subject"],
+        media_urls=tuple(json.loads(row["media_urls"] or "[]")),
+        sender=row["sender"],
+        origin=row["origin"],
+        status=MessageStatus(row["status"]),
+        provider_message_id=row["provider_message_id"],
+        error=row["error"],
+        announce_to=row["announce_to"],
+        receipt_channel=row["receipt_channel"],
+        receipt_ts=row["receipt_ts"],
+        failure_announced=bool(row["failure_announced"]),
+        send_started_at=_dt(row["send_started_at"]),
+        created_at=_dt(row["created_at"]) or utcnow(),
+        updated_at=_dt(row["updated_at"]) or utcnow(),
+    )
+
+
+def _replace(message: Message, **changes: Any) -> Message:
+    from dataclasses import replace
+
+    return replace(message, **changes)

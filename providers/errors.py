@@ -1,0 +1,94 @@
+"""The one error tree of the providers package.
+
+    ProviderError                      base; carries provider, status_code, retryable
+    ├── ProviderAuthError              credentials refused (401/403); not retryable
+    ├── ProviderRejectedError          the provider refused this message (4xx); not retryable
+    ├── ProviderRateLimitedError       429; retryable, honours retry_after
+    ├── ProviderUnavailableError       5xx or a transport failure; retryable
+    │   └── ProviderTimeoutError       no answer within the timeout; retryable
+    ├── ProviderUnsupportedError       channel or feature the provider cannot carry
+    └── WebhookError                   a delivery callback that cannot be trusted or read
+        └── WebhookAuthError           signature or token check failed
+
+``str(exc)`` is safe to show a Slack user: it names the provider, says what went
+wrong in a short trimmed detail and never contains credentials.
+"""
+
+from __future__ import annotations
+
+DETAIL_LIMIT = 300
+
+
+def _trim(text: str, limit: int = DETAIL_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ProviderError(Exception):
+    """A provider could not do what was asked."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        raw: object = None,
+    ) -> None:
+        self.detail = _trim(detail)
+        self.provider = provider
+        self.status_code = status_code
+        self.raw = raw
+        super().__init__(self.detail)
+
+    def __str__(self) -> str:
+        status = f" (HTTP {self.status_code})" if self.status_code else ""
+        return f"{self.provider}: {self.detail}{status}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, "
+            f"status_code={self.status_code!r}, detail={self.detail!r})"
+        )
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused the credentials of the connection."""
+
+
+class ProviderRejectedError(ProviderError):
+    """The provider refused this message; sending it again will not help."""
+
+
+class ProviderRateLimitedError(ProviderError):
+    """Too many requests; try again after ``retry_after`` seconds."""
+
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(detail, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider is down or unreachable; the message was not accepted."""
+
+    retryable = True
+
+
+class ProviderTimeoutError(ProviderUnavailableError):
+    """The provider did not answer in time."""
+
+
+class ProviderUnsupportedError(ProviderError):
+    """The provider cannot carry this channel or feature."""
+
+
+class WebhookError(ProviderError):
+    """A delivery callback that cannot be read."""
+
+
+class WebhookAuthError(WebhookError):
+    """A delivery callback whose signature or token does not verify."""

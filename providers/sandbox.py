@@ -1,0 +1,152 @@
+"""The built-in ``sandbox`` provider: no account, no network, scripted outcomes.
+
+It accepts a message, answers with a provider id and later reports ``sent`` and
+``delivered`` through the same receipt path real providers' webhooks use. The
+recipient's last four digits script a failure, so every outcome can be tried
+from Slack:
+
+| ends in | outcome |
+| --- | --- |
+| ``0000`` | refused at once (``ProviderRejectedError``) |
+| ``0503`` | provider outage (``ProviderUnavailableError``, retryable) |
+| ``0429`` | rate limited (``ProviderRateLimitedError``, retry after 1 s) |
+| ``0408`` | no answer in time (``ProviderTimeoutError``) |
+| ``0013`` | accepted and sent, then ``failed``: unknown subscriber |
+
+Connection keys (both optional): ``sent_after`` and ``delivered_after``, the
+seconds after acceptance at which the receipts arrive (defaults 1 and 2).
+Callbacks to ``/webhooks/{connection}`` are JSON ``{"id", "status", "reason"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from providers.base import (
+    Channel,
+    DeliveryStatus,
+    OutboundMessage,
+    Provider,
+    Receipt,
+    SendResult,
+    WebhookRequest,
+    WebhookResult,
+)
+from providers.errors import (
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    WebhookError,
+)
+
+DEFAULT_SENT_AFTER = 1.0
+DEFAULT_DELIVERED_AFTER = 2.0
+
+
+class SandboxProvider(Provider):
+    name = "sandbox"
+    channels = frozenset(Channel)
+    optional_keys = ("sent_after", "delivered_after")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.outbox: list[OutboundMessage] = []
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sent_after = float(self.config.option("sent_after", DEFAULT_SENT_AFTER))
+        self.delivered_after = float(
+            self.config.option("delivered_after", DEFAULT_DELIVERED_AFTER)
+        )
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        script = re.sub(r"\D", "", message.to)[-4:]
+        if script == "0000":
+            raise ProviderRejectedError(
+                "recipient is unreachable (sandbox: numbers ending 0000 are refused)",
+                provider=self.name,
+                status_code=400,
+            )
+        if script == "0503":
+            raise ProviderUnavailableError(
+                "service unavailable (sandbox: numbers ending 0503 simulate an outage)",
+                provider=self.name,
+                status_code=503,
+            )
+        if script == "0429":
+            raise ProviderRateLimitedError(
+                "too many requests (sandbox: numbers ending 0429 are rate limited)",
+                provider=self.name,
+                status_code=429,
+                retry_after=1.0,
+            )
+        if script == "0408":
+            raise ProviderTimeoutError(
+                "no answer in time (sandbox: numbers ending 0408 time out)", provider=self.name
+            )
+        self.outbox.append(message)
+        provider_id = "sbx_" + secrets.token_hex(6)
+        last = (
+            Receipt(
+                DeliveryStatus.FAILED,
+                provider_message_id=provider_id,
+                reason="unknown subscriber (sandbox: numbers ending 0013 fail after sending)",
+            )
+            if script == "0013"
+            else Receipt(DeliveryStatus.DELIVERED, provider_message_id=provider_id)
+        )
+        self._later(self.sent_after, Receipt(DeliveryStatus.SENT, provider_message_id=provider_id))
+        self._later(self.delivered_after, last)
+        return SendResult(provider_id, DeliveryStatus.ACCEPTED, raw={"id": provider_id})
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        try:
+            body = request.json()
+            status = DeliveryStatus(body["status"])
+            return WebhookResult(
+                [
+                    Receipt(
+                        status,
+                        provider_message_id=str(body["id"]),
+                        reason=body.get("reason"),
+                        raw=body,
+                    )
+                ]
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise WebhookError(
+                'expected JSON {"id": ..., "status": "sent|delivered|read|failed"}',
+                provider=self.name,
+                status_code=400,
+            ) from exc
+
+    def _later(self, delay: float, receipt: Receipt) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            stamped = Receipt(
+                receipt.status,
+                provider_message_id=receipt.provider_message_id,
+                reason=receipt.reason,
+                occurred_at=datetime.now(UTC),
+            )
+            task = loop.create_task(self.receipts([stamped]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    async def aclose(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        pending: Sequence[asyncio.Task[None]] = list(self._tasks)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
