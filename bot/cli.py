@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "'/send status' takes) and its status; exits 1 if it failed.",
     )
     send.add_argument("connection", help="connection name, e.g. sandbox")
-    send.add_argument("recipient", help="phone number(s) in +E.164 or e-mail address(es), comma-separated")
+    send.add_argument(
+        "recipient", help="phone number(s) in +E.164 or e-mail address(es), comma-separated"
+    )
     send.add_argument("text", nargs="*", help="message text")
     send.add_argument("--template", metavar="NAME", help="render a template (not available yet)")
     send.add_argument(
@@ -185,7 +187,9 @@ async def _status(settings: Settings, message_id: str) -> int:
     print(_line(report.message))
     for event in report.history:
         reason = f" — {event.reason}" if event.reason else ""
-        print(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status.value:<9} ({event.source}){reason}")
+        print(
+            f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status.value:<9} ({event.source}){reason}"
+        )
     return EXIT_FAILED if report.message.status is MessageStatus.FAILED else 0
 
 

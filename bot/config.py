@@ -149,7 +149,9 @@ def _config_path(env: Mapping[str, str], explicit: Path | str | None) -> Path | 
 
 def _interpolate(value: Any, env: Mapping[str, str], where: str, key: str) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, where, f"{key}.{k}" if key else k) for k, v in value.items()}
+        return {
+            k: _interpolate(v, env, where, f"{key}.{k}" if key else k) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, env, where, key) for v in value]
     if isinstance(value, str):
@@ -186,9 +188,7 @@ def _check_keys(
                 _check_keys(table[section], keys, where, f"{section}.")
 
 
-def _connections(
-    raw: Any, where: str, embedded: bool
-) -> dict[str, ConnectionConfig]:
+def _connections(raw: Any, where: str, embedded: bool) -> dict[str, ConnectionConfig]:
     if raw is None:
         if not embedded:
             raise ConfigError(f"{where}: no [connections.NAME] table; add at least one connection")
@@ -205,7 +205,9 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
             f"{where}: connection name '{name}' must be lower-case letters, digits, '-' or '_'"
         )
     if name in RESERVED_WORDS:
-        raise ConfigError(f"{where}: '{name}' is a /send sub-command; name the connection otherwise")
+        raise ConfigError(
+            f"{where}: '{name}' is a /send sub-command; name the connection otherwise"
+        )
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: {prefix} must be a table")
     provider_name = table.get("provider")
@@ -235,9 +237,7 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
             f"{where}: {prefix}: provider '{provider_name}' needs "
             + ", ".join(f"'{key}'" for key in missing)
         )
-    options = {
-        key: value for key, value in table.items() if key not in COMMON_CONNECTION_KEYS
-    }
+    options = {key: value for key, value in table.items() if key not in COMMON_CONNECTION_KEYS}
     config = ConnectionConfig(
         name=name,
         provider=str(provider_name),

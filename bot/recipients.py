@@ -52,8 +52,7 @@ def _phone(value: str, channel: Channel) -> str:
         cleaned = "+" + cleaned[2:]
     if not cleaned.startswith("+"):
         raise InvalidRecipientError(
-            f"'{value}' needs its country code: write it as +<country><number>, "
-            "e.g. +31612345678",
+            f"'{value}' needs its country code: write it as +<country><number>, e.g. +31612345678",
             field="to",
         )
     try:

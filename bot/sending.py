@@ -82,9 +82,7 @@ def build_messages(request: SendRequest, settings: Settings) -> list[Message]:
     for url in media:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InputError(
-                f"--media must be a public http(s) URL, not {url!r}.", field="media"
-            )
+            raise InputError(f"--media must be a public http(s) URL, not {url!r}.", field="media")
     recipients = normalize_recipients(list(request.recipients), channel)
     now = utcnow()
     return [

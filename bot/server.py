@@ -71,7 +71,7 @@ def create_app(settings: Settings) -> Starlette:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             socket_mode = AsyncSocketModeHandler(slack_app, settings.slack.app_token)
-            await socket_mode.connect_async()
+            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode")
         log.info(
             "Herald is up: %d connection(s) [%s], database %s",
@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             log.info("shutting down: finishing sends in progress")
             if socket_mode is not None:
-                await socket_mode.close_async()
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await herald.stop()
 
     app = Starlette(

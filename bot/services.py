@@ -165,9 +165,7 @@ class Herald:
                     provider_message_id=result.provider_message_id,
                 )
             else:
-                message = self.db.update(
-                    message.id, provider_message_id=result.provider_message_id
-                )
+                message = self.db.update(message.id, provider_message_id=result.provider_message_id)
         await self.announcer.message_changed(message)
         return message
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers.errors import ProviderError, ProviderUnsupportedError, WebhookError
+from providers.errors import ProviderError, ProviderUnsupportedError
 
 
 class Channel(StrEnum):
@@ -111,10 +111,8 @@ class WebhookRequest:
     query: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise WebhookError("callback body is not JSON", provider="webhook") from exc
+        """The body as JSON; raises ``ValueError`` if it is not."""
+        return json.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ class WebhookResult:
     reply: Mapping[str, Any] = field(default_factory=lambda: {"ok": True})
 
 
-ReceiptSink = Callable[[Sequence[Receipt]], Awaitable[None]]
+ReceiptSink = Callable[[Sequence[Receipt]], Coroutine[Any, Any, None]]
 """Where a provider reports receipts that arrive outside a webhook (the sandbox)."""
 
 
@@ -189,5 +187,5 @@ class Provider(abc.ABC):
         """Verify and read a delivery callback."""
         raise ProviderUnsupportedError("does not send delivery callbacks", provider=self.name)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release what the provider holds beyond the shared client."""

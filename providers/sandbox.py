@@ -59,9 +59,7 @@ class SandboxProvider(Provider):
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent_after = float(self.config.option("sent_after", DEFAULT_SENT_AFTER))
-        self.delivered_after = float(
-            self.config.option("delivered_after", DEFAULT_DELIVERED_AFTER)
-        )
+        self.delivered_after = float(self.config.option("delivered_after", DEFAULT_DELIVERED_AFTER))
 
     async def send(self, message: OutboundMessage) -> SendResult:
         script = re.sub(r"\D", "", message.to)[-4:]
@@ -136,7 +134,7 @@ class SandboxProvider(Provider):
                 reason=receipt.reason,
                 occurred_at=datetime.now(UTC),
             )
-            task = loop.create_task(self.receipts([stamped]))
+            task: asyncio.Task[None] = loop.create_task(self.receipts([stamped]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

@@ -16,8 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.models import Message, MessageStatus
-from bot.slack import blocks
 from bot.services import Herald
+from bot.slack import blocks
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,11 @@ class SlackAnnouncer:
         except SlackApiError as exc:
             if _error(exc) not in UNPOSTABLE:
                 raise
-            log.info("cannot post in %s (%s); sending the receipt by DM", message.announce_to, _error(exc))
+            log.info(
+                "cannot post in %s (%s); sending the receipt by DM",
+                message.announce_to,
+                _error(exc),
+            )
             answer = await self.client.chat_postMessage(
                 channel=message.sender, text=text, blocks=receipt, unfurl_links=False
             )
@@ -91,6 +95,7 @@ class SlackAnnouncer:
         )
 
     async def _update(self, message: Message) -> None:
+        assert message.receipt_channel and message.receipt_ts
         await self.client.chat_update(
             channel=message.receipt_channel,
             ts=message.receipt_ts,
@@ -99,6 +104,7 @@ class SlackAnnouncer:
         )
 
     async def _reply_failure(self, message: Message) -> None:
+        assert message.receipt_channel and message.receipt_ts
         await self.client.chat_postMessage(
             channel=message.receipt_channel,
             thread_ts=message.receipt_ts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.models import Message, MessageStatus, StatusEvent
@@ -51,6 +52,11 @@ def _context(*texts: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in texts]}
 
 
+def _slack_date(when: datetime, slack_format: str, fallback: str) -> str:
+    """A time every reader sees in their own time zone (Slack's ``<!date>`` token)."""
+    return f"<!date^{int(when.timestamp())}^{slack_format}|{when:{fallback}}>"
+
+
 def shown_recipient(message: Message, mask: bool) -> str:
     return mask_recipient(message.recipient) if mask else message.recipient
 
@@ -88,8 +94,7 @@ def receipt_blocks(message: Message, mask: bool) -> list[Block]:
         if message.provider_message_id
         else "provider id —",
         f"sent by {_sender(message)}",
-        f"<!date^{int(message.updated_at.timestamp())}^updated {{time}}|updated "
-        f"{message.updated_at:%H:%M} UTC>",
+        _slack_date(message.updated_at, "updated {time}", "updated %H:%M UTC"),
     ]
     blocks.append(_context(" · ".join(details)))
     return blocks
@@ -108,7 +113,7 @@ def status_blocks(message: Message, history: Sequence[StatusEvent], mask: bool) 
     blocks = receipt_blocks(message, mask)
     lines = []
     for event in history:
-        when = f"<!date^{int(event.at.timestamp())}^{{date_short}} {{time_secs}}|{event.at:%Y-%m-%d %H:%M:%S} UTC>"
+        when = _slack_date(event.at, "{date_short} {time_secs}", "%Y-%m-%d %H:%M:%S UTC")
         reason = f" — {_esc(_clip(event.reason, 200))}" if event.reason else ""
         lines.append(f"{when} · *{event.status.value}* ({_esc(event.source)}){reason}")
     blocks.append(_section("*History*\n" + "\n".join(lines[-20:])))

@@ -36,10 +36,11 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
         if type(parsed) in _LATER:
             raise NotAvailableYetError(_LATER[type(parsed)].format(command=name))
         if isinstance(parsed, grammar.Help):
-            await ack(text=blocks.help_text(name, settings.connections))
+            await ack(text=blocks.help_text(name, settings.connections), response_type="ephemeral")
         elif isinstance(parsed, grammar.Status):
             report = herald.report(parsed.message_id)
             await ack(
+                response_type="ephemeral",
                 text=blocks.receipt_text(report.message, mask),
                 blocks=blocks.status_blocks(report.message, report.history, mask),
             )

@@ -151,11 +151,7 @@ def _quick_send(words: list[str]) -> QuickSend:
 def unwrap_slack_markup(text: str) -> str:
     """Undo what Slack does to typed text: ``&amp;`` escapes and ``<mailto:…|…>`` links."""
 
-    def link(match: re.Match[str]) -> str:
-        scheme, target, _label = match.groups()
-        return target if scheme else target
-
-    return html.unescape(_SLACK_LINK.sub(link, text))
+    return html.unescape(_SLACK_LINK.sub(lambda match: match.group(2), text))
 
 
 def tokenize(text: str) -> list[str]:

@@ -1,0 +1,115 @@
+"""Shared fixtures: a fake Slack, a config on disk and the real server on port 0."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.config import Settings, load_settings
+from bot.server import create_app
+from bot.services import Herald
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
+
+FAST_SANDBOX = """
+[connections.sandbox]
+provider = "sandbox"
+channel = "sms"
+sent_after = 0.05
+delivered_after = 0.1
+"""
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def write_config(directory: Path, body: str = FAST_SANDBOX) -> Path:
+    path = directory / "herald.toml"
+    path.write_text(f'[storage]\npath = "herald.db"\n{body}', encoding="utf-8")
+    return path
+
+
+def settings_for(
+    tmp_path: Path, fake_slack: FakeSlack | None = None, body: str = FAST_SANDBOX, **env: str
+) -> Settings:
+    environ = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        **({"SLACK_API_URL": fake_slack.api_url} if fake_slack else {}),
+        **env,
+    }
+    return load_settings(environ, write_config(tmp_path, body))
+
+
+@dataclass
+class RunningHerald:
+    url: str
+    settings: Settings
+    herald: Herald
+    slack: FakeSlack
+    http: httpx.Client
+
+    def slash(self, text: str, **fields: Any) -> httpx.Response:
+        fields.setdefault("response_url", self.slack.response_url)
+        body = slash_body(text, command=self.settings.slack.command, **fields)
+        return self.post_signed(body, "application/x-www-form-urlencoded")
+
+    def post_signed(self, body: bytes, content_type: str, **sign: Any) -> httpx.Response:
+        headers = signed_headers(body, content_type, **sign)
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+
+class ServerThread:
+    """uvicorn serving the real ASGI app on a loopback socket bound to port 0."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            # join() with a timeout doubles as the poll interval and notices a crashed thread
+            self.thread.join(0.01)
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+def run_herald(settings: Settings, fake_slack: FakeSlack) -> Iterator[RunningHerald]:
+    app = create_app(settings)
+    with ServerThread(app) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        with httpx.Client(base_url=url, timeout=10) as http:
+            yield RunningHerald(url, settings, app.state.herald, fake_slack, http)
+
+
+@pytest.fixture
+def running(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[RunningHerald]:
+    yield from run_herald(settings_for(tmp_path, fake_slack), fake_slack)

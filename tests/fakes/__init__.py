@@ -1,0 +1,1 @@
+"""Local stand-ins for Slack and the providers, strict about what they accept."""

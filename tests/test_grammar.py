@@ -1,0 +1,87 @@
+"""The slash command grammar, parsed without Slack."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import InputError
+from bot.slack import grammar
+
+
+def test_quick_send_keeps_words_and_apostrophes() -> None:
+    parsed = grammar.parse("sms +4915112345678 Running 10 min late, don't wait")
+
+    assert parsed == grammar.QuickSend("sms", ["+4915112345678"], "Running 10 min late, don't wait")
+
+
+def test_options_anywhere_after_the_recipient_with_shell_quotes() -> None:
+    parsed = grammar.parse(
+        "wa +31612345678,+4915112345678 --template order_delayed --var order=A-1042 "
+        '--var "name=Jane Doe" --var city=\'Den Haag\' --at "in 10m" Extra words'
+    )
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.recipients == ["+31612345678", "+4915112345678"]
+    assert parsed.template == "order_delayed"
+    assert parsed.variables == {"order": "A-1042", "name": "Jane Doe", "city": "Den Haag"}
+    assert parsed.at == "in 10m"
+    assert parsed.text == "Extra words"
+
+
+def test_curly_quotes_from_slack_clients_group_words() -> None:
+    parsed = grammar.parse("mail a@b.co --subject “Your order” Hello")
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.subject == "Your order"
+
+
+def test_option_with_equals_form_and_repeated_media() -> None:
+    parsed = grammar.parse(
+        "mms +31612345678 Look --media=https://x.test/a.png --media https://x.test/b.png"
+    )
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.media == ["https://x.test/a.png", "https://x.test/b.png"]
+    assert parsed.text == "Look"
+
+
+def test_slack_escapes_and_links_are_undone() -> None:
+    parsed = grammar.parse("mail <mailto:jane@example.com|jane@example.com> Fish &amp; chips &lt;3")
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.recipients == ["jane@example.com"]
+    assert parsed.text == "Fish & chips <3"
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("", grammar.Compose()),
+        ("help", grammar.Help()),
+        ("HELP", grammar.Help()),
+        ("list", grammar.ListScheduled()),
+        ("templates", grammar.Templates()),
+        ("status #k3x9p2ab", grammar.Status("#k3x9p2ab")),
+        ("cancel k3x9p2ab", grammar.Cancel("k3x9p2ab")),
+    ],
+)
+def test_subcommands(text: str, command: grammar.Command) -> None:
+    assert grammar.parse(text) == command
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("sms", "Add a recipient after 'sms'"),
+        ("sms --at 9am", "Add a recipient"),
+        ("sms +31612345678 hi --colour red", "Unknown option --colour"),
+        ("sms +31612345678 hi --at", "--at needs a value"),
+        ("sms +31612345678 hi --var novalue", "--var takes KEY=VALUE"),
+        ("sms +31612345678 hi --at 9am --at 10am", "--at is given twice"),
+        ("status", "Give one message id"),
+        ("list everything", "`list` takes nothing after it"),
+    ],
+)
+def test_mistakes_say_what_to_fix(text: str, problem: str) -> None:
+    with pytest.raises(InputError, match=problem):
+        grammar.parse(text)

@@ -1,0 +1,102 @@
+"""`herald serve` as an operator runs it: a real process, signed requests, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import write_config
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(proc: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        try:
+            proc.wait(timeout=0.05)  # the poll interval; also notices a process that died
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(
+            f"herald serve exited early:\n{proc.stderr.read() if proc.stderr else ''}"
+        )
+    raise AssertionError("herald serve did not become healthy")
+
+
+def test_serve_sends_and_shuts_down_cleanly_on_sigterm(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HERALD_CONFIG": str(write_config(tmp_path)),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(proc, url)
+        body = slash_body("sandbox +31612345678 Hello", response_url=fake_slack.response_url)
+        answer = httpx.post(
+            url + "/slack/events",
+            content=body,
+            headers=signed_headers(body, "application/x-www-form-urlencoded"),
+        )
+        assert answer.status_code == 200
+        fake_slack.wait_for(lambda s: any(r.text.startswith("delivered") for r in s.receipts()))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+
+    # uvicorn finishes its graceful shutdown, then re-raises the signal it caught
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Herald is up" in err and "shutting down" in err
+    assert "Application shutdown complete" in err
+    for secret in (BOT_TOKEN, SIGNING_SECRET):
+        assert secret not in out + err
+
+
+def test_serve_without_slack_credentials_says_what_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {
+        "HERALD_CONFIG": str(write_config(tmp_path))
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set" in done.stderr
+    assert "app_manifest.yaml" in done.stderr
