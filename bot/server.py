@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -65,6 +66,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # One pooled aiohttp session for every Slack Web API call (Bolt's per-request
+        # clients share it); without it slack-sdk opens a new connection per call.
+        slack_app.client.session = aiohttp.ClientSession()
         await herald.start(serve=True)
         socket_mode = None
         if settings.slack.app_token:
@@ -86,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
             if socket_mode is not None:
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await herald.stop()
+            await slack_app.client.session.close()
 
     app = Starlette(
         routes=[

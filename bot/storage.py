@@ -138,50 +138,57 @@ class Store:
             for message in messages:
                 while self._exists(message.id):
                     message = _replace(message, id=new_message_id())
-                self.db["messages"].insert(_row(message))  # type: ignore[union-attr]
+                row = _row(message)
+                self.db.execute(_INSERT_MESSAGE, [row[c] for c in _MESSAGE_COLUMNS])
                 self._event(message.id, message.status, "herald", None, None, message.created_at)
                 self._audit(actor, action, message, {"recipient": message.recipient})
                 stored.append(message)
         return stored
 
+    # The hot paths below are plain SQL: sqlite-utils' table helpers re-read the
+    # schema on every call, which cost more than the writes themselves.
+
+    def _select(self, where: str, args: list[Any], tail: str = "") -> list[Message]:
+        cursor = self.db.execute(f"SELECT {_COLUMN_LIST} FROM messages WHERE {where} {tail}", args)
+        return [_message(dict(zip(_MESSAGE_COLUMNS, row, strict=True))) for row in cursor]
+
     def get(self, message_id: str) -> Message | None:
-        rows = list(self.db["messages"].rows_where("id = ?", [message_id]))  # type: ignore[union-attr]
-        return _message(rows[0]) if rows else None
+        found = self._select("id = ?", [message_id])
+        return found[0] if found else None
 
     def find_by_provider_id(self, connection: str, provider_message_id: str) -> Message | None:
-        rows = list(
-            self.db["messages"].rows_where(  # type: ignore[union-attr]
-                "connection = ? AND provider_message_id = ?", [connection, provider_message_id]
-            )
+        found = self._select(
+            "connection = ? AND provider_message_id = ?", [connection, provider_message_id]
         )
-        return _message(rows[0]) if rows else None
+        return found[0] if found else None
 
     def with_status(self, *statuses: MessageStatus) -> list[Message]:
         marks = ", ".join("?" for _ in statuses)
-        return [
-            _message(row)
-            for row in self.db["messages"].rows_where(  # type: ignore[union-attr]
-                f"status IN ({marks})", [s.value for s in statuses], order_by="created_at"
-            )
-        ]
+        return self._select(
+            f"status IN ({marks})", [s.value for s in statuses], "ORDER BY created_at"
+        )
 
     def recent(self, sender: str | None = None, limit: int = 10) -> list[Message]:
-        where, args = ("sender = ?", [sender]) if sender else (None, [])
-        return [
-            _message(row)
-            for row in self.db["messages"].rows_where(  # type: ignore[union-attr]
-                where, args, order_by="created_at DESC", limit=limit
-            )
-        ]
+        where, args = ("sender = ?", [sender]) if sender else ("1", [])
+        return self._select(where, [*args, limit], "ORDER BY created_at DESC LIMIT ?")
 
     def update(self, message_id: str, **fields: Any) -> Message:
-        values = {key: _column(value) for key, value in fields.items()}
-        values["updated_at"] = _iso(utcnow())
         with self.db.atomic():
-            self.db["messages"].update(message_id, values)  # type: ignore[union-attr]
+            self._update(message_id, fields)
         message = self.get(message_id)
         assert message is not None
         return message
+
+    def _update(self, message_id: str, fields: dict[str, Any]) -> None:
+        values = {key: _column(value) for key, value in fields.items()}
+        values["updated_at"] = _iso(utcnow())
+        unknown = set(values) - set(_MESSAGE_COLUMNS)
+        if unknown:
+            raise ValueError(f"not message columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        self.db.execute(
+            f"UPDATE messages SET {assignments} WHERE id = ?", [*values.values(), message_id]
+        )
 
     def set_status(
         self,
@@ -195,14 +202,12 @@ class Store:
         **fields: Any,
     ) -> Message:
         """Move a message to ``status`` and record it in its history, atomically."""
-        now = utcnow()
-        values = {key: _column(value) for key, value in fields.items()}
-        values.update(status=status.value, updated_at=_iso(now))
+        values = {**fields, "status": status}
         if status is MessageStatus.FAILED and reason:
             values["error"] = reason
         with self.db.atomic():
-            self.db["messages"].update(message_id, values)  # type: ignore[union-attr]
-            self._event(message_id, status, source, reason, raw, at or now)
+            self._update(message_id, values)
+            self._event(message_id, status, source, reason, raw, at or utcnow())
         message = self.get(message_id)
         assert message is not None
         return message
@@ -259,28 +264,59 @@ class Store:
         raw: object,
         at: datetime,
     ) -> None:
-        self.db["status_events"].insert(  # type: ignore[union-attr]
-            {
-                "message_id": message_id,
-                "status": status.value,
-                "reason": reason,
-                "source": source,
-                "at": _iso(at),
-                "raw": json.dumps(raw, default=str) if raw is not None else None,
-            }
+        self.db.execute(
+            "INSERT INTO status_events (message_id, status, reason, source, at, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                message_id,
+                status.value,
+                reason,
+                source,
+                _iso(at),
+                json.dumps(raw, default=str) if raw is not None else None,
+            ],
         )
 
     def _audit(self, actor: str, action: str, message: Message, detail: dict[str, Any]) -> None:
-        self.db["audit"].insert(  # type: ignore[union-attr]
-            {
-                "at": _iso(utcnow()),
-                "actor": actor,
-                "action": action,
-                "message_id": message.id,
-                "connection": message.connection,
-                "detail": json.dumps(detail, default=str),
-            }
+        self.db.execute(
+            "INSERT INTO audit (at, actor, action, message_id, connection, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                _iso(utcnow()),
+                actor,
+                action,
+                message.id,
+                message.connection,
+                json.dumps(detail, default=str),
+            ],
         )
+
+
+_MESSAGE_COLUMNS = (
+    "id",
+    "connection",
+    "channel",
+    "recipient",
+    "text",
+    "subject",
+    "media_urls",
+    "sender",
+    "origin",
+    "status",
+    "provider_message_id",
+    "error",
+    "announce_to",
+    "receipt_channel",
+    "receipt_ts",
+    "failure_announced",
+    "send_started_at",
+    "created_at",
+    "updated_at",
+)
+_COLUMN_LIST = ", ".join(_MESSAGE_COLUMNS)
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in _MESSAGE_COLUMNS)})"
+)
 
 
 def _column(value: Any) -> Any:

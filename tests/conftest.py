@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.config import Settings, load_settings
 from bot.server import create_app
 from bot.services import Herald
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.serving import ServerThread
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
 
 FAST_SANDBOX = """
@@ -70,36 +67,6 @@ class RunningHerald:
     def post_signed(self, body: bytes, content_type: str, **sign: Any) -> httpx.Response:
         headers = signed_headers(body, content_type, **sign)
         return self.http.post("/slack/events", content=body, headers=headers)
-
-
-class ServerThread:
-    """uvicorn serving the real ASGI app on a loopback socket bound to port 0."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            # join() with a timeout doubles as the poll interval and notices a crashed thread
-            self.thread.join(0.01)
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
 
 
 def run_herald(settings: Settings, fake_slack: FakeSlack) -> Iterator[RunningHerald]:

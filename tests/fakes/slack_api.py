@@ -48,6 +48,8 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API serves it
+
             def log_message(self, *args: Any) -> None:
                 return None
 
@@ -250,3 +252,17 @@ class FakeSlack:
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": user}
+
+
+def main() -> None:
+    """Run the fake on its own (``python -m tests.fakes.slack_api``); prints its API URL."""
+    fake = FakeSlack()
+    print(fake.api_url, flush=True)
+    try:
+        fake.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
