@@ -8,6 +8,7 @@ test wait for calls on a condition variable instead of sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -258,10 +259,8 @@ def main() -> None:
     """Run the fake on its own (``python -m tests.fakes.slack_api``); prints its API URL."""
     fake = FakeSlack()
     print(fake.api_url, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         fake.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
