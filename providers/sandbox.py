@@ -65,26 +65,27 @@ class SandboxProvider(Provider):
         script = re.sub(r"\D", "", message.to)[-4:]
         if script == "0000":
             raise ProviderRejectedError(
-                "recipient is unreachable (sandbox: numbers ending 0000 are refused)",
+                "recipient is unreachable (numbers ending 0000 are scripted to be refused)",
                 provider=self.name,
                 status_code=400,
             )
         if script == "0503":
             raise ProviderUnavailableError(
-                "service unavailable (sandbox: numbers ending 0503 simulate an outage)",
+                "service unavailable (numbers ending 0503 are scripted as an outage)",
                 provider=self.name,
                 status_code=503,
             )
         if script == "0429":
             raise ProviderRateLimitedError(
-                "too many requests (sandbox: numbers ending 0429 are rate limited)",
+                "too many requests (numbers ending 0429 are scripted as rate limited)",
                 provider=self.name,
                 status_code=429,
                 retry_after=1.0,
             )
         if script == "0408":
             raise ProviderTimeoutError(
-                "no answer in time (sandbox: numbers ending 0408 time out)", provider=self.name
+                "no answer in time (numbers ending 0408 are scripted to time out)",
+                provider=self.name,
             )
         self.outbox.append(message)
         provider_id = "sbx_" + secrets.token_hex(6)
@@ -92,7 +93,7 @@ class SandboxProvider(Provider):
             Receipt(
                 DeliveryStatus.FAILED,
                 provider_message_id=provider_id,
-                reason="unknown subscriber (sandbox: numbers ending 0013 fail after sending)",
+                reason="unknown subscriber (numbers ending 0013 are scripted to fail after sending)",
             )
             if script == "0013"
             else Receipt(DeliveryStatus.DELIVERED, provider_message_id=provider_id)

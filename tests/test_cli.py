@@ -49,7 +49,7 @@ def test_refused_message_exits_one_with_the_reason(
     code = main(["--config", str(config), "send", "sandbox", "+31612340000", "Hi"])
 
     assert code == 1
-    assert "numbers ending 0000 are refused" in capsys.readouterr().out
+    assert "numbers ending 0000 are scripted to be refused" in capsys.readouterr().out
 
 
 def test_input_errors_exit_two_and_send_nothing(

@@ -125,10 +125,10 @@ def test_provider_refusal_gives_a_failed_receipt_and_a_thread_reply(
     running.slash("sandbox +31612340000 Hello")
 
     receipt = _final_receipt(running.slack, "failed")
-    assert "numbers ending 0000 are refused" in str(receipt.blocks)
+    assert "numbers ending 0000 are scripted to be refused" in str(receipt.blocks)
     replies = running.slack.wait_for(lambda s: s.replies(receipt.ts))
     assert f"<@{SENDER}>" in replies[0].text
-    assert "numbers ending 0000 are refused" in replies[0].text
+    assert "numbers ending 0000 are scripted to be refused" in replies[0].text
     assert _rows(running, "SELECT status FROM messages") == [("failed",)]
 
 
@@ -190,3 +190,10 @@ def test_message_is_stored_before_the_provider_is_called(running: RunningHerald)
 
     first = _rows(running, "SELECT status FROM status_events ORDER BY id LIMIT 1")
     assert first == [(MessageStatus.QUEUED.value,)]
+
+
+def test_lookup_errors_do_not_claim_a_send_was_refused(running: RunningHerald) -> None:
+    body = running.slash("status zzzzzzzz").json()
+
+    assert "Nothing was sent" not in body["text"]
+    assert "/send help" in body["text"]

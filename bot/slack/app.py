@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import HeraldError
 from bot.services import Herald
-from bot.slack import blocks, commands, home
+from bot.slack import blocks, commands, grammar, home
 from bot.slack.announcer import SlackAnnouncer
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         command = settings.slack.command
         if isinstance(error, HeraldError):
-            text = blocks.error_text(str(error), command)
+            text = blocks.error_text(str(error), command, was_send=grammar.is_send(body))
         else:
             log.error("unhandled error in a Slack listener", exc_info=error)
             text = INTERNAL_ERROR.format(command=command)

@@ -105,7 +105,7 @@ def failure_reply_text(message: Message, mask: bool) -> str:
     who = f"<@{message.sender}> " if message.origin == "slack" else ""
     return (
         f"{who}:x: #{message.id} to {shown_recipient(message, mask)} failed: {reason}\n"
-        f"Check the number or the connection, then send it again."
+        "Once the reason is dealt with, send it again."
     )
 
 
@@ -145,8 +145,9 @@ def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
     )
 
 
-def error_text(problem: str, command: str) -> str:
-    return f":warning: {problem}\nNothing was sent. `{command} help` shows the commands."
+def error_text(problem: str, command: str, *, was_send: bool) -> str:
+    nothing = "Nothing was sent. " if was_send else ""
+    return f":warning: {problem}\n{nothing}`{command} help` shows the commands."
 
 
 def home_view(messages: Iterable[Message], command: str, mask: bool) -> dict[str, Any]:

@@ -92,6 +92,12 @@ def parse(text: str) -> Command:
     return _quick_send(words)
 
 
+def is_send(body: dict[str, object]) -> bool:
+    """Whether a slash command payload asked to send (rather than help, status, …)."""
+    words = str(body.get("text") or "").split()
+    return bool(words) and words[0].lower() not in (*SUBCOMMANDS, "-h", "--help", "?")
+
+
 def _no_more(words: list[str], name: str) -> None:
     if len(words) > 1:
         raise InputError(f"`{name}` takes nothing after it.")
