@@ -93,7 +93,7 @@ class SandboxProvider(Provider):
             Receipt(
                 DeliveryStatus.FAILED,
                 provider_message_id=provider_id,
-                reason="unknown subscriber (numbers ending 0013 are scripted to fail after sending)",
+                reason="unknown subscriber (numbers ending 0013 are scripted to fail after sent)",
             )
             if script == "0013"
             else Receipt(DeliveryStatus.DELIVERED, provider_message_id=provider_id)
