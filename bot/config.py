@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from providers import PROVIDERS, Channel, ConnectionConfig, ProviderUnsupportedError
+from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
 
 DEFAULT_CONFIG_FILE = "herald.toml"
 DEFAULT_DB_PATH = "data/herald.db"
@@ -248,7 +248,7 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
     )
     try:
         provider.check_config(config)
-    except ProviderUnsupportedError as exc:
+    except ProviderError as exc:
         raise ConfigError(f"{where}: {prefix}: {exc}") from None
     return config
 

@@ -10,12 +10,16 @@ from providers.base import (
     DeliveryStatus,
     OutboundMessage,
     Provider,
+    ProviderTemplate,
     Receipt,
     ReceiptSink,
     SendResult,
     WebhookRequest,
     WebhookResult,
 )
+from providers.bird import BirdProvider
+from providers.callbell import CallbellProvider
+from providers.capillary import CapillaryProvider
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -28,13 +32,21 @@ from providers.errors import (
     WebhookError,
 )
 from providers.sandbox import SandboxProvider
+from providers.sociocs import SociocsProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
+    "bird": BirdProvider,
+    "callbell": CallbellProvider,
+    "sociocs": SociocsProvider,
+    "capillary": CapillaryProvider,
     "sandbox": SandboxProvider,
 }
 
 __all__ = [
     "PROVIDERS",
+    "BirdProvider",
+    "CallbellProvider",
+    "CapillaryProvider",
     "Channel",
     "ConnectionConfig",
     "DeliveryStatus",
@@ -44,6 +56,7 @@ __all__ = [
     "ProviderError",
     "ProviderRateLimitedError",
     "ProviderRejectedError",
+    "ProviderTemplate",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "ProviderUnsupportedError",
@@ -51,6 +64,7 @@ __all__ = [
     "ReceiptSink",
     "SandboxProvider",
     "SendResult",
+    "SociocsProvider",
     "WebhookAuthError",
     "WebhookError",
     "WebhookRequest",

@@ -13,12 +13,21 @@ import json
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 import httpx
 
-from providers.errors import ProviderError, ProviderUnsupportedError
+from providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    ProviderUnsupportedError,
+)
 
 
 class Channel(StrEnum):
@@ -68,6 +77,20 @@ class ConnectionConfig:
 
 
 @dataclass(frozen=True)
+class ProviderTemplate:
+    """A template approved at the provider (WhatsApp outside the 24-hour window needs one).
+
+    ``parameters`` keeps its order: providers that take named parameters use the keys
+    (Bird), providers that take positional values use the values in order (Callbell).
+    """
+
+    id: str  # Bird projectId, Callbell template_uuid, Sociocs template id / Content SID
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    version: str | None = None  # Bird: "latest" or a version id
+    locale: str | None = None  # Bird: e.g. "en"
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """What the core hands a provider: one rendered message to one recipient."""
 
@@ -77,7 +100,8 @@ class OutboundMessage:
     text: str
     subject: str | None = None
     media_urls: tuple[str, ...] = ()
-    sender_email: str | None = None  # the person who sent it, where a provider can use it
+    template: ProviderTemplate | None = None
+    sender_email: str | None = None  # the Slack user who sent it, where a provider can use it
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,59 @@ class Provider(abc.ABC):
                 provider=cls.name,
             )
 
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Make one HTTP call; transport failures and non-2xx answers become `ProviderError`s.
+
+        Adapters shape the error text by overriding `error_detail` and `error_hint`.
+        """
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(
+                f"no answer within the timeout ({type(exc).__name__})", provider=self.name
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ProviderUnavailableError(
+                f"cannot reach the API ({type(exc).__name__})", provider=self.name
+            ) from exc
+        if response.is_success:
+            return response
+        status = response.status_code
+        detail = self.error_detail(response) or response.reason_phrase or "request failed"
+        hint = self.error_hint(response)
+        error: ProviderError
+        if status in (401, 403):
+            error = ProviderAuthError(detail, provider=self.name, status_code=status, hint=hint)
+        elif status == 429:
+            error = ProviderRateLimitedError(
+                detail,
+                provider=self.name,
+                status_code=status,
+                retry_after=_retry_after(response.headers.get("retry-after")),
+                hint=hint,
+            )
+        elif status >= 500:
+            error = ProviderUnavailableError(detail, provider=self.name, status_code=status)
+        else:
+            error = ProviderRejectedError(
+                detail, provider=self.name, status_code=status, raw=_body(response), hint=hint
+            )
+        raise error
+
+    def error_detail(self, response: httpx.Response) -> str:
+        """The provider's own words for a failed call (override to read its error shape)."""
+        body = _body(response)
+        if isinstance(body, dict):
+            for key in ("message", "error", "detail", "description"):
+                value = body.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return response.text[:200] if response.text else ""
+
+    def error_hint(self, response: httpx.Response) -> str | None:
+        """A next step for a known failure (override per provider)."""
+        return None
+
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send one message; raise a `ProviderError` if it was not accepted."""
@@ -189,3 +266,25 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release what the provider holds beyond the shared client."""
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())

@@ -11,7 +11,8 @@
         └── WebhookAuthError           signature or token check failed
 
 ``str(exc)`` is safe to show a Slack user: it names the provider, says what went
-wrong in a short trimmed detail and never contains credentials.
+wrong in a short trimmed detail, adds a ``hint`` (the next step) for known cases
+and never contains credentials.
 """
 
 from __future__ import annotations
@@ -36,16 +37,20 @@ class ProviderError(Exception):
         provider: str,
         status_code: int | None = None,
         raw: object = None,
+        hint: str | None = None,
     ) -> None:
         self.detail = _trim(detail)
         self.provider = provider
         self.status_code = status_code
         self.raw = raw
+        self.hint = hint
         super().__init__(self.detail)
 
     def __str__(self) -> str:
-        status = f" (HTTP {self.status_code})" if self.status_code else ""
-        return f"{self.provider}: {self.detail}{status}"
+        text = f"{self.provider}: {self.detail.rstrip('.')}"
+        if self.status_code:
+            text += f" (HTTP {self.status_code})"
+        return f"{text}. {self.hint}" if self.hint else text
 
     def __repr__(self) -> str:
         return (
@@ -67,8 +72,17 @@ class ProviderRateLimitedError(ProviderError):
 
     retryable = True
 
-    def __init__(self, detail: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(detail, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        detail: str,
+        *,
+        provider: str,
+        retry_after: float | None = None,
+        status_code: int | None = 429,
+        raw: object = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(detail, provider=provider, status_code=status_code, raw=raw, hint=hint)
         self.retry_after = retry_after
 
 

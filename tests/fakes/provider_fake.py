@@ -1,0 +1,172 @@
+"""Base of the provider fakes: a strict local stand-in for a messaging API.
+
+A subclass implements `handle` the way the real API behaves: it checks auth and
+the body and answers with the documented shapes (wrong auth → 401, a missing
+field → the documented error). Tests can make the next requests fail
+(`fail_next`, `rate_limit_next`, `hang_next`) and wait for requests on a
+condition variable instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+HANG_LIMIT_SECONDS = 30.0
+
+
+@dataclass
+class Recorded:
+    """One request as the fake received it (header names lower-cased)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # dict/list → JSON, str → text, bytes as they are
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Hang:
+    """A fault that holds the request until the fake stops (the client must time out)."""
+
+
+class ProviderFake:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._faults: deque[Reply | _Hang] = deque()
+        self._cond = threading.Condition()
+        self._released = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
+
+            def _serve(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                request = Recorded(
+                    method=self.command,
+                    path=url.path,
+                    query=parse_qs(url.query, keep_blank_values=True),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                reply = fake._answer(request)
+                if reply is None:
+                    self.close_connection = True
+                    return
+                if isinstance(reply.body, dict | list):
+                    payload = json.dumps(reply.body).encode()
+                    ctype = "application/json"
+                elif isinstance(reply.body, str):
+                    payload, ctype = reply.body.encode(), "text/plain; charset=utf-8"
+                else:
+                    payload, ctype = reply.body or b"", "application/octet-stream"
+                self.send_response(reply.status)
+                headers = {"content-type": ctype, **reply.headers}
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def start(self) -> ProviderFake:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> ProviderFake:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- failure injection ------------------------------------------------------
+
+    def fail_next(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` requests with this reply instead of handling them."""
+        with self._cond:
+            self._faults.extend(Reply(status, body, headers or {}) for _ in range(times))
+
+    def rate_limit_next(self, retry_after: float | None = 1, times: int = 1) -> None:
+        headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+        self.fail_next(429, {"message": "Too Many Requests"}, headers, times)
+
+    def hang_next(self, times: int = 1) -> None:
+        with self._cond:
+            self._faults.extend(_Hang() for _ in range(times))
+
+    # -- what tests look at -----------------------------------------------------
+
+    def wait_for(self, predicate: Callable[[ProviderFake], Any], timeout: float = 5.0) -> Any:
+        with self._cond:
+            result = self._cond.wait_for(lambda: predicate(self), timeout=timeout)
+        if not result:
+            raise AssertionError(f"the fake never saw it; requests: {len(self.requests)}")
+        return result
+
+    # -- the API ----------------------------------------------------------------
+
+    def handle(self, request: Recorded) -> Reply:
+        """Answer like the real API; subclasses implement it."""
+        raise NotImplementedError
+
+    def _answer(self, request: Recorded) -> Reply | None:
+        with self._cond:
+            self.requests.append(request)
+            fault = self._faults.popleft() if self._faults else None
+            self._cond.notify_all()
+        if isinstance(fault, _Hang):
+            self._released.wait(HANG_LIMIT_SECONDS)
+            return None
+        if fault is not None:
+            return fault
+        try:
+            return self.handle(request)
+        except (KeyError, TypeError, ValueError) as exc:
+            return Reply(400, {"message": f"malformed request: {exc}"})
