@@ -1,4 +1,4 @@
-"""The ``capillary`` provider: Capillary sendMessage v1.1. (Being written.)"""
+"""The ``capillary`` provider: Capillary sendMessage v1.1 (being written)."""
 
 from __future__ import annotations
 
