@@ -101,6 +101,7 @@ class OutboundMessage:
     subject: str | None = None
     media_urls: tuple[str, ...] = ()
     template: ProviderTemplate | None = None
+    recipient_name: str | None = None  # when known (a template's ``name`` variable)
     sender_email: str | None = None  # the Slack user who sent it, where a provider can use it
 
 
