@@ -27,9 +27,19 @@ DEFAULT_PORT = 3000
 
 RESERVED_WORDS = frozenset({"help", "list", "cancel", "status", "templates"})
 CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-COMMON_CONNECTION_KEYS = ("provider", "channel", "base_url", "webhook_token")
+COMMON_CONNECTION_KEYS = (
+    "provider",
+    "channel",
+    "base_url",
+    "webhook_token",
+    "fallback",
+    "max_per_second",
+    "connect_timeout",
+    "read_timeout",
+)
 SECTIONS: dict[str, tuple[str, ...]] = {
     "slack": ("command",),
+    "delivery": ("retry_attempts", "retry_backoff", "retry_max_wait"),
     "storage": ("path",),
     "templates": ("dir",),
     "server": ("public_url",),
@@ -70,11 +80,21 @@ class SlackSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How hard Herald tries before a message fails (or fails over)."""
+
+    retry_attempts: int = 4
+    retry_backoff: float = 0.5
+    retry_max_wait: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     slack: SlackSettings
     db_path: Path
     templates_dir: Path
     connections: Mapping[str, ConnectionConfig]
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     public_url: str | None = None
     mask_recipients: bool = True
     port: int = DEFAULT_PORT
@@ -122,11 +142,14 @@ def load_settings(
         raise ConfigError(f"{where}: privacy.mask_recipients must be true or false")
     public_url = raw.get("server", {}).get("public_url")
 
+    connections = _connections(raw.get("connections"), where, path is None)
+    _check_fallbacks(connections, where)
     return Settings(
         slack=slack,
+        delivery=_delivery(raw.get("delivery", {}), where),
         db_path=_resolve(base, str(db_value)) if not env.get("HERALD_DB") else Path(db_value),
         templates_dir=_resolve(base, str(templates_value)),
-        connections=_connections(raw.get("connections"), where, path is None),
+        connections=connections,
         public_url=str(public_url).rstrip("/") if public_url else None,
         mask_recipients=mask,
         port=_port(env.get("PORT")),
@@ -238,6 +261,7 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
             + ", ".join(f"'{key}'" for key in missing)
         )
     options = {key: value for key, value in table.items() if key not in COMMON_CONNECTION_KEYS}
+    rate = table.get("max_per_second")
     config = ConnectionConfig(
         name=name,
         provider=str(provider_name),
@@ -245,12 +269,61 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
         base_url=str(table["base_url"]).rstrip("/") if table.get("base_url") else None,
         webhook_token=str(table["webhook_token"]) if table.get("webhook_token") else None,
         options=options,
+        fallback=str(table["fallback"]) if table.get("fallback") else None,
+        max_per_second=None
+        if rate is None
+        else _positive(rate, f"{where}: {prefix}.max_per_second"),
+        connect_timeout=_positive(
+            table.get("connect_timeout", 5.0), f"{where}: {prefix}.connect_timeout"
+        ),
+        read_timeout=_positive(table.get("read_timeout", 15.0), f"{where}: {prefix}.read_timeout"),
     )
     try:
         provider.check_config(config)
     except ProviderError as exc:
         raise ConfigError(f"{where}: {prefix}: {exc}") from None
     return config
+
+
+def _check_fallbacks(connections: Mapping[str, ConnectionConfig], where: str) -> None:
+    for config in connections.values():
+        if config.fallback is None:
+            continue
+        prefix = f"{where}: connections.{config.name}.fallback"
+        target = connections.get(config.fallback)
+        if target is None:
+            raise ConfigError(
+                f"{prefix}: no connection named '{config.fallback}'; "
+                f"connections: {', '.join(connections)}"
+            )
+        if target.name == config.name:
+            raise ConfigError(f"{prefix}: a connection cannot fall back to itself")
+        if target.channel.uses_phone_numbers != config.channel.uses_phone_numbers:
+            raise ConfigError(
+                f"{prefix}: '{target.name}' sends {target.channel} and cannot reach the "
+                f"recipients of '{config.name}' ({config.channel})"
+            )
+
+
+def _delivery(table: Mapping[str, Any], where: str) -> DeliverySettings:
+    attempts = table.get("retry_attempts", 4)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise ConfigError(f"{where}: delivery.retry_attempts must be a whole number ≥ 1")
+    return DeliverySettings(
+        retry_attempts=attempts,
+        retry_backoff=_positive(
+            table.get("retry_backoff", 0.5), f"{where}: delivery.retry_backoff"
+        ),
+        retry_max_wait=_positive(
+            table.get("retry_max_wait", 30.0), f"{where}: delivery.retry_max_wait"
+        ),
+    )
+
+
+def _positive(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds or sends, not {value!r}")
+    return float(value)
 
 
 def _resolve(base: Path, value: str) -> Path:

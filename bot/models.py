@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -86,6 +87,11 @@ class Message:
     receipt_ts: str | None = None
     failure_announced: bool = False
     send_started_at: datetime | None = None
+    failover_from: str | None = None  # the connection that could not get it accepted
+    sender_email: str | None = None
+    template: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    attempts: int = 0  # hand-overs to a provider so far
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,17 @@ from bot import __version__
 from bot.announcing import Announcer, SilentAnnouncer
 from bot.background import Background
 from bot.config import Settings
+from bot.delivery import Delivery
 from bot.errors import MessageNotFoundError
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
 from bot.receipts import advances
+from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending import SendRequest, build_messages
-from bot.storage import Store, utcnow
+from bot.storage import Store
 from providers import (
     PROVIDERS,
-    OutboundMessage,
     Provider,
-    ProviderError,
     Receipt,
     WebhookAuthError,
     WebhookRequest,
@@ -38,7 +38,6 @@ from providers import (
 
 log = logging.getLogger(__name__)
 
-PROVIDER_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 SHUTDOWN_GRACE_SECONDS = 10.0
 INTERRUPTED_REASON = (
     "Herald stopped while handing this message to the provider, so it may or may not "
@@ -63,6 +62,7 @@ class Herald:
         self.scheduler: AsyncIOScheduler | None = None
         self.providers: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
+        self._delivery: Delivery | None = None
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class Herald:
         self.store = Store(self.settings.db_path)
         for name, config in self.settings.connections.items():
             client = httpx.AsyncClient(
-                timeout=PROVIDER_TIMEOUT,
+                timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
                 headers={"User-Agent": f"herald/{__version__}"},
                 follow_redirects=False,
             )
@@ -83,6 +83,18 @@ class Herald:
                 await self.apply_receipts(connection, receipts)
 
             self.providers[name] = provider_class(config, client, sink)
+        delivery = self.settings.delivery
+        self._delivery = Delivery(
+            self.store,
+            self.providers,
+            self.settings.connections,
+            lambda: self.announcer,
+            RetryPolicy(
+                attempts=delivery.retry_attempts,
+                backoff=delivery.retry_backoff,
+                max_wait=delivery.retry_max_wait,
+            ),
+        )
         if serve:
             self.scheduler = create_scheduler(self.settings.db_path)
             self.scheduler.start()
@@ -98,6 +110,12 @@ class Herald:
             self.scheduler.shutdown(wait=False)
         if self.store is not None:
             self.store.close()
+
+    @property
+    def delivery(self) -> Delivery:
+        if self._delivery is None:
+            raise RuntimeError("Herald.start() has not run")
+        return self._delivery
 
     @property
     def db(self) -> Store:
@@ -128,46 +146,10 @@ class Herald:
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
         """Hand stored messages to their providers; returns their state afterwards."""
-        return [await self._deliver(message) for message in messages]
+        return await self.delivery.deliver(messages)
 
     async def send_now(self, request: SendRequest) -> list[Message]:
         return await self.dispatch(self.submit(request))
-
-    async def _deliver(self, message: Message) -> Message:
-        provider = self.providers[message.connection]
-        message = self.db.set_status(
-            message.id, MessageStatus.SENDING, source="herald", send_started_at=utcnow()
-        )
-        outbound = OutboundMessage(
-            reference=message.id,
-            channel=message.channel,
-            to=message.recipient,
-            text=message.text,
-            subject=message.subject,
-            media_urls=message.media_urls,
-        )
-        try:
-            result = await provider.send(outbound)
-        except ProviderError as exc:
-            log.warning("message %s not accepted: %s", message.id, exc)
-            message = self.db.set_status(
-                message.id, MessageStatus.FAILED, source=provider.name, reason=str(exc)
-            )
-        else:
-            current = self.db.get(message.id)
-            assert current is not None
-            if advances(current.status, MessageStatus.ACCEPTED):
-                message = self.db.set_status(
-                    message.id,
-                    MessageStatus.ACCEPTED,
-                    source=provider.name,
-                    raw=result.raw,
-                    provider_message_id=result.provider_message_id,
-                )
-            else:
-                message = self.db.update(message.id, provider_message_id=result.provider_message_id)
-        await self.announcer.message_changed(message)
-        return message
 
     async def _recover(self) -> None:
         """Finish what a crash or restart interrupted, without ever sending twice."""

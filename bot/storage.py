@@ -85,6 +85,17 @@ def create_messages(db: Database) -> None:
     )
 
 
+@migrations()
+def add_delivery_columns(db: Database) -> None:
+    """Failover, the sender's e-mail (for providers that assign replies) and templates."""
+    table = db["messages"]
+    table.add_column("failover_from", str)  # type: ignore[union-attr]
+    table.add_column("sender_email", str)  # type: ignore[union-attr]
+    table.add_column("template", str)  # type: ignore[union-attr]
+    table.add_column("variables", str)  # type: ignore[union-attr]
+    table.add_column("attempts", int, not_null_default=0)  # type: ignore[union-attr]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -313,6 +324,11 @@ _MESSAGE_COLUMNS = (
     "send_started_at",
     "created_at",
     "updated_at",
+    "failover_from",
+    "sender_email",
+    "template",
+    "variables",
+    "attempts",
 )
 _COLUMN_LIST = ", ".join(_MESSAGE_COLUMNS)
 _INSERT_MESSAGE = (
@@ -330,6 +346,8 @@ def _column(value: Any) -> Any:
         return int(value)
     if isinstance(value, tuple):
         return json.dumps(list(value))
+    if isinstance(value, dict):
+        return json.dumps(value)
     return value
 
 
@@ -354,6 +372,11 @@ def _row(message: Message) -> dict[str, Any]:
         "send_started_at": _iso(message.send_started_at),
         "created_at": _iso(message.created_at),
         "updated_at": _iso(message.updated_at),
+        "failover_from": message.failover_from,
+        "sender_email": message.sender_email,
+        "template": message.template,
+        "variables": json.dumps(dict(message.variables)),
+        "attempts": message.attempts,
     }
 
 
@@ -378,6 +401,11 @@ def _message(row: dict[str, Any]) -> Message:
         send_started_at=_dt(row["send_started_at"]),
         created_at=_dt(row["created_at"]) or utcnow(),
         updated_at=_dt(row["updated_at"]) or utcnow(),
+        failover_from=row["failover_from"],
+        sender_email=row["sender_email"],
+        template=row["template"],
+        variables=json.loads(row["variables"] or "{}"),
+        attempts=row["attempts"] or 0,
     )
 
 

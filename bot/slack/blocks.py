@@ -70,8 +70,16 @@ def receipt_text(message: Message, mask: bool) -> str:
     channel = CHANNEL_LABEL[message.channel]
     return (
         f"{message.status.value} · #{message.id} · {channel} to "
-        f"{shown_recipient(message, mask)} via {message.connection}"
+        f"{shown_recipient(message, mask)} via {_route(message)}"
     )
+
+
+def _route(message: Message, bold: str = "") -> str:
+    """``sms``, or ``sms (failed over from wa)``."""
+    route = f"{bold}{_esc(message.connection)}{bold}"
+    if message.failover_from:
+        route += f" (failed over from {bold}{_esc(message.failover_from)}{bold})"
+    return route
 
 
 def receipt_blocks(message: Message, mask: bool) -> list[Block]:
@@ -79,7 +87,7 @@ def receipt_blocks(message: Message, mask: bool) -> list[Block]:
     headline = (
         f"{STATUS_EMOJI[status]} *{status.value.capitalize()}* · "
         f"{CHANNEL_LABEL[message.channel]} to `{shown_recipient(message, mask)}` "
-        f"via *{_esc(message.connection)}*"
+        f"via {_route(message, '*')}"
     )
     blocks: list[Block] = [_section(headline, block_id=ids.RECEIPT_BLOCK)]
     body = _esc(_clip(message.text, PREVIEW_LIMIT))

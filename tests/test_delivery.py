@@ -1,0 +1,207 @@
+"""Delivery policy: retries with backoff, Retry-After, never retrying 4xx, failover, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.delivery import Delivery
+from bot.models import Message, MessageStatus
+from bot.retries import RetryPolicy
+from bot.sending import SendRequest, build_messages
+from bot.storage import Store
+from bot.throttling import RateLimiter
+from providers import (
+    Channel,
+    ConnectionConfig,
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    SendResult,
+)
+
+CONFIG = """
+[connections.wa]
+provider = "sandbox"
+channel = "whatsapp"
+fallback = "sms"
+[connections.sms]
+provider = "sandbox"
+channel = "sms"
+"""
+
+
+class ScriptedProvider(Provider):
+    """Answers each send with the next scripted outcome; records what it was given."""
+
+    name = "scripted"
+    channels = frozenset(Channel)
+
+    def __init__(self, config: ConnectionConfig, script: list[ProviderError | None]) -> None:
+        super().__init__(config, None, None)  # type: ignore[arg-type]
+        self.script = script
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        outcome = self.script.pop(0) if self.script else None
+        if outcome is not None:
+            raise outcome
+        self.sent.append(message)
+        return SendResult(f"p-{len(self.sent)}")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, MessageStatus]] = []
+
+    async def message_changed(self, message: Message) -> None:
+        self.seen.append((message.id, message.status))
+
+
+def _unavailable() -> ProviderError:
+    return ProviderUnavailableError("down", provider="scripted", status_code=503)
+
+
+class Rig:
+    def __init__(
+        self, tmp_path: Path, wa: list[ProviderError | None], sms: list[ProviderError | None]
+    ):
+        path = tmp_path / "herald.toml"
+        path.write_text(CONFIG)
+        self.settings = load_settings({}, path)
+        self.store = Store(tmp_path / "h.db")
+        self.waits: list[float] = []
+        self.wa = ScriptedProvider(self.settings.connections["wa"], wa)
+        self.sms = ScriptedProvider(self.settings.connections["sms"], sms)
+        self.announced = Recorder()
+
+        async def sleep(seconds: float) -> None:
+            self.waits.append(seconds)
+
+        self.delivery = Delivery(
+            self.store,
+            {"wa": self.wa, "sms": self.sms},
+            self.settings.connections,
+            lambda: self.announced,
+            RetryPolicy(attempts=3, backoff=1.0, max_wait=20, sleep=sleep, random=lambda: 1.0),
+        )
+
+    def send(self, recipients: Sequence[str] = ("+31612345678",)) -> list[Message]:
+        request = SendRequest("wa", list(recipients), "Hello", sender="U1", origin="slack")
+        stored = self.store.add_messages(
+            build_messages(request, self.settings), actor="U1", action="send"
+        )
+        return asyncio.run(self.delivery.deliver(stored))
+
+    def history(self, message: Message) -> list[str]:
+        return [f"{e.status.value}:{e.reason or ''}" for e in self.store.history(message.id)]
+
+
+def test_retry_then_success_sends_exactly_once(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[_unavailable(), None], sms=[])
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.ACCEPTED and message.connection == "wa"
+    assert len(rig.wa.sent) == 1 and rig.sms.sent == []
+    assert rig.waits == [1.0]
+    assert message.attempts == 2
+    assert any("attempt 1 failed" in h and "retrying in 1.0s" in h for h in rig.history(message))
+
+
+def test_backoff_doubles_and_honours_retry_after(tmp_path: Path) -> None:
+    limited = ProviderRateLimitedError("slow down", provider="scripted", retry_after=5.0)
+    rig = Rig(tmp_path, wa=[_unavailable(), limited, None], sms=[])
+
+    rig.send()
+
+    assert rig.waits == [1.0, 5.0]  # 1 s, then max(2 s, Retry-After 5 s)
+
+
+def test_client_errors_are_never_retried_nor_failed_over(tmp_path: Path) -> None:
+    refused = ProviderRejectedError("invalid number", provider="scripted", status_code=400)
+    rig = Rig(tmp_path, wa=[refused], sms=[])
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.FAILED
+    assert message.error == "scripted: invalid number (HTTP 400)"
+    assert rig.waits == [] and rig.sms.sent == []
+
+
+def test_exhausted_retries_fail_over_and_say_so(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[_unavailable()] * 3, sms=[])
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.ACCEPTED
+    assert message.connection == "sms" and message.failover_from == "wa"
+    assert message.channel is Channel.SMS
+    assert len(rig.sms.sent) == 1 and rig.wa.sent == []
+    assert any(h.startswith("sending:failing over to sms") for h in rig.history(message))
+
+
+def test_failover_happens_once_and_then_fails_with_attempt_count(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[_unavailable()] * 3, sms=[_unavailable()] * 3)
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.FAILED
+    assert message.error == "scripted: down (HTTP 503). Gave up after 3 attempts."
+
+
+def test_total_wait_is_bounded(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[], sms=[])
+    limited = ProviderRateLimitedError("slow down", provider="scripted", retry_after=60.0)
+    rig.wa.script = [limited, None]
+
+    (message,) = rig.send()
+
+    assert rig.waits == []  # waiting 60 s would pass max_wait (20 s): fail over at once
+    assert message.connection == "sms" and message.status is MessageStatus.ACCEPTED
+
+
+def test_only_failing_recipients_are_retried(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[None, _unavailable(), None], sms=[])
+
+    first, second = rig.send(["+31612345678", "+4915112345678"])
+
+    assert first.status is second.status is MessageStatus.ACCEPTED
+    assert [m.to for m in rig.wa.sent] == ["+31612345678", "+4915112345678"]
+
+
+def test_rate_limiter_spaces_sends_by_the_configured_rate() -> None:
+    now = [0.0]
+    starts: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    async def burst() -> None:
+        limiter = RateLimiter(2, clock=lambda: now[0], sleep=sleep)
+        for _ in range(6):
+            await limiter.acquire()
+            starts.append(now[0])
+
+    asyncio.run(burst())
+
+    assert starts == pytest.approx([0, 0, 0.5, 1.0, 1.5, 2.0])
+
+
+def test_fallback_must_exist_and_reach_the_same_kind_of_recipient(tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+
+    path = tmp_path / "herald.toml"
+    path.write_text(CONFIG.replace('fallback = "sms"', 'fallback = "smss"'))
+    with pytest.raises(ConfigError, match="no connection named 'smss'"):
+        load_settings({}, path)
+    path.write_text(CONFIG.replace('channel = "sms"', 'channel = "email"'))
+    with pytest.raises(ConfigError, match="cannot reach the recipients of 'wa'"):
+        load_settings({}, path)
