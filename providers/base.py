@@ -68,12 +68,20 @@ class ConnectionConfig:
     base_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Delivery policy the core applies around the provider:
+    fallback: str | None = None  # connection to try when this one cannot get a message accepted
+    max_per_second: float | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
 
     def describe(self) -> dict[str, str]:
-        return {"provider": self.provider, "channel": str(self.channel)}
+        shown = {"provider": self.provider, "channel": str(self.channel)}
+        if self.fallback:
+            shown["fallback"] = self.fallback
+        return shown
 
 
 @dataclass(frozen=True)
