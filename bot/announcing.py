@@ -1,7 +1,9 @@
-"""How the core tells the outside world that a message changed.
+"""The core's two small windows on the outside world.
 
-The core calls `Announcer.message_changed` after every status change it stores.
-Slack implements it by posting and editing the receipt; the CLI by printing.
+`Announcer`: the core calls ``message_changed`` after every status change it
+stores; Slack implements it by posting and editing the receipt, the CLI by
+printing. `Directory`: who a sender is, for providers that route replies to the
+person who wrote (Slack implements it with ``users.info``).
 """
 
 from __future__ import annotations
@@ -21,3 +23,8 @@ class SilentAnnouncer:
 
     async def message_changed(self, message: Message) -> None:
         return None
+
+
+class Directory(Protocol):
+    async def email_of(self, sender: str) -> str | None:
+        """The e-mail address of ``sender`` (a Slack user id or ``cli:<login>``), if known."""

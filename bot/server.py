@@ -16,6 +16,7 @@ from starlette.routing import Route
 from bot.config import Settings
 from bot.services import Herald
 from bot.slack.app import build_slack_app
+from bot.slack.directory import SlackDirectory
 from providers import ProviderUnsupportedError, WebhookAuthError, WebhookError, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> Starlette:
     herald = Herald(settings)
     slack_app, announcer = build_slack_app(herald)
     herald.announcer = announcer
+    herald.directory = SlackDirectory(slack_app.client)
     slack_handler = AsyncSlackRequestHandler(slack_app)
 
     async def slack_events(request: Request) -> Response:

@@ -16,7 +16,7 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import __version__
-from bot.announcing import Announcer, SilentAnnouncer
+from bot.announcing import Announcer, Directory, SilentAnnouncer
 from bot.background import Background
 from bot.config import Settings
 from bot.delivery import Delivery
@@ -57,6 +57,7 @@ class Herald:
     def __init__(self, settings: Settings, announcer: Announcer | None = None) -> None:
         self.settings = settings
         self.announcer: Announcer = announcer or SilentAnnouncer()
+        self.directory: Directory | None = None
         self.background = Background()
         self.store: Store | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -146,7 +147,18 @@ class Herald:
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
         """Hand stored messages to their providers; returns their state afterwards."""
-        return await self.delivery.deliver(messages)
+        return await self.delivery.deliver([await self._with_sender_email(m) for m in messages])
+
+    async def _with_sender_email(self, message: Message) -> Message:
+        if (
+            message.sender_email is None
+            and self.directory is not None
+            and self.providers[message.connection].wants_sender_email()
+        ):
+            email = await self.directory.email_of(message.sender)
+            if email:
+                return self.db.update(message.id, sender_email=email)
+        return message
 
     async def send_now(self, request: SendRequest) -> list[Message]:
         return await self.dispatch(self.submit(request))

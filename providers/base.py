@@ -200,6 +200,10 @@ class Provider(abc.ABC):
                 provider=cls.name,
             )
 
+    def wants_sender_email(self) -> bool:
+        """Whether `send` uses ``OutboundMessage.sender_email`` (the core then looks it up)."""
+        return False
+
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Make one HTTP call; transport failures and non-2xx answers become `ProviderError`s.
 

@@ -46,6 +46,8 @@ def test_bot_scopes_are_the_minimal_set() -> None:
         "chat:write",
         "chat:write.public",
         "commands",
+        "users:read",
+        "users:read.email",
     ]
 
 
