@@ -1,17 +1,399 @@
-"""The ``bird`` provider: Bird Channels API. (Being written; see the provider issue.)"""
+"""The ``bird`` provider: Bird's Channels API (``api.bird.com``), one message per request.
+
+Section numbers (§) refer to the providers spec (``spec/providers.md``, section 2). A send
+is ``POST /workspaces/{workspace_id}/channels/{channel_id}/messages`` with
+``Authorization: AccessKey <access_key>``; Bird answers 202 with the message resource, whose
+``id`` becomes the provider message id and whose ``reference`` echoes Herald's id (§2.3, §2.5).
+
+| message | request |
+| --- | --- |
+| text (SMS, WhatsApp, MMS without media) | ``body`` of type ``text`` |
+| MMS / WhatsApp media | ``image`` body if all are images (≤ 10, text as caption), else ``file`` |
+| e-mail | receiver ``emailaddress``, ``meta.email.subject``, media as ``text.attachments`` |
+| a provider template | ``template`` instead of ``body`` (never both, §2.4) |
+
+Keys are checked by `read_settings`. Herald schedules itself, so ``scheduledFor`` is never sent.
+"""
 
 from __future__ import annotations
 
-from providers.base import Channel, OutboundMessage, Provider, SendResult
-from providers.errors import ProviderUnsupportedError
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from mimetypes import MimeTypes
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from providers.base import (
+    Channel,
+    ConnectionConfig,
+    DeliveryStatus,
+    OutboundMessage,
+    Provider,
+    ProviderTemplate,
+    ReceiptSink,
+    SendResult,
+)
+from providers.errors import ProviderRejectedError, ProviderUnsupportedError
+
+PROVIDER = "bird"
+MAX_TAGS = 10  # §2.3
+MAX_IMAGES = 10  # §2.4
+DEFAULT_TEMPLATE_VERSION = "latest"  # §2.4
+SHORT_LINK_CHANNELS = frozenset({Channel.SMS, Channel.MMS})  # "SMS link shortening", §2.3
+SECRET_KEYS = ("access_key", "signing_key")
+
+AUTH_HINT = "Check access_key, and that its access policy allows sending messages on the channel."
+NOT_FOUND_HINT = "Check workspace_id and channel_id: the channel must belong to that workspace."
+WINDOW_HINT = (
+    "Outside WhatsApp's 24-hour window only approved templates can be sent: use --template."
+)
+TEMPLATE_HINT = "Check the template's id, version and locale in Bird Studio."
+MMS_HINT = "MMS needs an MMS-capable (US or Canadian) number on the Bird SMS channel."
+
+# The wording of Bird's refusal outside the window is not documented (§2.4, §6), so match
+# the words any such message is likely to use.
+_WINDOW_WORDS = re.compile(r"24[\s-]*h|\bwindow\b|re-?engag|customer[\s-]*service|session", re.I)
+_HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
+# Bird's statuses (§2.6) that mean a message will not go, should a send answer carry one.
+_REFUSED = frozenset({"rejected", "sending_failed", "delivery_failed", "deleted"})
+# The stdlib table only (not the host's mime.types), so the guess is the same everywhere;
+# plus what it lacks and MMS/WhatsApp carry.
+_MIME = MimeTypes()
+_EXTRA_TYPES = {
+    ".webp": "image/webp",
+    ".m4a": "audio/mp4",
+    ".amr": "audio/amr",
+    ".ogg": "audio/ogg",
+}
+
+
+@dataclass(frozen=True)
+class BirdSettings:
+    """A connection's keys, checked and normalized."""
+
+    access_key: str = field(repr=False)
+    workspace_id: str
+    channel_id: str
+    signing_key: str | None = field(default=None, repr=False)
+    tags: tuple[str, ...] = ()  # lower-cased, as Bird stores them (§2.3)
+    validity: int | None = None  # seconds; Bird's default depends on the channel (§2.3)
+    short_links_domain: str | None = None
+    sender: str | None = None  # identifierValue of the channel's sending connector
+    template_locale: str | None = None
+    template_version: str | None = None
+
+
+def read_settings(config: ConnectionConfig) -> BirdSettings:
+    """Check a connection's keys; raises `ProviderUnsupportedError` naming the key at fault."""
+    access_key = _text(config, "access_key", required=True) or ""
+    workspace_id, channel_id = _uuid(config, "workspace_id"), _uuid(config, "channel_id")
+    tags = _tags(config.option("tags"))
+    validity = config.option("validity")
+    # bool is an int in Python, but `validity = true` in TOML is a mistake, not one second.
+    if validity is not None and (
+        not isinstance(validity, int) or isinstance(validity, bool) or validity <= 0
+    ):
+        raise _bad_key("validity", "must be a positive whole number of seconds, e.g. 3600")
+    domain = _text(config, "short_links_domain")
+    if domain is not None and not _HOSTNAME.fullmatch(domain):
+        raise _bad_key("short_links_domain", "must be a domain like 'go.example.com' (no https://)")
+    if domain is not None and config.channel not in SHORT_LINK_CHANNELS:
+        raise _bad_key(
+            "short_links_domain", f"shortens SMS links; this connection sends {config.channel}"
+        )
+    return BirdSettings(
+        access_key=access_key,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        signing_key=_text(config, "signing_key"),
+        tags=tags,
+        validity=validity,
+        short_links_domain=domain.lower() if domain else None,
+        sender=_text(config, "sender"),
+        template_locale=_text(config, "template_locale"),
+        template_version=_text(config, "template_version"),
+    )
 
 
 class BirdProvider(Provider):
-    name = "bird"
+    name = PROVIDER
     channels = frozenset({Channel.SMS, Channel.MMS, Channel.EMAIL, Channel.WHATSAPP})
     required_keys = ("access_key", "workspace_id", "channel_id")
-    optional_keys = ("signing_key",)
+    optional_keys = (
+        "signing_key",
+        "tags",
+        "validity",
+        "short_links_domain",
+        "sender",
+        "template_locale",
+        "template_version",
+    )
     default_base_url = "https://api.bird.com"
 
+    def __init__(
+        self, config: ConnectionConfig, client: httpx.AsyncClient, receipts: ReceiptSink
+    ) -> None:
+        super().__init__(config, client, receipts)
+        self.settings = read_settings(config)
+
+    @classmethod
+    def check_config(cls, config: ConnectionConfig) -> None:
+        super().check_config(config)
+        read_settings(config)
+
     async def send(self, message: OutboundMessage) -> SendResult:
-        raise ProviderUnsupportedError("sending is not implemented yet", provider=self.name)
+        s = self.settings
+        payload = build_payload(message, s)
+        url = f"{self.base_url}/workspaces/{s.workspace_id}/channels/{s.channel_id}/messages"
+        headers = {"Authorization": f"AccessKey {s.access_key}", "Accept": "application/json"}
+        response = await self.request("POST", url, json=payload, headers=headers)
+        return self._result(response, sent_template="template" in payload)
+
+    def _result(self, response: httpx.Response, *, sent_template: bool) -> SendResult:
+        try:
+            raw = response.json()
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict):
+            # 202 is "accepted for processing" whatever the body; without an object, no id.
+            return SendResult(None, DeliveryStatus.ACCEPTED, raw=raw)
+        status = str(raw.get("status") or "accepted")
+        if status in _REFUSED:
+            detail = self._redact(describe_error(raw) or f"Bird set the message to {status}")
+            raise ProviderRejectedError(
+                detail,
+                provider=self.name,
+                status_code=response.status_code,
+                raw=raw,
+                hint=self._hint(response.status_code, detail, sent_template=sent_template),
+            )
+        message_id = str(raw["id"]) if raw.get("id") else None
+        sent = DeliveryStatus.SENT if status == "sent" else DeliveryStatus.ACCEPTED
+        return SendResult(message_id, sent, raw=raw)
+
+    def error_detail(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return self._redact(describe_error(body) or super().error_detail(response))
+
+    def error_hint(self, response: httpx.Response) -> str | None:
+        detail = self.error_detail(response)
+        return self._hint(response.status_code, detail, sent_template=_sent_template(response))
+
+    def _hint(self, status: int, detail: str, *, sent_template: bool) -> str | None:
+        lowered = detail.lower()
+        if status in (401, 403):
+            return AUTH_HINT
+        if sent_template and ("template" in lowered or "project" in lowered):
+            return TEMPLATE_HINT
+        if status == 404:
+            return NOT_FOUND_HINT
+        free_form_whatsapp = self.config.channel is Channel.WHATSAPP and not sent_template
+        if free_form_whatsapp and _WINDOW_WORDS.search(detail):
+            return WINDOW_HINT
+        if self.config.channel is Channel.MMS and ("mms" in lowered or "media" in lowered):
+            return MMS_HINT
+        return None
+
+    def _redact(self, text: str) -> str:
+        # Bird's error bodies are not documented (§2.5): never let one echo a credential.
+        for key in SECRET_KEYS:
+            value = self.config.option(key)
+            if isinstance(value, str) and value:
+                text = text.replace(value, "[redacted]")
+        return text
+
+
+def _sent_template(response: httpx.Response) -> bool:
+    try:
+        return "template" in json.loads(response.request.content)
+    except (RuntimeError, ValueError, TypeError):  # no request attached, or not a JSON object
+        return False
+
+
+def build_payload(message: OutboundMessage, settings: BirdSettings) -> dict[str, Any]:
+    """The ``CreateChannelMessage`` body for one message (§2.3)."""
+    if message.channel not in BirdProvider.channels:
+        raise ProviderUnsupportedError(f"cannot carry channel {message.channel}", provider=PROVIDER)
+    key = "emailaddress" if message.channel is Channel.EMAIL else "phonenumber"
+    payload: dict[str, Any] = {
+        "receiver": {"contacts": [{"identifierKey": key, "identifierValue": message.to}]},
+        "reference": message.reference,
+    }
+    domain = settings.short_links_domain if message.channel in SHORT_LINK_CHANNELS else None
+    short_links = {"domain": domain} if domain else None
+    if message.template is not None:
+        if message.media_urls:
+            raise ProviderUnsupportedError(
+                "media cannot go with a provider template: the template carries its own",
+                provider=PROVIDER,
+            )
+        payload["template"] = _template(message.template, settings, short_links)
+    else:
+        payload["body"] = _body(message)
+        if short_links:
+            # With a template the template-level shortLinks applies instead (seed 001).
+            payload["shortLinks"] = short_links
+    if message.channel is Channel.EMAIL and message.subject:
+        # §2.4 leaves the non-template subject field unverified; meta.email.subject is the
+        # one the schema shows (seed 001).
+        payload["meta"] = {"email": {"subject": message.subject}}
+    if settings.sender:
+        payload["sender"] = {"connector": {"identifierValue": settings.sender}}
+    if settings.tags:
+        payload["tags"] = list(settings.tags)
+    if settings.validity is not None:
+        payload["validity"] = settings.validity
+    return payload
+
+
+def describe_error(body: Any) -> str:
+    """A short reading of a Bird error body ("" if none): its shape is unknown (§2.5, §6), so
+    read the common fields, per-field details and a refused message's ``failure``."""
+    if isinstance(body, list):
+        return "; ".join(filter(None, (describe_error(item) for item in body[:3])))
+    if not isinstance(body, dict):
+        return ""
+    if isinstance(body.get("error"), dict):
+        return describe_error(body["error"])
+    failure = body.get("failure")
+    failure_text = failure.get("description") if isinstance(failure, dict) else None
+    message = _first_text(body, "message", "description", "detail", "title", "error")
+    message = message or _first_text(body, "reason") or failure_text or ""
+    code = body.get("code")
+    if isinstance(code, str | int) and not isinstance(code, bool) and str(code) not in message:
+        message = f"{message} ({code})" if message else str(code)
+    fields = _field_problems(body.get("details") or body.get("errors") or body.get("fields"))
+    return f"{message}: {fields}" if message and fields else message or fields
+
+
+def _first_text(body: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _field_problems(details: Any) -> str:
+    problems: list[str] = []
+    if isinstance(details, dict):
+        for name, value in details.items():
+            text = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+            problems.append(f"{name}: {text}")
+    elif isinstance(details, list):
+        for item in details:
+            if isinstance(item, dict):
+                name = _first_text(item, "field", "path", "property", "pointer", "key")
+                text = _first_text(item, "message", "description", "detail", "reason") or ""
+                problems.append(f"{name}: {text}" if name else text)
+            elif isinstance(item, str):
+                problems.append(item)
+    elif isinstance(details, str):
+        problems.append(details)
+    return "; ".join(p for p in problems[:3] if p)
+
+
+def _body(message: OutboundMessage) -> dict[str, Any]:
+    if not message.media_urls:
+        return {"type": "text", "text": {"text": message.text}}
+    if message.channel is Channel.EMAIL:
+        attachments = [
+            {"mediaUrl": url, "filename": _url_file(url).name or "attachment"}
+            for url in message.media_urls
+        ]
+        return {"type": "text", "text": {"text": message.text, "attachments": attachments}}
+    types = [_content_type(url) for url in message.media_urls]
+    part: dict[str, Any]
+    if all(t.startswith("image/") for t in types):
+        if len(types) > MAX_IMAGES:
+            raise ProviderUnsupportedError(
+                f"a message carries at most {MAX_IMAGES} images; this one has {len(types)}",
+                provider=PROVIDER,
+            )
+        kind, part = "image", {"images": [{"mediaUrl": url} for url in message.media_urls]}
+    else:
+        files = [
+            {"mediaUrl": url, "contentType": t}
+            for url, t in zip(message.media_urls, types, strict=True)
+        ]
+        kind, part = "file", {"files": files}
+    if message.text:
+        part["text"] = message.text
+    if message.subject:
+        part["metadata"] = {"subject": message.subject}
+    return {"type": kind, kind: part}
+
+
+def _template(
+    template: ProviderTemplate, settings: BirdSettings, short_links: dict[str, Any] | None
+) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "projectId": template.id,
+        "version": template.version or settings.template_version or DEFAULT_TEMPLATE_VERSION,
+    }
+    # Whether Bird needs a locale when the template has a default one is unknown (§2.4):
+    # send one only when the template or the connection names it.
+    locale = template.locale or settings.template_locale
+    if locale:
+        shape["locale"] = locale
+    if template.parameters:
+        shape["parameters"] = [
+            {"type": "string", "key": key, "value": value}
+            for key, value in template.parameters.items()
+        ]
+    if short_links:
+        shape["shortLinks"] = short_links
+    return shape
+
+
+def _url_file(url: str) -> PurePosixPath:
+    return PurePosixPath(unquote(urlsplit(url).path))
+
+
+def _content_type(url: str) -> str:
+    suffix = _url_file(url).suffix.lower()
+    guessed, _ = _MIME.guess_type("file" + suffix) if suffix else (None, None)
+    return _EXTRA_TYPES.get(suffix) or guessed or "application/octet-stream"
+
+
+def _bad_key(key: str, problem: str) -> ProviderUnsupportedError:
+    return ProviderUnsupportedError(f"connection key '{key}' {problem}", provider=PROVIDER)
+
+
+def _text(config: ConnectionConfig, key: str, *, required: bool = False) -> str | None:
+    value = config.option(key)
+    if value is None:
+        if required:
+            raise _bad_key(key, "is missing")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _bad_key(key, "must be a non-empty string")
+    return value.strip()
+
+
+def _uuid(config: ConnectionConfig, key: str) -> str:
+    value = _text(config, key, required=True) or ""
+    try:
+        # Both ids are UUIDs (§2.1); checking also keeps anything else out of the URL path.
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise _bad_key(key, "must be a UUID, as shown in Bird's settings") from None
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise _bad_key("tags", 'must be a list of non-empty strings, e.g. tags = ["herald"]')
+    tags = tuple(dict.fromkeys(t.strip().lower() for t in value))
+    if len(tags) > MAX_TAGS:
+        raise _bad_key("tags", f"holds {len(tags)} tags; Bird takes at most {MAX_TAGS}")
+    return tags

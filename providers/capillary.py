@@ -1,17 +1,397 @@
-"""The ``capillary`` provider: Capillary sendMessage v1.1 (being written)."""
+"""The ``capillary`` provider: Capillary's "Send communication message" API (sendMessage v1.1).
+
+One ``POST {base_url}/v1.1/communications/sendMessage?channel=…`` carries a whole
+batch, so several recipients on one channel go out in one request and come back
+as one result each, in order (spec providers.md §1.3, §1.5). Capillary has no
+delivery webhooks (§1.7) and its JSON answer shows no message id (§1.5), so
+results normally carry ``provider_message_id=None``.
+
+Connection keys; ``base_url``, the cluster host, is required (there is no default
+cluster, §1.1), and exactly one credential pair must be given:
+
+| key | meaning |
+| --- | --- |
+| ``username`` + ``password`` | Basic auth: till user name and password (sent md5-hashed, §1.2) |
+| ``oauth_key`` + ``oauth_secret`` | OAuth client, exchanged for a short-lived token (§1.2) |
+| ``sender`` | SMS only, optional: sender id configured for the OU (else the org default) |
+| ``from`` | e-mail only, required: the sender's address |
+"""
 
 from __future__ import annotations
 
-from providers.base import Channel, OutboundMessage, Provider, SendResult
-from providers.errors import ProviderUnsupportedError
+import asyncio
+import base64
+import hashlib
+import re
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, NamedTuple
+
+import httpx
+
+from providers.base import (
+    Channel,
+    ConnectionConfig,
+    OutboundMessage,
+    Provider,
+    ReceiptSink,
+    SendResult,
+)
+from providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRejectedError,
+    ProviderUnsupportedError,
+)
+
+SEND_PATH = "/v1.1/communications/sendMessage"
+TOKEN_PATH = "/v3/oauth/token/generate"  # noqa: S105 - a URL path, not a secret
+TOKEN_HEADER = "X-CAP-API-OAUTH-TOKEN"  # noqa: S105 - §1.2 "Name conflict": not CAP-API-ACCESS-TOKEN
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+DEFAULT_TOKEN_TTL = 300.0  # §1.2's example; used only if an answer leaves ttlSeconds out
+TOKEN_MARGIN = 30.0  # renew this long before expiry, so a token does not die in flight
+BATCH_LIMIT_CODE = 1060  # §1.5 "Batch limit size exceeded"; the limit itself is UNKNOWN (§1.8)
+
+BASIC_HINT = "Check username and password (the password is sent md5-hashed)"
+OAUTH_HINT = "Check oauth_key and oauth_secret"
+ACCESS_HINT = "The till or OAuth client needs WRITE access to the Communication access group"
+BATCH_HINT = "Send to fewer recipients at once"
+
+
+class _Shape(NamedTuple):
+    array: str  # request: root.<array> = [items]; each response entry echoes under the same key
+    listing: str  # response: <listing> = [{<array>: echo, "errors": [...], "warnings": [...]}]
+
+
+# §1.3/§1.5 and §1.9: for WhatsApp and Zalo the channel name, request key and response key differ.
+SHAPES = {
+    Channel.SMS: _Shape("sms", "smsList"),
+    Channel.EMAIL: _Shape("email", "emails"),
+    Channel.WHATSAPP: _Shape("whatsappMessage", "whatsapp"),
+    Channel.ZALO: _Shape("zaloMessage", "zalo"),
+}
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The ``Authorization`` value for Basic auth: base64(user + ":" + md5_hex(password)).
+
+    §1.2: Capillary's own page prints a hash that is not md5 of its example
+    password; the API checks the algorithm, not that printed value.
+    """
+    digest = hashlib.md5(password.encode(), usedforsecurity=False).hexdigest()
+    return "Basic " + base64.b64encode(f"{username}:{digest}".encode()).decode()
 
 
 class CapillaryProvider(Provider):
     name = "capillary"
-    channels = frozenset({Channel.SMS, Channel.EMAIL, Channel.WHATSAPP, Channel.ZALO})
+    channels = frozenset(SHAPES)
     required_keys = ()
     optional_keys = ("username", "password", "oauth_key", "oauth_secret", "sender", "from")
     default_base_url = None
 
+    def __init__(
+        self,
+        config: ConnectionConfig,
+        client: httpx.AsyncClient,
+        receipts: ReceiptSink,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(config, client, receipts)
+        self.clock = clock  # injectable, so tests expire tokens without sleeping
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    @classmethod
+    def check_config(cls, config: ConnectionConfig) -> None:
+        super().check_config(config)
+        problems = _config_problems(config)
+        if problems:
+            raise ProviderUnsupportedError("; ".join(problems), provider=cls.name)
+
+    # -- sending ----------------------------------------------------------------
+
     async def send(self, message: OutboundMessage) -> SendResult:
-        raise ProviderUnsupportedError("sending is not implemented yet", provider=self.name)
+        (outcome,) = await self.send_many([message])
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
+
+    async def send_many(
+        self, messages: Sequence[OutboundMessage]
+    ) -> list[SendResult | ProviderError]:
+        """One request per channel for the whole list; one outcome per message, in order."""
+        outcomes: dict[int, SendResult | ProviderError] = {}
+        groups: dict[Channel, list[tuple[int, dict[str, str]]]] = {}
+        for index, message in enumerate(messages):
+            try:
+                groups.setdefault(message.channel, []).append((index, self._item(message)))
+            except ProviderError as exc:
+                outcomes[index] = exc
+        for channel, entries in groups.items():
+            results = await self._send_batch(channel, [item for _, item in entries])
+            for (index, _), result in zip(entries, results, strict=True):
+                outcomes[index] = result
+        return [outcomes[index] for index in range(len(messages))]
+
+    def _item(self, message: OutboundMessage) -> dict[str, str]:
+        """One entry of the ``root`` array; never ``scheduledTime``: Herald schedules itself."""
+        channel = message.channel
+        if channel not in SHAPES:
+            raise ProviderUnsupportedError(f"cannot carry channel {channel!s}", provider=self.name)
+        if message.media_urls:
+            # §1.3: e-mail attachments go inline as base64; no field takes a media URL.
+            raise ProviderUnsupportedError("cannot send media by URL", provider=self.name)
+        if message.template is not None:
+            # §1.3: WhatsApp/Zalo "template" is the message text, not a template reference.
+            raise ProviderUnsupportedError("sends text, not provider templates", provider=self.name)
+        if channel is Channel.EMAIL:
+            sender = _option(self.config, "from")
+            if not sender:
+                raise ProviderUnsupportedError("e-mail needs the key 'from'", provider=self.name)
+            if not message.subject:
+                raise ProviderRejectedError("an e-mail needs a subject", provider=self.name)
+            item = {"to": message.to, "from": sender, "subject": message.subject}
+            return item | {"body": message.text}
+        # §1.3: the doc's numbers carry the country code without "+" (919591471711).
+        number = re.sub(r"[\s().-]", "", message.to).removeprefix("+")
+        if not number.isdigit():
+            raise ProviderRejectedError(f"'{message.to}' is not a phone number", provider=self.name)
+        if channel is not Channel.SMS:
+            return {"receiver": number, "template": message.text}
+        sms_sender = _option(self.config, "sender")
+        return {"to": number, "body": message.text} | ({"sender": sms_sender} if sms_sender else {})
+
+    async def _send_batch(
+        self, channel: Channel, items: list[dict[str, str]]
+    ) -> list[SendResult | ProviderError]:
+        try:
+            response = await self._post(channel, items)
+        except ProviderRejectedError as exc:
+            # A batch in which every item failed may still say which item failed why.
+            judged = self._judge(exc.raw, channel, len(items), exc.status_code, failed=True)
+            return judged or [exc] * len(items)
+        except ProviderError as exc:
+            return [exc] * len(items)
+        body = _json(response)
+        judged = self._judge(body, channel, len(items), response.status_code, failed=False)
+        # An answer that cannot be matched to the items, and does not say anything failed.
+        return judged or [SendResult(None, raw=body) for _ in items]
+
+    def _judge(
+        self, body: Any, channel: Channel, count: int, status: int | None, *, failed: bool
+    ) -> list[SendResult | ProviderError] | None:
+        """One outcome per item from a sendMessage answer; None if it cannot be matched up."""
+        if not isinstance(body, dict):
+            return None
+        shape = SHAPES[channel]
+        reject = partial(ProviderRejectedError, provider=self.name, status_code=status)
+        envelope = body["status"] if isinstance(body.get("status"), dict) else {}
+        listing = body.get(shape.listing)
+        entries: list[Any] = listing if isinstance(listing, list) else []
+        codes = {_code(envelope)} | {_code(e) for entry in entries for e in _errors(entry)}
+        if BATCH_LIMIT_CODE in codes:
+            detail = f"refused a batch of {count}: batch limit size exceeded (code 1060)"
+            return [reject(detail, raw=body, hint=BATCH_HINT)] * count
+        if len(entries) != count:
+            # §1.5: HTTP 201 means "one or more requests have failed"; if the entries cannot
+            # be matched to the items, no recipient can be told that theirs went through.
+            if failed or not (status == 201 or envelope.get("success") is False):
+                return None
+            detail = _describe([envelope]) or "Capillary reported a failed item"
+            return [reject(detail, raw=body)] * count
+        outcomes: list[SendResult | ProviderError] = []
+        for entry in entries:
+            raw = {"status": envelope, shape.listing: [entry]}
+            errors = _errors(entry)
+            if errors or failed:
+                detail = _describe(errors) or _describe([envelope]) or "refused"
+                hint = _code_hint({_code(e) for e in errors})
+                outcomes.append(reject(detail, raw=raw, hint=hint))
+            else:
+                echo = entry.get(shape.array) if isinstance(entry, dict) else None
+                outcomes.append(SendResult(_message_id(entry, echo), raw=raw))
+        return outcomes
+
+    # -- auth -------------------------------------------------------------------
+
+    @property
+    def _uses_oauth(self) -> bool:
+        return bool(_option(self.config, "oauth_key"))
+
+    async def _post(self, channel: Channel, items: list[dict[str, str]]) -> httpx.Response:
+        body = {"root": {SHAPES[channel].array: items}}
+        post = partial(self.request, "POST", self.base_url + SEND_PATH, json=body)
+        auth = await self._auth_headers()
+        try:
+            return await post(params={"channel": channel.value}, headers=JSON_HEADERS | auth)
+        except ProviderAuthError as exc:
+            if TOKEN_HEADER not in auth or exc.status_code != 401:
+                raise
+        # §1.2 says to fetch a new token when one expires; it may expire early or be
+        # revoked, so renew it once and try once more, then let a second 401 stand.
+        self._forget_token(auth[TOKEN_HEADER])
+        auth = await self._auth_headers()
+        return await post(params={"channel": channel.value}, headers=JSON_HEADERS | auth)
+
+    async def _auth_headers(self) -> dict[str, str]:
+        if self._uses_oauth:
+            return {TOKEN_HEADER: await self._access_token()}
+        username, password = _option(self.config, "username"), _option(self.config, "password")
+        return {"Authorization": basic_authorization(username, password)}
+
+    async def _access_token(self) -> str:
+        # The lock makes concurrent sends wait for one fetch instead of each fetching one.
+        async with self._token_lock:
+            if self._token is None or self.clock() >= self._token_expires:
+                self._token, self._token_expires = await self._fetch_token()
+            return self._token
+
+    def _forget_token(self, token: str) -> None:
+        if self._token == token:  # another send may have renewed it already
+            self._token = None
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        started = self.clock()
+        key, secret = _option(self.config, "oauth_key"), _option(self.config, "oauth_secret")
+        try:
+            response = await self.request(
+                "POST",
+                self.base_url + TOKEN_PATH,
+                json={"key": key, "secret": secret},
+                headers=JSON_HEADERS,
+            )
+        except ProviderRejectedError as exc:
+            # Whatever the token call refuses, the user's next step is the credentials.
+            raise ProviderAuthError(
+                exc.detail, provider=self.name, status_code=exc.status_code, hint=OAUTH_HINT
+            ) from None
+        body = _json(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):
+            detail = _describe(_errors(body)) or "the token endpoint gave no access token"
+            raise ProviderAuthError(
+                detail, provider=self.name, status_code=response.status_code, hint=OAUTH_HINT
+            )
+        try:
+            ttl = max(0.0, float(data.get("ttlSeconds", DEFAULT_TOKEN_TTL)))
+        except (TypeError, ValueError):
+            ttl = DEFAULT_TOKEN_TTL
+        return data["accessToken"], started + ttl - min(TOKEN_MARGIN, ttl / 2)
+
+    # -- errors -----------------------------------------------------------------
+
+    def error_detail(self, response: httpx.Response) -> str:
+        body = _json(response)
+        if not isinstance(body, dict):
+            return super().error_detail(response)
+        envelope = body.get("status")
+        parts = [_describe([envelope]) if isinstance(envelope, dict) else ""]
+        for shape in SHAPES.values():  # the first item's errors say what the status means
+            entries = body.get(shape.listing)
+            if isinstance(entries, list) and entries:
+                parts.append(_describe(_errors(entries[0])))
+        parts.append(_describe(_errors(body)))  # the v3 token endpoint's {"errors": [...]}
+        return ": ".join(part for part in parts if part) or super().error_detail(response)
+
+    def error_hint(self, response: httpx.Response) -> str | None:
+        status = response.status_code
+        if response.request.url.path.endswith(TOKEN_PATH) and status in (400, 401, 403):
+            return OAUTH_HINT
+        if status == 401:
+            return OAUTH_HINT if self._uses_oauth else BASIC_HINT
+        if status == 403:
+            return ACCESS_HINT
+        body = _json(response)
+        return _code_hint({_code(body.get("status"))} if isinstance(body, dict) else set())
+
+
+# -- reading Capillary's answers (their error JSON is UNKNOWN, §1.5: read loosely) ---
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _code(value: Any) -> int | None:
+    code = value.get("code") if isinstance(value, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    return int(code) if isinstance(code, str) and code.isdigit() else None
+
+
+def _errors(entry: Any) -> list[Any]:
+    errors = entry.get("errors") if isinstance(entry, dict) else None
+    return [e for e in errors if e] if isinstance(errors, list) else []
+
+
+def _describe(errors: Sequence[Any]) -> str:
+    """Capillary's words, with the code: "Batch limit size exceeded (code 1060)"."""
+    parts = []
+    for error in errors:
+        if not isinstance(error, dict):
+            parts.append(str(error))
+        elif text := str(error.get("message") or error.get("description") or ""):
+            code = _code(error)
+            parts.append(f"{text} (code {code})" if code is not None else text)
+    return "; ".join(parts)
+
+
+def _code_hint(codes: set[int | None]) -> str | None:
+    if BATCH_LIMIT_CODE in codes:
+        return BATCH_HINT
+    if 4208 in codes:  # §1.5 legacy item code: invalid email ID
+        return "Check the recipient's e-mail address"
+    if codes & set(range(4203, 4208)):  # §1.5 legacy item codes: template errors
+        return "Check the message template configured in Capillary"
+    return None
+
+
+def _message_id(entry: Any, echo: Any) -> str | None:
+    # §1.5/§6: only the XML SMS answer shows an id (nsAdminId); look for one anyway.
+    for source in (echo, entry):
+        for key in ("nsAdminId", "nsadmin_id", "id", "messageId"):
+            value = source.get(key) if isinstance(source, dict) else None
+            if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+                return str(value)
+    return None
+
+
+# -- configuration --------------------------------------------------------------
+
+
+def _option(config: ConnectionConfig, key: str) -> str:
+    value = config.option(key)
+    return "" if value is None else str(value).strip()
+
+
+def _config_problems(config: ConnectionConfig) -> list[str]:
+    problems = []
+    base_url, channel = config.base_url or "", config.channel
+    if not base_url:
+        problems.append("needs 'base_url': the cluster host, like https://eu.api.capillarytech.com")
+    elif not re.match(r"https?://[^/]", base_url):
+        problems.append(f"base_url '{base_url}' must start with https://")
+    elif re.search(r"/v\d+(\.\d+)?/?$", base_url):
+        problems.append("base_url is the cluster host alone, without /v1.1 (Herald adds the path)")
+    given = {key for key in CapillaryProvider.optional_keys if _option(config, key)}
+    basic, oauth = given & {"username", "password"}, given & {"oauth_key", "oauth_secret"}
+    if basic and oauth:
+        problems.append("use 'username'/'password' or 'oauth_key'/'oauth_secret', not both")
+    elif not basic and not oauth:
+        problems.append("needs 'username' and 'password' (Basic) or 'oauth_key' and 'oauth_secret'")
+    else:
+        pair = ("username", "password") if basic else ("oauth_key", "oauth_secret")
+        problems += [f"needs '{a}' with '{b}'" for a, b in (pair, pair[::-1]) if a not in given]
+    if channel is Channel.EMAIL and "from" not in given:
+        problems.append("channel email needs 'from', the sender's e-mail address")
+    if channel is not Channel.EMAIL and "from" in given:
+        problems.append(f"'from' is the e-mail sender; channel {channel!s} does not use it")
+    if channel is not Channel.SMS and "sender" in given:
+        problems.append(f"'sender' is an SMS sender id; channel {channel!s} does not use it")
+    return problems

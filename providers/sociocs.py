@@ -1,17 +1,309 @@
-"""The ``sociocs`` provider: Sociocs. (Being written; see the provider issue.)"""
+"""The ``sociocs`` provider: Sociocs, a front for Twilio SMS, Twilio WhatsApp and Gupshup WhatsApp.
+
+One connection is one Sociocs channel. Its ``sociocs_provider`` says which network
+carries it: ``twlo`` (Twilio SMS) for the sms channel, ``twlowa`` (Twilio WhatsApp)
+or ``gswa`` (Gupshup WhatsApp) for the whatsapp channel. A send is one
+``POST /message`` with the ``apikey`` header (providers.md §3.2, §3.3).
+
+Connection keys:
+
+| key | required | meaning |
+| --- | --- | --- |
+| ``api_key`` | yes | the API key from app.sociocs.com → Profile & settings → API |
+| ``channel_key`` | yes | the channel's key, from the same page |
+| ``sociocs_provider`` | yes | ``twlo``, ``twlowa`` or ``gswa``; must match the channel |
+| ``webhook_secret`` | no | the secret given when subscribing to status updates |
+| ``save_contacts`` | no | ``true`` saves each recipient as a Sociocs contact |
+| ``contact_list_id`` | no | the contact list to save into (``0`` = All Contacts) |
+
+Media (``image_url``/``video_url``/``file_url``) goes out on ``twlo`` only. Provider
+templates go out on ``twlowa``/``gswa`` only; for ``gswa`` the template's
+parameters are spelled ``MEDIA_URL``, ``Header.1``, ``Body.1``, ``Buttons.1``
+(a bare ``1`` means ``Body.1``). Herald schedules on its own, so the API's
+``schedule`` field is never sent.
+"""
 
 from __future__ import annotations
 
-from providers.base import Channel, OutboundMessage, Provider, SendResult
-from providers.errors import ProviderUnsupportedError
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+
+from providers.base import (
+    Channel,
+    ConnectionConfig,
+    DeliveryStatus,
+    OutboundMessage,
+    Provider,
+    ProviderTemplate,
+    SendResult,
+)
+from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
+
+# The networks `POST /message` can send on, and the channel each carries (§3.3). Telnyx
+# (``tlnx``) is a Sociocs channel too, but only for webhooks: the send table leaves it out.
+NETWORKS: dict[str, Channel] = {
+    "twlo": Channel.SMS,
+    "twlowa": Channel.WHATSAPP,
+    "gswa": Channel.WHATSAPP,
+}
+NETWORK_NAMES = {"twlo": "Twilio SMS", "twlowa": "Twilio WhatsApp", "gswa": "Gupshup WhatsApp"}
+# Since 2024-11-11 the media fields are accepted only on Twilio SMS (§3.3, [SOC-SEND]).
+MEDIA_NETWORKS = frozenset({"twlo"})
+TEMPLATE_NETWORKS = frozenset({"twlowa", "gswa"})
+
+IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp"})
+VIDEO_EXTENSIONS = frozenset({"mp4", "3gp", "3gpp", "mov", "webm", "mpeg", "mpg", "m4v"})
+
+# Gupshup template variables are grouped by component (§3.3, template for gswa).
+GSWA_MEDIA_KEY = "MEDIA_URL"
+GSWA_COMPONENTS = {"header": "Header", "body": "Body", "buttons": "Buttons"}
+
+API_KEY_PAGE = "app.sociocs.com → Profile & settings → API"
+# Twilio 63016 and WhatsApp 131047/470 are the codes for a free-form message
+# outside the 24-hour customer-service window.
+_WINDOW = re.compile(
+    r"24[ -]?h(ou)?rs?|allowed window|customer service window|re-?engagement"
+    r"|\b63016\b|\b131047\b",
+    re.IGNORECASE,
+)
 
 
 class SociocsProvider(Provider):
     name = "sociocs"
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     required_keys = ("api_key", "channel_key", "sociocs_provider")
-    optional_keys = ("webhook_secret",)
+    optional_keys = ("webhook_secret", "save_contacts", "contact_list_id")
     default_base_url = "https://api.sociocs.com"
 
+    @classmethod
+    def check_config(cls, config: ConnectionConfig) -> None:
+        super().check_config(config)
+        for key in ("api_key", "channel_key", "sociocs_provider"):
+            value = config.option(key)
+            if not isinstance(value, str) or not value.strip():
+                cls._config_error(f"'{key}' must be a non-empty string")
+        secret = config.option("webhook_secret")
+        if secret is not None and not isinstance(secret, str):
+            cls._config_error("'webhook_secret' must be a string")
+        network = config.option("sociocs_provider")
+        if network not in NETWORKS:
+            cls._config_error(
+                f"'sociocs_provider' is '{network}'; it must be one of "
+                + ", ".join(f"'{key}' ({NETWORK_NAMES[key]})" for key in NETWORKS)
+            )
+        carried = NETWORKS[network]
+        if config.channel is not carried:
+            others = " or ".join(f"'{k}'" for k, c in NETWORKS.items() if c is config.channel)
+            cls._config_error(
+                f"'sociocs_provider' '{network}' ({NETWORK_NAMES[network]}) carries "
+                f"channel {carried}, but 'channel' is {config.channel}; "
+                f"use 'sociocs_provider' {others} for {config.channel}"
+            )
+        save = config.option("save_contacts")
+        if save is not None and not isinstance(save, bool):
+            cls._config_error("'save_contacts' must be true or false")
+        list_id = config.option("contact_list_id")
+        if list_id is not None:
+            if isinstance(list_id, bool) or not isinstance(list_id, int) or list_id < 0:
+                cls._config_error("'contact_list_id' must be a whole number (0 = All Contacts)")
+            if save is not True:
+                cls._config_error("'contact_list_id' needs 'save_contacts = true'")
+
+    @classmethod
+    def _config_error(cls, detail: str) -> NoReturn:
+        raise ProviderUnsupportedError(detail, provider=cls.name)
+
+    @property
+    def network(self) -> str:
+        return str(self.config.option("sociocs_provider"))
+
     async def send(self, message: OutboundMessage) -> SendResult:
-        raise ProviderUnsupportedError("sending is not implemented yet", provider=self.name)
+        response = await self.request(
+            "POST",
+            f"{self.base_url}/message",
+            json=self.payload(message),
+            headers={"apikey": str(self.config.option("api_key"))},
+        )
+        return self._result(response)
+
+    def payload(self, message: OutboundMessage) -> dict[str, Any]:
+        """The JSON body of ``POST /message`` for one message (§3.3)."""
+        carried = NETWORKS.get(self.network)
+        if message.channel is not carried:
+            raise ProviderUnsupportedError(
+                f"this connection ('{self.network}') carries {carried}, not {message.channel}",
+                provider=self.name,
+            )
+        body: dict[str, Any] = {
+            "provider": self.network,
+            "channel_key": self.config.option("channel_key"),
+            "to": message.to,
+        }
+        if message.recipient_name:
+            body["name"] = message.recipient_name
+        if message.template is not None:
+            # A WhatsApp template carries its own approved wording; sending the
+            # rendered text beside it is undocumented (§3.3: "one of" text/media/template).
+            body["template"] = self._template(message.template)
+        elif message.text:
+            body["text"] = message.text
+        body.update(self._media(message.media_urls))
+        if self.config.option("save_contacts") is True:
+            saving: dict[str, Any] = {"save": True}
+            list_id = self.config.option("contact_list_id")
+            if list_id is not None:
+                saving["list_id"] = list_id
+            body["contact_saving"] = saving
+        return body
+
+    def _media(self, urls: tuple[str, ...]) -> dict[str, str]:
+        if not urls:
+            return {}
+        if self.network not in MEDIA_NETWORKS:
+            raise ProviderUnsupportedError(
+                f"Sociocs sends media only on Twilio SMS ('twlo'), not on "
+                f"{NETWORK_NAMES.get(self.network, self.network)}; send the link in the text "
+                "or use an approved template with a media header",
+                provider=self.name,
+            )
+        fields: dict[str, str] = {}
+        for url in urls:
+            field = _media_field(url)
+            if field in fields:
+                # The API has one field per kind and `image_urls` is not defined (§3.3).
+                raise ProviderUnsupportedError(
+                    f"Sociocs takes one {field} per message; send the others separately",
+                    provider=self.name,
+                )
+            fields[field] = url
+        return fields
+
+    def _template(self, template: ProviderTemplate) -> dict[str, Any]:
+        if self.network not in TEMPLATE_NETWORKS:
+            raise ProviderUnsupportedError(
+                "provider templates exist only on WhatsApp ('twlowa' or 'gswa'); "
+                "send plain text on Twilio SMS",
+                provider=self.name,
+            )
+        body: dict[str, Any] = {"id": template.id}
+        # `variables` is required only when the template has variables (seed 003).
+        if template.parameters:
+            if self.network == "gswa":
+                body["variables"] = _gupshup_variables(template.parameters, self.name)
+            else:
+                body["variables"] = dict(template.parameters)
+        return body
+
+    def _result(self, response: httpx.Response) -> SendResult:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        status = body.get("status") if isinstance(body, dict) else None
+        if status == "success":
+            data = body.get("data") if isinstance(body, dict) else None
+            message_id = data.get("message_id") if isinstance(data, dict) else None
+            return SendResult(
+                str(message_id) if message_id is not None else None,
+                DeliveryStatus.ACCEPTED,
+                raw=body,
+            )
+        if status == "error":
+            # The status field, not only the HTTP code, decides (§3.4 [inference]).
+            messages = _messages(body)
+            raise ProviderRejectedError(
+                "; ".join(messages) or "the API answered status 'error'",
+                provider=self.name,
+                status_code=response.status_code,
+                raw=body,
+                hint=_hint(response.status_code, messages),
+            )
+        # Not retryable on purpose: the message may have gone out.
+        raise ProviderError(
+            "unexpected answer (no 'status': 'success'); it may or may not have been sent: "
+            "check app.sociocs.com → Outbound before sending again",
+            provider=self.name,
+            status_code=response.status_code,
+            raw=body,
+        )
+
+    def error_detail(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        messages = _messages(body)
+        return "; ".join(messages) if messages else super().error_detail(response)
+
+    def error_hint(self, response: httpx.Response) -> str | None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return _hint(response.status_code, _messages(body))
+
+
+def _media_field(url: str) -> str:
+    path = urlsplit(url).path
+    extension = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    if extension in IMAGE_EXTENSIONS:
+        return "image_url"
+    if extension in VIDEO_EXTENSIONS:
+        return "video_url"
+    return "file_url"
+
+
+def _gupshup_variables(parameters: Mapping[str, str], provider: str) -> dict[str, Any]:
+    """Nest flat ``Component.N`` parameters into Gupshup's ``{"Body": {"1": …}}`` form."""
+    variables: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if key.upper() == GSWA_MEDIA_KEY:
+            variables[GSWA_MEDIA_KEY] = value
+            continue
+        component, dot, number = key.rpartition(".")
+        name = GSWA_COMPONENTS.get(component.lower()) if dot else "Body"
+        if name is None or not number:
+            raise ProviderRejectedError(
+                f"template parameter '{key}' is not MEDIA_URL, Header.N, Body.N or Buttons.N "
+                "(Gupshup groups variables by component)",
+                provider=provider,
+            )
+        variables.setdefault(name, {})[number] = value
+    return variables
+
+
+def _messages(body: Any) -> list[str]:
+    """The ``msg`` of each entry of ``{"status": "error", "errors": [{"msg": …}]}`` (§3.4)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    found = []
+    for error in errors:
+        text = error.get("msg") if isinstance(error, dict) else error
+        if isinstance(text, str) and text.strip():
+            found.append(text.strip())
+    return found
+
+
+def _hint(status: int, messages: list[str]) -> str | None:
+    text = " ".join(messages).lower()
+    if status in (401, 403):
+        return f"Check api_key in herald.toml ({API_KEY_PAGE})"
+    if _WINDOW.search(text):
+        return (
+            "WhatsApp is outside the 24-hour window since the customer last wrote, "
+            "so only approved templates can be sent: use --template"
+        )
+    if "channel_key" in text or "channel key" in text:
+        return f"Check channel_key in herald.toml ({API_KEY_PAGE})"
+    if "provider" in text:
+        return "Check sociocs_provider in herald.toml: twlo, twlowa or gswa, matching the channel"
+    if "template" in text:
+        return "Check the template id and its variables at Twilio or Gupshup"
+    if "phone" in text or "'to'" in text or "number" in text:
+        return "Check the recipient's number: country code first, with or without '+'"
+    return None
