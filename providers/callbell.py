@@ -86,6 +86,9 @@ class CallbellProvider(Provider):
                 "'team_uuid' must be a non-empty string", provider=cls.name
             )
 
+    def wants_sender_email(self) -> bool:
+        return bool(self.config.option("assign_to_sender", False))
+
     async def send(self, message: OutboundMessage) -> SendResult:
         if len(message.media_urls) > 1:
             raise ProviderUnsupportedError(

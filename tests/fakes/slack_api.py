@@ -106,7 +106,9 @@ class FakeSlack:
         self.port = self.server.server_address[1]
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
         self.response_url = f"http://127.0.0.1:{self.port}/response/T111/1/abc"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- lifecycle --------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class ProviderCase:
 
 
 def load_cases() -> list[ProviderCase]:
+    """Import the fakes now (not when this module loads: the fakes import `ProviderCase`)."""
     cases = []
     for name in CASE_MODULES:
         try:
@@ -42,5 +43,3 @@ def load_cases() -> list[ProviderCase]:
         cases.append(module.CASE)
     return cases
 
-
-CASES = load_cases()

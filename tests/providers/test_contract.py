@@ -26,9 +26,10 @@ from providers import (
     ProviderUnsupportedError,
 )
 from tests.fakes.provider_fake import ProviderFake
-from tests.providers.cases import CASES, ProviderCase
+from tests.providers.cases import ProviderCase, load_cases
 
 T = TypeVar("T")
+CASES = load_cases()
 pytestmark = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 
 

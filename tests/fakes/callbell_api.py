@@ -1,0 +1,182 @@
+"""A strict local stand-in for Callbell's ``POST /v1/messages/send``.
+
+It checks what ``shared/spec/providers.md`` §4 documents: the Bearer token, the
+required fields (``channel_uuid`` included, mandatory since 2024-10), the message
+types and their content, the template fields and the metadata limits. Where the
+doc says UNKNOWN it is configurable: the success code (``success_status``), the
+error body (``error_body``), and how a free-form message outside WhatsApp's
+24-hour window is refused (``window_open``, ``window_status``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from providers import CallbellProvider, Channel
+from tests.fakes.provider_fake import ProviderFake, Recorded, Reply
+from tests.providers.cases import ProviderCase
+
+MESSAGE_TYPES = frozenset({"text", "image", "document", "audio", "video"})
+CHANNEL_TYPES = frozenset({"whatsapp", "facebook", "instagram", "telegram"})
+WINDOW_ERROR = (
+    "The 24 hour window to reply to this contact has expired; only template messages can be sent"
+)
+WALLET_ERROR = (
+    "Your WhatsApp wallet is out of credit. Add credit to your wallet to keep sending "
+    "outbound WhatsApp template messages."
+)
+
+
+def documented_error(message: str, code: str) -> dict[str, str]:
+    """The one error body Callbell documents (its 402 wallet error); the rest is UNKNOWN."""
+    return {"error": message, "code": code}
+
+
+class CallbellFake(ProviderFake):
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = "test_" + secrets.token_urlsafe(18)
+        self.channel_uuid = str(uuid.uuid4())
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh account's behaviour and no recorded requests (same token and channel)."""
+        self.requests.clear()
+        self.templates: set[str] = {"d980fb66fd5043d3ace1aa06ba044342"}
+        self.success_status = 200  # §4.3: 200 or 201, UNKNOWN which
+        self.error_body: Callable[[str, str], Any] = documented_error
+        self.window_open = True  # False: free-form messages are refused (24-hour rule)
+        self.window_status = 422
+        self.wallet_empty = False  # True: template sends get the documented 402
+        # False: a QR-code channel; audio, video and templates need the official
+        # WhatsApp Business API integration (seed 004).
+        self.business_api = True
+        self.sent: list[dict[str, Any]] = []  # bodies of accepted messages
+
+    def handle(self, request: Recorded) -> Reply:
+        if request.method != "POST" or request.path not in ("/messages/send", "/v1/messages/send"):
+            return self._error(404, "Not Found", "not_found")
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return self._error(401, "Unauthorized", "unauthorized")
+        try:
+            body = request.json()
+        except ValueError:
+            return self._error(400, "body must be JSON", "invalid_json")
+        if not isinstance(body, dict):
+            return self._error(400, "body must be a JSON object", "invalid_json")
+        problem = self._problem(body)
+        if problem is not None:
+            return problem
+        self.sent.append(body)
+        message = {"uuid": uuid.uuid4().hex, "status": "enqueued"}
+        return Reply(self.success_status, {"message": message})
+
+    def _problem(self, body: dict[str, Any]) -> Reply | None:
+        # §4.2: `to` or `bsuid` (2026-06); E.164 as in the examples, the `+` optional.
+        to = body.get("to")
+        if to is None and not isinstance(body.get("bsuid"), str):
+            return self._missing("to")
+        if to is not None and not (isinstance(to, str) and re.fullmatch(r"\+?\d{6,15}", to)):
+            return self._error(422, f"to is not a valid phone number: {to!r}", "invalid_param")
+        for field in ("from", "type", "content", "channel_uuid"):
+            if field not in body:
+                return self._missing(field)
+        if body["from"] not in CHANNEL_TYPES:
+            return self._error(422, f"from must be one of {sorted(CHANNEL_TYPES)}", "invalid_param")
+        if body["channel_uuid"] != self.channel_uuid:
+            return self._error(404, "Channel not found", "channel_not_found")
+        kind, content = body["type"], body["content"]
+        if kind not in MESSAGE_TYPES:
+            return self._error(422, f"type must be one of {sorted(MESSAGE_TYPES)}", "invalid_param")
+        if not isinstance(content, dict):
+            return self._error(422, "content must be an object", "invalid_param")
+        if kind == "text" and not _text(content.get("text")):
+            return self._missing("content.text")
+        if kind != "text" and not re.match(r"https?://", str(content.get("url", ""))):
+            return self._missing("content.url")
+        problem = self._template_problem(body) or self._extras_problem(body)
+        if problem is not None:
+            return problem
+        needs_business_api = kind in ("audio", "video") or "template_uuid" in body
+        if needs_business_api and not self.business_api:
+            return self._error(
+                422,
+                "This is only available for accounts using the official WhatsApp Business API",
+                "whatsapp_business_api_required",
+            )
+        if "template_uuid" not in body and not self.window_open:
+            return self._error(self.window_status, WINDOW_ERROR, "outside_messaging_window")
+        return None
+
+    def _template_problem(self, body: dict[str, Any]) -> Reply | None:
+        template_fields = ("template_uuid", "optin_contact", "template_values")
+        if not any(field in body for field in template_fields):
+            return None
+        # §4.2: template_uuid and optin_contact must both be present, optin_contact true.
+        if not _text(body.get("template_uuid")):
+            return self._missing("template_uuid")
+        if body.get("optin_contact") is not True:
+            return self._error(422, "optin_contact must be true for templates", "invalid_param")
+        values = body.get("template_values")
+        if values is not None and not (
+            isinstance(values, list) and all(isinstance(v, str) for v in values)
+        ):
+            return self._error(422, "template_values must be a list of strings", "invalid_param")
+        if body["template_uuid"] not in self.templates:
+            return self._error(404, "Template not found", "template_not_found")
+        if self.wallet_empty:
+            return self._error(402, WALLET_ERROR, "whatsapp_wallet_depleted_credit")
+        return None
+
+    def _extras_problem(self, body: dict[str, Any]) -> Reply | None:
+        for field in ("assigned_user", "team_uuid"):
+            if field in body and not _text(body[field]):
+                return self._error(422, f"{field} must be a non-empty string", "invalid_param")
+        if "assigned_user" in body and "@" not in body["assigned_user"]:
+            return self._error(422, "assigned_user must be an e-mail address", "invalid_param")
+        if body.get("bot_status", "bot_start") not in ("bot_start", "bot_end"):
+            return self._error(422, "bot_status must be bot_start or bot_end", "invalid_param")
+        metadata = body.get("metadata")
+        if metadata is None:
+            return None
+        # §4.6: at most 10 pairs; keys up to 50 characters; string values up to 500.
+        if not isinstance(metadata, dict) or len(metadata) > 10:
+            return self._error(422, "metadata must be an object of at most 10 pairs", "metadata")
+        for key, value in metadata.items():
+            if len(key) > 50 or not isinstance(value, str) or len(value) > 500:
+                return self._error(
+                    422, f"metadata {key[:50]!r}: keys ≤ 50, string values ≤ 500", "metadata"
+                )
+        return None
+
+    def _missing(self, field: str) -> Reply:
+        return self._error(422, f"{field} is required", "missing_param")
+
+    def _error(self, status: int, message: str, code: str) -> Reply:
+        return Reply(status, self.error_body(message, code))
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _options(fake: ProviderFake, token: str | None = None) -> dict[str, Any]:
+    assert isinstance(fake, CallbellFake)
+    return {"token": token or fake.token, "channel_uuid": fake.channel_uuid}
+
+
+CASE = ProviderCase(
+    name="callbell",
+    provider=CallbellProvider,
+    fake=CallbellFake,
+    channel=Channel.WHATSAPP,
+    recipient="+31612345678",
+    options=_options,
+    wrong_options=lambda fake: _options(fake, token="test_wrongTokenWrongToken00"),
+    secret_keys=("token",),
+    unsupported_channel=Channel.SMS,
+)
