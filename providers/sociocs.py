@@ -19,7 +19,8 @@ Connection keys:
 Media (``image_url``/``video_url``/``file_url``) goes out on ``twlo`` only. Provider
 templates go out on ``twlowa``/``gswa`` only; for ``gswa`` the template's
 parameters are spelled ``MEDIA_URL``, ``Header.1``, ``Body.1``, ``Buttons.1``
-(a bare ``1`` means ``Body.1``). Herald schedules on its own, so the API's
+(a bare ``1`` means ``Body.1``). A message with a template sends the template
+alone, not its rendered text. Herald schedules on its own, so the API's
 ``schedule`` field is never sent.
 """
 
@@ -199,13 +200,10 @@ class SociocsProvider(Provider):
         return body
 
     def _result(self, response: httpx.Response) -> SendResult:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = _json(response)
         status = body.get("status") if isinstance(body, dict) else None
         if status == "success":
-            data = body.get("data") if isinstance(body, dict) else None
+            data = body.get("data")
             message_id = data.get("message_id") if isinstance(data, dict) else None
             return SendResult(
                 str(message_id) if message_id is not None else None,
@@ -232,19 +230,18 @@ class SociocsProvider(Provider):
         )
 
     def error_detail(self, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        messages = _messages(body)
+        messages = _messages(_json(response))
         return "; ".join(messages) if messages else super().error_detail(response)
 
     def error_hint(self, response: httpx.Response) -> str | None:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return _hint(response.status_code, _messages(body))
+        return _hint(response.status_code, _messages(_json(response)))
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _media_field(url: str) -> str:
