@@ -1,0 +1,394 @@
+"""The Bird adapter against its strict fake: wire format, connection keys, errors and hints."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from providers import (
+    BirdProvider,
+    Channel,
+    ConnectionConfig,
+    DeliveryStatus,
+    OutboundMessage,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRejectedError,
+    ProviderTemplate,
+    ProviderUnsupportedError,
+    SendResult,
+)
+from providers.bird import AUTH_HINT, MMS_HINT, NOT_FOUND_HINT, TEMPLATE_HINT, WINDOW_HINT
+from tests.fakes.bird_api import BirdFake
+
+TEXT = "Your order A-1042 ships tomorrow"
+PROJECT = "ce6a2fd6-b2fa-4f5a-a2cd-f3bd15883318"
+RECIPIENTS = {Channel.EMAIL: "ana@example.com", Channel.MMS: "+14155550123"}
+JPG, PNG = "https://cdn.example.com/a/photo.jpg", "https://cdn.example.com/b%2Fmap.png?alt=media"
+MP4, PDF = "https://cdn.example.com/clip.mp4", "https://cdn.example.com/docs/invoice.pdf"
+WINDOW_REFUSAL = "Free-form messages cannot be sent outside the 24 hour customer service window"
+
+
+@pytest.fixture
+def fake() -> Iterator[BirdFake]:
+    with BirdFake() as running:
+        assert isinstance(running, BirdFake)
+        yield running
+
+
+async def _no_receipts(receipts: Any) -> None:
+    return None
+
+
+def _config(fake: BirdFake, channel: Channel = Channel.SMS, **extra: Any) -> ConnectionConfig:
+    keys = {"access_key": fake.access_key, "workspace_id": fake.workspace_id}
+    options = {**keys, "channel_id": fake.channel_id, **extra}
+    options = {key: value for key, value in options.items() if value is not None}
+    return ConnectionConfig("bird", "bird", channel, base_url=fake.base_url, options=options)
+
+
+def _message(channel: Channel = Channel.SMS, **fields: Any) -> OutboundMessage:
+    fields.setdefault("to", RECIPIENTS.get(channel, "+31612345678"))
+    return OutboundMessage(reference="k3x9p2ab", channel=channel, text=TEXT, **fields)
+
+
+def _send(fake: BirdFake, message: OutboundMessage, **extra: Any) -> SendResult:
+    config = _config(fake, message.channel, **extra)
+    BirdProvider.check_config(config)
+
+    async def go() -> SendResult:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+            return await BirdProvider(config, client, _no_receipts).send(message)
+
+    return asyncio.run(go())
+
+
+def _error(fake: BirdFake, message: OutboundMessage, **extra: Any) -> ProviderError:
+    with pytest.raises(ProviderError) as caught:
+        _send(fake, message, **extra)
+    return caught.value
+
+
+def _sent(fake: BirdFake) -> Any:
+    assert len(fake.requests) == 1
+    return fake.requests[0].json()
+
+
+def _wire(fake: BirdFake, message: OutboundMessage, **extra: Any) -> Any:
+    """What Bird received for one accepted send."""
+    _send(fake, message, **extra)
+    return _sent(fake)
+
+
+def _receiver(to: str = "+31612345678", key: str = "phonenumber") -> dict[str, Any]:
+    return {"contacts": [{"identifierKey": key, "identifierValue": to}]}
+
+
+@pytest.mark.parametrize("channel", [Channel.SMS, Channel.WHATSAPP, Channel.MMS])
+def test_text_goes_as_a_text_body(fake: BirdFake, channel: Channel) -> None:
+    assert _wire(fake, _message(channel)) == {
+        "receiver": _receiver(RECIPIENTS.get(channel, "+31612345678")),
+        "reference": "k3x9p2ab",
+        "body": {"type": "text", "text": {"text": TEXT}},
+    }
+
+
+def test_send_posts_to_the_channel_with_access_key_auth(fake: BirdFake) -> None:
+    _send(fake, _message())
+
+    (request,) = fake.requests
+    path = f"/workspaces/{fake.workspace_id}/channels/{fake.channel_id}/messages"
+    assert (request.method, request.path) == ("POST", path)
+    assert request.headers["authorization"] == f"AccessKey {fake.access_key}"
+    assert request.headers["accept"] == request.headers["content-type"] == "application/json"
+
+
+def test_send_returns_birds_message_id_as_accepted(fake: BirdFake) -> None:
+    result = _send(fake, _message())
+
+    assert [result.provider_message_id] == list(fake.messages)
+    assert result.status is DeliveryStatus.ACCEPTED
+    assert result.raw["reference"] == "k3x9p2ab" and result.raw["status"] == "accepted"
+
+
+@pytest.mark.parametrize("channel", [Channel.MMS, Channel.WHATSAPP])
+def test_images_go_as_one_image_body_with_the_text_as_caption(
+    fake: BirdFake, channel: Channel
+) -> None:
+    assert _wire(fake, _message(channel, media_urls=(JPG, PNG)))["body"] == {
+        "type": "image",
+        "image": {"images": [{"mediaUrl": JPG}, {"mediaUrl": PNG}], "text": TEXT},
+    }
+
+
+def test_other_media_go_as_files_with_content_types_from_the_urls(fake: BirdFake) -> None:
+    odd = "https://cdn.example.com/blob.xyz"
+    types = {MP4: "video/mp4", PDF: "application/pdf", JPG: "image/jpeg"}
+    types[odd] = "application/octet-stream"
+    sent = _wire(fake, _message(Channel.MMS, media_urls=tuple(types)))
+
+    files = [{"mediaUrl": url, "contentType": t} for url, t in types.items()]
+    assert sent["body"] == {"type": "file", "file": {"files": files, "text": TEXT}}
+
+
+def test_more_than_ten_images_are_refused_before_sending(fake: BirdFake) -> None:
+    error = _error(fake, _message(Channel.MMS, media_urls=(JPG,) * 11))
+
+    assert isinstance(error, ProviderUnsupportedError) and "at most 10 images" in str(error)
+    assert fake.requests == []
+
+
+def test_email_goes_to_the_address_with_the_subject_in_meta(fake: BirdFake) -> None:
+    assert _wire(fake, _message(Channel.EMAIL, subject="Your order")) == {
+        "receiver": _receiver("ana@example.com", "emailaddress"),
+        "reference": "k3x9p2ab",
+        "body": {"type": "text", "text": {"text": TEXT}},
+        "meta": {"email": {"subject": "Your order"}},
+    }
+
+
+def test_email_media_go_as_attachments(fake: BirdFake) -> None:
+    sent = _wire(fake, _message(Channel.EMAIL, subject="Invoice", media_urls=(PDF, PNG)))
+
+    files = [{"mediaUrl": PDF, "filename": "invoice.pdf"}, {"mediaUrl": PNG, "filename": "map.png"}]
+    assert sent["body"]["text"] == {"text": TEXT, "attachments": files}
+
+
+@pytest.mark.parametrize("channel", [Channel.WHATSAPP, Channel.SMS])
+def test_template_replaces_the_body(fake: BirdFake, channel: Channel) -> None:
+    template = ProviderTemplate(PROJECT, {"name": "Robert", "order": "A-1042"}, "v3", "nl")
+    sent = _wire(fake, _message(channel, template=template))
+
+    parameters = [
+        {"type": "string", "key": "name", "value": "Robert"},
+        {"type": "string", "key": "order", "value": "A-1042"},
+    ]
+    assert "body" not in sent
+    assert sent["template"] == {
+        "projectId": PROJECT, "version": "v3", "locale": "nl", "parameters": parameters
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("template", "keys", "expected"),
+    [
+        (ProviderTemplate(PROJECT), {}, {"version": "latest"}),
+        (ProviderTemplate(PROJECT), {"template_locale": "de", "template_version": "v7"},
+         {"version": "v7", "locale": "de"}),
+        (ProviderTemplate(PROJECT, version="v3", locale="nl"), {"template_locale": "de"},
+         {"version": "v3", "locale": "nl"}),
+    ],
+)  # fmt: skip
+def test_template_version_and_locale_fall_back_to_the_connection(
+    fake: BirdFake, template: ProviderTemplate, keys: dict[str, str], expected: dict[str, str]
+) -> None:
+    sent = _wire(fake, _message(template=template), **keys)
+
+    assert sent["template"] == {"projectId": PROJECT, **expected}
+
+
+def test_template_with_media_is_refused_before_sending(fake: BirdFake) -> None:
+    message = _message(Channel.WHATSAPP, template=ProviderTemplate(PROJECT), media_urls=(JPG,))
+
+    assert isinstance(_error(fake, message), ProviderUnsupportedError)
+    assert fake.requests == []
+
+
+def test_connection_extras_go_on_every_message(fake: BirdFake) -> None:
+    extras = {"tags": ["Orders", "orders", "VIP"], "validity": 3600, "sender": "Herald"}
+    sent = _wire(fake, _message(), **extras)
+
+    assert sent["tags"] == ["orders", "vip"]
+    assert sent["validity"] == 3600
+    assert sent["sender"] == {"connector": {"identifierValue": "Herald"}}
+    assert "scheduledFor" not in sent
+
+
+@pytest.mark.parametrize("template", [None, ProviderTemplate(PROJECT)])
+def test_short_links_domain_shortens_sms_links(
+    fake: BirdFake, template: ProviderTemplate | None
+) -> None:
+    sent = _wire(fake, _message(template=template), short_links_domain="Go.Example.com")
+
+    # With a template Bird reads the template's own shortLinks (seed 001).
+    assert (sent["template"] if template else sent)["shortLinks"] == {"domain": "go.example.com"}
+    assert ("shortLinks" in sent) is (template is None)
+
+
+def test_all_connection_keys_are_accepted(fake: BirdFake) -> None:
+    extras: dict[str, Any] = {"signing_key": "s", "tags": ["a"], "validity": 600, "sender": "x"}
+    extras |= {"short_links_domain": "x.io", "template_locale": "en", "template_version": "1"}
+
+    BirdProvider.check_config(_config(fake, **extras))
+    assert set(extras) <= set(BirdProvider.optional_keys)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "channel", "words"),
+    [
+        ("tags", [f"t{n}" for n in range(11)], Channel.SMS, "at most 10"),
+        ("tags", "orders", Channel.SMS, "list of non-empty strings"),
+        ("validity", "3600", Channel.SMS, "whole number of seconds"),
+        ("validity", True, Channel.SMS, "whole number of seconds"),
+        ("validity", 0, Channel.SMS, "positive"),
+        ("workspace_id", "my-workspace", Channel.SMS, "must be a UUID"),
+        ("channel_id", "", Channel.SMS, "non-empty string"),
+        ("access_key", None, Channel.SMS, "is missing"),
+        ("short_links_domain", "https://go.example.com", Channel.SMS, "a domain like"),
+        ("short_links_domain", "go.example.com", Channel.WHATSAPP, "this connection sends"),
+        ("sender", 42, Channel.SMS, "non-empty string"),
+        ("template_locale", " ", Channel.SMS, "non-empty string"),
+    ],
+)
+def test_bad_connection_key_is_refused_naming_it(
+    fake: BirdFake, key: str, value: Any, channel: Channel, words: str
+) -> None:
+    with pytest.raises(ProviderUnsupportedError) as caught:
+        BirdProvider.check_config(_config(fake, channel, **{key: value}))
+
+    shown = str(caught.value)
+    assert f"'{key}'" in shown and words in shown and fake.access_key not in shown
+
+
+def test_settings_repr_hides_credentials(fake: BirdFake) -> None:
+    config = _config(fake, signing_key=fake.signing_key)
+    provider = BirdProvider(config, httpx.AsyncClient(), _no_receipts)
+
+    shown = repr(provider) + repr(provider.settings)
+    assert fake.access_key not in shown and fake.signing_key not in shown
+
+
+@pytest.mark.parametrize(
+    ("keys", "status", "hint"),
+    [({"access_key": "ak_wrong"}, 401, AUTH_HINT), ({"channel_id": PROJECT}, 404, NOT_FOUND_HINT)],
+)
+def test_refused_connection_keys_get_a_next_step(
+    fake: BirdFake, keys: dict[str, str], status: int, hint: str
+) -> None:
+    error = _error(fake, _message(), **keys)
+
+    assert isinstance(error, ProviderAuthError if status == 401 else ProviderRejectedError)
+    assert (error.status_code, error.hint) == (status, hint)
+    assert "ak_wrong" not in str(error) and fake.access_key not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"code": "Invalid", "message": "Bad", "details": [{"field": "to", "message": "unset"}]},
+         "Bad (Invalid): to: unset"),
+        ({"message": "Invalid", "details": {"tags": ["too many"]}}, "Invalid: tags: too many"),
+        ({"error": {"code": "E01001", "message": "Bad receiver"}}, "Bad receiver (E01001)"),
+        ({"errors": [{"path": "receiver", "description": "not valid"}]}, "receiver: not valid"),
+        ({"title": "Unprocessable", "detail": "Template not approved"}, "Template not approved"),
+        ("Bad Request: nope", "Bad Request: nope"),
+    ],
+)  # fmt: skip
+def test_error_detail_reads_birds_words_whatever_the_shape(
+    fake: BirdFake, body: Any, detail: str
+) -> None:
+    fake.fail_next(422, body)
+    error = _error(fake, _message())
+
+    assert isinstance(error, ProviderRejectedError) and error.detail == detail
+
+
+def test_whatsapp_free_form_outside_the_window_gets_the_template_hint() -> None:
+    fake = BirdFake(free_form_refusal=WINDOW_REFUSAL)
+    with fake:
+        error = _error(fake, _message(Channel.WHATSAPP))
+
+    assert isinstance(error, ProviderRejectedError) and error.hint == WINDOW_HINT
+    assert str(error) == f"bird: {WINDOW_REFUSAL} (MessageNotAllowed) (HTTP 422). {WINDOW_HINT}"
+
+
+@pytest.mark.parametrize(
+    ("message", "refusal", "hint"),
+    [
+        (_message(Channel.SMS), WINDOW_REFUSAL, None),
+        (_message(Channel.WHATSAPP, template=ProviderTemplate(PROJECT)), "Template not found",
+         TEMPLATE_HINT),
+        (_message(Channel.MMS, media_urls=(JPG,)), "Channel does not support MMS", MMS_HINT),
+    ],
+)  # fmt: skip
+def test_known_refusals_get_a_next_step(
+    fake: BirdFake, message: OutboundMessage, refusal: str, hint: str | None
+) -> None:
+    fake.fail_next(422, {"message": refusal})
+
+    assert _error(fake, message).hint == hint
+
+
+def test_refused_status_in_an_accepted_answer_is_a_rejection(fake: BirdFake) -> None:
+    answer = {"id": str(uuid.uuid4()), "status": "rejected"}
+    fake.fail_next(202, {**answer, "failure": {"description": "Unsupported media type"}})
+    error = _error(fake, _message())
+
+    assert isinstance(error, ProviderRejectedError) and error.detail == "Unsupported media type"
+
+
+def test_answer_without_a_body_is_accepted_without_an_id(fake: BirdFake) -> None:
+    fake.fail_next(202, "")
+
+    assert _send(fake, _message()) == SendResult(None, DeliveryStatus.ACCEPTED)
+
+
+def test_error_detail_never_echoes_credentials(fake: BirdFake) -> None:
+    fake.fail_next(400, {"message": f"Access key {fake.access_key} is not allowed here"})
+    error = _error(fake, _message())
+
+    assert fake.access_key not in str(error) and "[redacted]" in error.detail
+
+
+# -- the fake is as strict as the API ---------------------------------------------
+
+
+def _post(fake: BirdFake, body: Any, auth: str | None = None) -> Any:
+    url = f"/workspaces/{fake.workspace_id}/channels/{fake.channel_id}/messages"
+    headers = {"Authorization": auth or f"AccessKey {fake.access_key}"}
+    return httpx.post(fake.base_url + url, json=body, headers=headers, timeout=5.0)
+
+
+TEXT_BODY = {"type": "text", "text": {"text": "hi"}}
+VALID = {"receiver": _receiver(), "body": TEXT_BODY}
+IMAGES = {"type": "image", "image": {"images": [{"mediaUrl": JPG}] * 11}}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"body": TEXT_BODY}, "receiver"),
+        ({**VALID, "template": {"projectId": PROJECT}}, "template"),
+        ({"receiver": _receiver()}, "body"),
+        ({**VALID, "sendAt": "2030-01-01T00:00:00Z"}, "sendAt"),
+        ({**VALID, "tags": [f"t{n}" for n in range(11)]}, "tags"),
+        ({**VALID, "body": IMAGES}, "body.image.images"),
+        ({**VALID, "body": {"type": "video", "video": {}}}, "body.type"),
+        ({**VALID, "body": {"type": "file", "file": {"files": [{"mediaUrl": MP4}]}}},
+         "body.file.files[0].contentType"),
+        ({"receiver": _receiver(), "template": {"projectId": "welcome"}}, "template.projectId"),
+    ],
+)  # fmt: skip
+def test_fake_refuses_what_bird_refuses(fake: BirdFake, body: Any, field: str) -> None:
+    response = _post(fake, body)
+
+    assert response.status_code == 422
+    assert field in [problem["field"] for problem in response.json()["details"]]
+
+
+@pytest.mark.parametrize(
+    ("jwt", "auth", "status"),
+    [(None, "AccessKey wrong", 401), (None, "Bearer j1", 401), (None, "Basic x", 401),
+     ("j1", "Bearer j1", 202)],
+)  # fmt: skip
+def test_fake_takes_only_its_access_key_or_a_configured_jwt(
+    jwt: str | None, auth: str, status: int
+) -> None:
+    fake = BirdFake(jwt=jwt)
+    with fake:
+        assert _post(fake, VALID, auth=auth).status_code == status
