@@ -127,9 +127,11 @@ class CapillaryProvider(Provider):
         groups: dict[Channel, list[tuple[int, dict[str, str]]]] = {}
         for index, message in enumerate(messages):
             try:
-                groups.setdefault(message.channel, []).append((index, self._item(message)))
+                item = self._item(message)
             except ProviderError as exc:
                 outcomes[index] = exc
+            else:
+                groups.setdefault(message.channel, []).append((index, item))
         for channel, entries in groups.items():
             results = await self._send_batch(channel, [item for _, item in entries])
             for (index, _), result in zip(entries, results, strict=True):
