@@ -1,4 +1,4 @@
-"""The filters message templates use to write dates, times and money (documented in `bot.rendering`).
+"""Filters for message templates: dates, times and money (documented in `bot.rendering`).
 
 Each filter takes what a ``--var`` gives, a string, as well as the Python value,
 and refuses anything it cannot read with a `FilterInputError` that names the
@@ -7,6 +7,7 @@ filter and the value; `bot.rendering` turns it into an error for the user.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -24,6 +25,10 @@ _MINOR_UNITS = {
     **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = "January February March April May June July August September October November December"
+_MONTH_NAMES = _MONTHS.split()
+_NAMES = re.compile(r"%[aAbB%]")
 
 
 class FilterInputError(Exception):
@@ -32,17 +37,17 @@ class FilterInputError(Exception):
 
 def format_date(value: Any, fmt: str = "%d %b %Y", tz: str | None = None) -> str:
     """``2026-12-01`` → ``01 Dec 2026``; an instant is first moved to ``tz`` when given."""
-    return _in_zone(_moment(value, "date"), tz, "date").strftime(fmt)
+    return _strftime(_in_zone(_moment(value, "date"), tz, "date"), fmt)
 
 
 def format_time(value: Any, fmt: str = "%H:%M", tz: str | None = None) -> str:
     """``2026-12-01T09:30+01:00`` → ``09:30``, or ``08:30`` with ``tz="Europe/London"``."""
-    return _in_zone(_instant(value, "time"), tz, "time").strftime(fmt)
+    return _strftime(_in_zone(_instant(value, "time"), tz, "time"), fmt)
 
 
 def format_datetime(value: Any, fmt: str = "%d %b %Y %H:%M", tz: str | None = None) -> str:
     """``2026-12-01T09:30+01:00`` → ``01 Dec 2026 09:30``."""
-    return _in_zone(_instant(value, "datetime"), tz, "datetime").strftime(fmt)
+    return _strftime(_in_zone(_instant(value, "datetime"), tz, "datetime"), fmt)
 
 
 def format_money(amount: Any, currency: str = "EUR") -> str:
@@ -50,15 +55,15 @@ def format_money(amount: Any, currency: str = "EUR") -> str:
     code = str(currency).strip().upper()
     if len(code) != 3 or not code.isalpha() or not code.isascii():
         raise FilterInputError(
-            f"The money filter needs a three-letter currency code like EUR or USD, not {currency!r}."
+            "The money filter needs a three-letter currency code like EUR or USD, "
+            f"not {currency!r}."
         )
+    digits = _MINOR_UNITS.get(code, 2)
     text = amount if isinstance(amount, str) else str(amount)
     try:
-        number = Decimal(text.strip())
-        digits = _MINOR_UNITS.get(code, 2)
-        rounded = number.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        rounded = Decimal(text.strip()).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
     except (InvalidOperation, ValueError):
-        number = rounded = Decimal("NaN")
+        rounded = Decimal("NaN")
     if not rounded.is_finite():
         raise FilterInputError(
             f"The money filter cannot read {amount!r} as an amount; "
@@ -76,6 +81,13 @@ FILTERS: dict[str, Callable[..., str]] = {
     "datetime": format_datetime,
     "money": format_money,
 }
+
+
+def _strftime(moment: date, fmt: str) -> str:
+    """strftime with English day and month names whatever the process's locale."""
+    day, month = _DAYS[moment.weekday()], _MONTH_NAMES[moment.month - 1]
+    names = {"%a": day[:3], "%A": day, "%b": month[:3], "%B": month, "%%": "%%"}
+    return moment.strftime(_NAMES.sub(lambda m: names[m[0]], str(fmt)))
 
 
 def _moment(value: Any, name: str) -> date:
