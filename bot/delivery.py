@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.announcing import Announcer
+from bot.errors import InputError
 from bot.models import Message, MessageStatus
 from bot.receipts import advances
+from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.storage import Store, utcnow
 from bot.throttling import RateLimiter
@@ -35,7 +37,9 @@ class Delivery:
         connections: Mapping[str, ConnectionConfig],
         announcer: Callable[[], Announcer],
         policy: RetryPolicy,
+        templates: TemplateLibrary,
     ) -> None:
+        self.templates = templates
         self.store = store
         self.providers = providers
         self.connections = connections
@@ -70,7 +74,11 @@ class Delivery:
             if isinstance(outcome, SendResult):
                 finished.append(await self._accepted(message, outcome))
             elif outcome.retryable and fallback and may_fail_over:
-                failing_over.append(self._fail_over(message, fallback, outcome))
+                try:
+                    failing_over.append(self._fail_over(message, fallback, outcome))
+                except InputError as exc:  # its template does not fit the fallback
+                    reason = f"{outcome}; could not fail over to {fallback}: {exc}"
+                    finished.append(await self._failed(message, outcome, tries[message.id], reason))
             else:
                 finished.append(await self._failed(message, outcome, tries[message.id]))
         if failing_over:
@@ -154,8 +162,10 @@ class Delivery:
         await self._announcer().message_changed(updated)
         return updated
 
-    async def _failed(self, message: Message, error: ProviderError, tries: int) -> Message:
-        reason = str(error)
+    async def _failed(
+        self, message: Message, error: ProviderError, tries: int, reason: str | None = None
+    ) -> Message:
+        reason = reason or str(error)
         if error.retryable:
             reason = (
                 f"{reason.rstrip('.')}. Gave up after {tries} attempt{'s' if tries != 1 else ''}."
@@ -169,6 +179,19 @@ class Delivery:
 
     def _fail_over(self, message: Message, fallback: str, error: ProviderError) -> Message:
         target = self.connections[fallback]
+        rewritten: dict[str, Any] = {}
+        if message.template:
+            rendered = self.templates.render(
+                message.template,
+                message.variables,
+                channel=target.channel,
+                provider=target.provider,
+            )
+            rewritten = {
+                "text": rendered.text,
+                "subject": message.subject if message.subject else rendered.subject,
+                "provider_template": rendered.provider_template,
+            }
         log.warning(
             "message %s fails over from %s to %s: %s",
             message.id,
@@ -184,6 +207,7 @@ class Delivery:
             connection=fallback,
             channel=target.channel.value,
             failover_from=message.connection,
+            **rewritten,
         )
 
 
@@ -195,6 +219,7 @@ def _outbound(message: Message) -> OutboundMessage:
         text=message.text,
         subject=message.subject,
         media_urls=message.media_urls,
+        template=message.provider_template,
         recipient_name=message.variables.get("name"),
         sender_email=message.sender_email,
     )

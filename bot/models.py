@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from providers import Channel, DeliveryStatus
+from providers import Channel, DeliveryStatus, ProviderTemplate
 
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud and retyped
 ID_LENGTH = 8
@@ -92,6 +92,7 @@ class Message:
     template: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 0  # hand-overs to a provider so far
+    provider_template: ProviderTemplate | None = None  # rendered for this message's provider
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from bot.config import Settings
 from bot.errors import InputError, NotAvailableYetError, UnknownConnectionError
 from bot.models import Message, MessageStatus, new_message_id
 from bot.recipients import normalize_recipients
+from bot.rendering import TemplateLibrary
 from bot.storage import utcnow
-from providers import Channel
+from providers import Channel, ProviderTemplate
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +43,36 @@ class SendRequest:
     announce_to: str | None = None
 
 
-def build_messages(request: SendRequest, settings: Settings) -> list[Message]:
-    """Validate ``request`` and build one queued `Message` per recipient."""
+def build_messages(
+    request: SendRequest, settings: Settings, library: TemplateLibrary
+) -> list[Message]:
+    """Validate ``request`` (rendering its template) and build one queued `Message` per
+    recipient; raises an `InputError` that says what to fix."""
     connection = settings.connections.get(request.connection)
     if connection is None:
         raise UnknownConnectionError(unknown_connection_text(request.connection, settings))
-    if request.template is not None or request.variables:
-        raise NotAvailableYetError(
-            "Templates (--template, --var) are not available yet; write the message text instead.",
-            field="template",
-        )
     if request.at is not None:
         raise NotAvailableYetError(
             "Scheduling (--at) is not available yet; leave it out to send now.", field="at"
         )
+    channel = connection.channel
     text = request.text.strip()
+    subject = (request.subject or "").strip() or None
+    provider_template: ProviderTemplate | None = None
+    if request.template is not None:
+        if text:
+            raise InputError(
+                "Give either --template or the message text, not both: the template writes "
+                "the text.",
+                field="text",
+            )
+        rendered = library.render(
+            request.template, request.variables, channel=channel, provider=connection.provider
+        )
+        text, subject = rendered.text, subject or rendered.subject
+        provider_template = rendered.provider_template
+    elif request.variables:
+        raise InputError("--var fills a template: add --template NAME.", field="template")
     if not text:
         raise InputError("Write the message text after the recipient.", field="text")
     if len(text) > MAX_TEXT_LENGTH:
@@ -64,8 +80,6 @@ def build_messages(request: SendRequest, settings: Settings) -> list[Message]:
             f"The message is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}.",
             field="text",
         )
-    channel = connection.channel
-    subject = (request.subject or "").strip() or None
     if channel is Channel.EMAIL and subject is None:
         raise InputError('E-mail needs a subject: add --subject "…".', field="subject")
     if channel is not Channel.EMAIL and subject is not None:
@@ -100,6 +114,9 @@ def build_messages(request: SendRequest, settings: Settings) -> list[Message]:
             created_at=now,
             updated_at=now,
             announce_to=request.announce_to,
+            template=request.template,
+            variables=dict(request.variables),
+            provider_template=provider_template,
         )
         for recipient in recipients
     ]

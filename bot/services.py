@@ -23,6 +23,7 @@ from bot.delivery import Delivery
 from bot.errors import MessageNotFoundError
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
 from bot.receipts import advances
+from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending import SendRequest, build_messages
@@ -58,6 +59,7 @@ class Herald:
         self.settings = settings
         self.announcer: Announcer = announcer or SilentAnnouncer()
         self.directory: Directory | None = None
+        self.templates = TemplateLibrary(settings.templates_dir)
         self.background = Background()
         self.store: Store | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -95,6 +97,7 @@ class Herald:
                 backoff=delivery.retry_backoff,
                 max_wait=delivery.retry_max_wait,
             ),
+            self.templates,
         )
         if serve:
             self.scheduler = create_scheduler(self.settings.db_path)
@@ -142,7 +145,7 @@ class Herald:
 
     def submit(self, request: SendRequest) -> list[Message]:
         """Validate and store a send; raises `InputError` (storing nothing) if it cannot go."""
-        messages = build_messages(request, self.settings)
+        messages = build_messages(request, self.settings, self.templates)
         return self.db.add_messages(messages, actor=request.sender, action="send")
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:

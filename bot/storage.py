@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlite_utils.migrations import Migrations
 
 from bot.errors import ConfigError
 from bot.models import Message, MessageStatus, StatusEvent, new_message_id
-from providers import Channel
+from providers import Channel, ProviderTemplate
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -94,6 +95,12 @@ def add_delivery_columns(db: Database) -> None:
     table.add_column("template", str)  # type: ignore[union-attr]
     table.add_column("variables", str)  # type: ignore[union-attr]
     table.add_column("attempts", int, not_null_default=0)  # type: ignore[union-attr]
+
+
+@migrations()
+def add_provider_template(db: Database) -> None:
+    """The provider-side template a message was rendered into (id, parameters, …)."""
+    db["messages"].add_column("provider_template", str)  # type: ignore[union-attr]
 
 
 def utcnow() -> datetime:
@@ -329,6 +336,7 @@ _MESSAGE_COLUMNS = (
     "template",
     "variables",
     "attempts",
+    "provider_template",
 )
 _COLUMN_LIST = ", ".join(_MESSAGE_COLUMNS)
 _INSERT_MESSAGE = (
@@ -337,7 +345,17 @@ _INSERT_MESSAGE = (
 )
 
 
+def _template_json(template: ProviderTemplate | None) -> str | None:
+    return json.dumps(asdict(template)) if template is not None else None
+
+
+def _template(text: str | None) -> ProviderTemplate | None:
+    return ProviderTemplate(**json.loads(text)) if text else None
+
+
 def _column(value: Any) -> Any:
+    if isinstance(value, ProviderTemplate):
+        return _template_json(value)
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, MessageStatus):
@@ -377,6 +395,7 @@ def _row(message: Message) -> dict[str, Any]:
         "template": message.template,
         "variables": json.dumps(dict(message.variables)),
         "attempts": message.attempts,
+        "provider_template": _template_json(message.provider_template),
     }
 
 
@@ -406,10 +425,9 @@ def _message(row: dict[str, Any]) -> Message:
         template=row["template"],
         variables=json.loads(row["variables"] or "{}"),
         attempts=row["attempts"] or 0,
+        provider_template=_template(row["provider_template"]),
     )
 
 
 def _replace(message: Message, **changes: Any) -> Message:
-    from dataclasses import replace
-
     return replace(message, **changes)

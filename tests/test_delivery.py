@@ -11,6 +11,7 @@ import pytest
 from bot.config import load_settings
 from bot.delivery import Delivery
 from bot.models import Message, MessageStatus
+from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.sending import SendRequest, build_messages
 from bot.storage import Store
@@ -91,13 +92,13 @@ class Rig:
             self.settings.connections,
             lambda: self.announced,
             RetryPolicy(attempts=3, backoff=1.0, max_wait=20, sleep=sleep, random=lambda: 1.0),
+            TemplateLibrary(tmp_path / "templates"),
         )
 
     def send(self, recipients: Sequence[str] = ("+31612345678",)) -> list[Message]:
         request = SendRequest("wa", list(recipients), "Hello", sender="U1", origin="slack")
-        stored = self.store.add_messages(
-            build_messages(request, self.settings), actor="U1", action="send"
-        )
+        built = build_messages(request, self.settings, self.delivery.templates)
+        stored = self.store.add_messages(built, actor="U1", action="send")
         return asyncio.run(self.delivery.deliver(stored))
 
     def history(self, message: Message) -> list[str]:

@@ -42,4 +42,3 @@ def load_cases() -> list[ProviderCase]:
             continue
         cases.append(module.CASE)
     return cases
-
