@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from bot import __version__
 from bot.config import Settings, load_settings
-from bot.errors import HeraldError, NotAvailableYetError
+from bot.errors import HeraldError, InputError, NotAvailableYetError
 from bot.models import Message, MessageStatus
+from bot.rendering import TemplateLibrary
 from bot.sending import SendRequest
 from bot.services import Herald
 
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recipient", help="phone number(s) in +E.164 or e-mail address(es), comma-separated"
     )
     send.add_argument("text", nargs="*", help="message text")
-    send.add_argument("--template", metavar="NAME", help="render a template (not available yet)")
+    send.add_argument("--template", metavar="NAME", help="write the message from this template")
     send.add_argument(
         "--var", metavar="K=V", action="append", default=[], help="template variable (repeatable)"
     )
@@ -72,10 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("action", choices=["list", "cancel"])
     jobs.add_argument("id", nargs="?")
 
-    templates = commands.add_parser("templates", help="message templates (not available yet)")
+    templates = commands.add_parser(
+        "templates",
+        help="list, render or check message templates",
+        description="list: the templates and their variables. render NAME: the text a "
+        "template gives (its samples fill what --var leaves out) and its SMS cost. check: "
+        "render every template with its samples; exits 1 on any problem.",
+    )
     templates.add_argument("action", choices=["list", "render", "check"])
-    templates.add_argument("name", nargs="?")
-    templates.add_argument("--var", metavar="K=V", action="append", default=[])
+    templates.add_argument("name", nargs="?", help="template name (for render)")
+    templates.add_argument(
+        "--var", metavar="K=V", action="append", default=[], help="template variable (repeatable)"
+    )
     return parser
 
 
@@ -90,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_send(settings, args))
         if args.command == "status":
             return asyncio.run(_status(settings, args.id))
+        if args.command == "templates":
+            return _templates(settings, args.action, args.name, args.var)
         raise NotAvailableYetError(f"'herald {args.command}' is not available yet.")
     except HeraldError as exc:
         print(f"herald: {exc}", file=sys.stderr)
@@ -193,8 +204,36 @@ async def _status(settings: Settings, message_id: str) -> int:
     return EXIT_FAILED if report.message.status is MessageStatus.FAILED else 0
 
 
+def _templates(settings: Settings, action: str, name: str | None, pairs: list[str]) -> int:
+    library = TemplateLibrary(settings.templates_dir)
+    if action == "check":
+        names = library.names()
+        problems = library.check()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(names)} template(s) in {settings.templates_dir}: {len(problems)} problem(s)")
+        return EXIT_FAILED if problems else 0
+    if action == "list":
+        for info in (library.info(n) for n in library.names()):
+            needs = ", ".join(v for v in info.variable_order if v in info.variables)
+            channels = ",".join(sorted(c.value for c in info.channels))
+            print(f"{info.name:<24} {channels:<22} needs: {needs or '-'}")
+            if info.description:
+                print(f"{'':<24} {info.description}")
+        return 0
+    if not name:
+        raise InputError("herald templates render needs a template name")
+    info = library.info(name)
+    rendered = library.render(name, {**info.samples, **dict(_pair(v) for v in pairs)})
+    if rendered.subject:
+        print(f"Subject: {rendered.subject}")
+    print(rendered.text)
+    print(f"-- SMS: {rendered.sms.summary()}", file=sys.stderr)
+    return 0
+
+
 def _pair(text: str) -> tuple[str, str]:
     key, eq, value = text.partition("=")
     if not eq or not key:
-        raise NotAvailableYetError(f"--var takes KEY=VALUE, not {text!r}")
+        raise InputError(f"--var takes KEY=VALUE, not {text!r}")
     return key, value

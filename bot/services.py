@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -23,7 +23,7 @@ from bot.delivery import Delivery
 from bot.errors import MessageNotFoundError
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
 from bot.receipts import advances
-from bot.rendering import TemplateLibrary
+from bot.rendering import Rendered, TemplateInfo, TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending import SendRequest, build_messages
@@ -178,6 +178,19 @@ class Herald:
         if queued:
             log.info("sending %d message(s) stored before the last stop", len(queued))
             self.background.spawn(self.dispatch(queued), name="recover-queued")
+
+    # -- templates --------------------------------------------------------------
+
+    def template_list(self) -> list[TemplateInfo]:
+        """Every template with what it needs; a broken one raises its error."""
+        return [self.templates.info(name) for name in self.templates.names()]
+
+    def template_preview(
+        self, name: str, variables: Mapping[str, str] | None = None
+    ) -> tuple[TemplateInfo, Rendered]:
+        """Render ``name`` with ``variables`` (default: its samples) for a preview."""
+        info = self.templates.info(name)
+        return info, self.templates.render(name, info.samples if variables is None else variables)
 
     # -- looking up -------------------------------------------------------------
 

@@ -33,9 +33,15 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
-def write_config(directory: Path, body: str = FAST_SANDBOX) -> Path:
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def write_config(directory: Path, body: str = FAST_SANDBOX, templates: Path = TEMPLATES) -> Path:
     path = directory / "herald.toml"
-    path.write_text(f'[storage]\npath = "herald.db"\n{body}', encoding="utf-8")
+    path.write_text(
+        f'[storage]\npath = "herald.db"\n[templates]\ndir = "{templates}"\n{body}',
+        encoding="utf-8",
+    )
     return path
 
 

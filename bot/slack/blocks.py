@@ -8,7 +8,9 @@ from typing import Any
 
 from bot.models import Message, MessageStatus, StatusEvent
 from bot.recipients import mask_recipient
+from bot.rendering import Rendered, TemplateInfo
 from bot.slack import ids
+from bot.sms import analyze_sms
 from providers import Channel, ConnectionConfig
 
 Block = dict[str, Any]
@@ -104,6 +106,8 @@ def receipt_blocks(message: Message, mask: bool) -> list[Block]:
         f"sent by {_sender(message)}",
         _slack_date(message.updated_at, "updated {time}", "updated %H:%M UTC"),
     ]
+    if message.channel is Channel.SMS:
+        details.append(analyze_sms(message.text).summary())
     blocks.append(_context(" · ".join(details)))
     return blocks
 
@@ -138,12 +142,16 @@ def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
             "*Send a message*",
             f"`{command} {example} +31612345678 Running 10 min late` — send now",
             f"`{command} {example} +31612345678,+4915112345678 Hello` — several recipients",
-            "Options after the recipient: `--subject TEXT` (e-mail), `--media URL` "
-            "(MMS, WhatsApp, e-mail). Coming soon: `--template NAME`, `--var KEY=VALUE`, "
-            "`--at WHEN`.",
+            f"`{command} {example} +31612345678 --template order_delayed --var order=A-1042 …` "
+            "— send a template",
+            "Options after the recipient: `--template NAME` with `--var KEY=VALUE` (repeat), "
+            "`--subject TEXT` (e-mail), `--media URL` (MMS, WhatsApp, e-mail). "
+            "Coming soon: `--at WHEN`.",
             "",
             "*Follow up*",
             f"`{command} status ID` — status and history of a message (the #… in its receipt)",
+            f"`{command} templates` — the templates and their variables; "
+            f"`{command} templates NAME` previews one",
             f"`{command} help` — this help",
             "",
             f"*Connections*: {names}",
@@ -151,6 +159,35 @@ def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
             "update as the message moves: accepted → sent → delivered.",
         ]
     )
+
+
+def templates_text(templates: Sequence[TemplateInfo], command: str) -> str:
+    if not templates:
+        return "There are no templates yet. Add `NAME.j2` files to the templates directory."
+    usage = f"{command} CONNECTION RECIPIENT --template NAME --var KEY=VALUE …"
+    lines = [f"*Templates* — send one with `{usage}`"]
+    for info in templates:
+        channels = ", ".join(sorted(c.value for c in info.channels))
+        needs = " ".join(f"`{v}`" for v in info.variable_order if v in info.variables)
+        about = f" — {_esc(info.description)}" if info.description else ""
+        lines.append(f"• `{info.name}`{about}\n      {channels} · needs {needs or 'nothing'}")
+    lines.append(f"`{command} templates NAME` shows a preview with sample values.")
+    return "\n".join(lines)
+
+
+def template_preview_text(info: TemplateInfo, rendered: Rendered, command: str) -> str:
+    example = " ".join(f"--var {k}={_quote(v)}" for k, v in info.samples.items())
+    lines = [f"*{info.name}*" + (f" — {_esc(info.description)}" if info.description else "")]
+    if rendered.subject:
+        lines.append(f"Subject: *{_esc(rendered.subject)}*")
+    lines += ["> " + _esc(line) for line in rendered.text.splitlines() or [""]]
+    lines.append(f"SMS: {rendered.sms.summary()}")
+    lines.append(f"`{command} CONNECTION RECIPIENT --template {info.name} {example}`".rstrip())
+    return "\n".join(lines)
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if any(c.isspace() for c in value) or not value else value
 
 
 def error_text(problem: str, command: str, *, was_send: bool) -> str:

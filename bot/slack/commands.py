@@ -21,7 +21,6 @@ _LATER = {
     "`{command} CONNECTION RECIPIENT TEXT` for now.",
     grammar.ListScheduled: "Scheduled messages are not available yet, so there is nothing to list.",
     grammar.Cancel: "Scheduled messages are not available yet, so there is nothing to cancel.",
-    grammar.Templates: "Templates are not available yet; write the message text instead.",
 }
 
 
@@ -37,6 +36,13 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
             raise NotAvailableYetError(_LATER[type(parsed)].format(command=name))
         if isinstance(parsed, grammar.Help):
             await ack(text=blocks.help_text(name, settings.connections), response_type="ephemeral")
+        elif isinstance(parsed, grammar.Templates):
+            if parsed.name is None:
+                text = blocks.templates_text(herald.template_list(), name)
+            else:
+                info, preview = herald.template_preview(parsed.name)
+                text = blocks.template_preview_text(info, preview, name)
+            await ack(text=text, response_type="ephemeral")
         elif isinstance(parsed, grammar.Status):
             report = herald.report(parsed.message_id)
             await ack(

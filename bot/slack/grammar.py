@@ -1,7 +1,7 @@
 """The slash command's grammar, parsed into plain commands (no Slack objects).
 
     /send                                   open the compose form
-    /send help | list | templates
+    /send help | list | templates [NAME]
     /send status ID | cancel ID
     /send CONNECTION RECIPIENT[,RECIPIENT…] TEXT… [--template NAME] [--var K=V]…
           [--at WHEN] [--subject TEXT] [--media URL]
@@ -43,7 +43,7 @@ class ListScheduled:
 
 @dataclass(frozen=True)
 class Templates:
-    pass
+    name: str | None = None  # preview this one
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,9 @@ def parse(text: str) -> Command:
         _no_more(words, "list")
         return ListScheduled()
     if head == "templates":
-        _no_more(words, "templates")
-        return Templates()
+        if len(words) > 2:
+            raise InputError("`templates` takes at most a template name, to preview it.")
+        return Templates(words[1] if len(words) == 2 else None)
     if head in ("status", "cancel"):
         if len(words) != 2:
             raise InputError(f"Give one message id: `{head} ID` (the #… code in the receipt).")
