@@ -211,9 +211,16 @@ class Provider(abc.ABC):
         """
         try:
             response = await self.client.request(method, url, **kwargs)
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing was sent yet, so trying again cannot send twice.
+            raise ProviderUnavailableError(
+                f"cannot reach the API in time ({type(exc).__name__})", provider=self.name
+            ) from exc
         except httpx.TimeoutException as exc:
             raise ProviderTimeoutError(
-                f"no answer within the timeout ({type(exc).__name__})", provider=self.name
+                "sent, but no answer within the timeout, so it may or may not have gone out",
+                provider=self.name,
+                hint="Check with the recipient before sending it again.",
             ) from exc
         except httpx.TransportError as exc:
             raise ProviderUnavailableError(

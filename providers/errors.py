@@ -4,8 +4,9 @@
     ├── ProviderAuthError              credentials refused (401/403); not retryable
     ├── ProviderRejectedError          the provider refused this message (4xx); not retryable
     ├── ProviderRateLimitedError       429; retryable, honours retry_after
-    ├── ProviderUnavailableError       5xx or a transport failure; retryable
-    │   └── ProviderTimeoutError       no answer within the timeout; retryable
+    ├── ProviderUnavailableError       5xx, or the API could not be reached; retryable
+    ├── ProviderTimeoutError           sent, but no answer in time: it may have gone out,
+    │                                  so it is NOT retryable (a retry could send it twice)
     ├── ProviderUnsupportedError       channel or feature the provider cannot carry
     └── WebhookError                   a delivery callback that cannot be trusted or read
         └── WebhookAuthError           signature or token check failed
@@ -92,8 +93,12 @@ class ProviderUnavailableError(ProviderError):
     retryable = True
 
 
-class ProviderTimeoutError(ProviderUnavailableError):
-    """The provider did not answer in time."""
+class ProviderTimeoutError(ProviderError):
+    """The request went out but no answer came in time.
+
+    The provider may have accepted the message, so Herald neither retries nor fails
+    over: sending again could reach the customer twice.
+    """
 
 
 class ProviderUnsupportedError(ProviderError):
