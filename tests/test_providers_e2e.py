@@ -127,7 +127,7 @@ def test_refusal_shows_the_providers_reason_and_hint_without_secrets(
 
             receipt = receipt_saying(fake_slack, "failed")
             ts = receipt.ts
-            reply = fake_slack.wait_for(lambda s: s.replies(ts))[0]
+            reply = fake_slack.wait_for(lambda s, ts=ts: s.replies(ts))[0]
             for shown in (str(receipt.blocks), reply.text):
                 assert "use --template" in shown
                 assert fake.token not in shown
