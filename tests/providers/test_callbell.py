@@ -9,8 +9,6 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-# cases.py imports every fake and the fake imports cases.py: load cases.py first.
-import tests.providers.cases  # noqa: F401
 from providers import (
     CallbellProvider,
     Channel,
@@ -26,8 +24,6 @@ from providers import (
     SendResult,
 )
 from providers.callbell import WINDOW_HINT, bounded_metadata, media_type
-
-# isort: split
 from tests.fakes.callbell_api import WALLET_ERROR, WINDOW_ERROR, CallbellFake
 from tests.fakes.provider_fake import Recorded, Reply
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-# `cases` must load before a fake module: it imports every fake, and each fake imports it.
-import tests.providers.cases  # noqa: F401
-
-# isort: split
-
 import asyncio
 import json
 from pathlib import Path
