@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,6 +155,24 @@ class WebhookResult:
 
     receipts: Sequence[Receipt] = ()
     reply: Mapping[str, Any] = field(default_factory=lambda: {"ok": True})
+
+
+WHATSAPP_WINDOW_HINT = (
+    "Outside WhatsApp's 24-hour window only approved templates can be sent: use --template."
+)
+# No provider documents the wording of its refusal of a free-form WhatsApp message
+# outside the 24-hour customer-service window, so match the phrases such refusals use
+# and the codes behind them (Twilio 63016, Meta 131047).
+_WINDOW_REFUSAL = re.compile(
+    r"24[\s-]*h(ou)?rs?\b|24-hour|\bwindow\b|re-?engag|customer[\s-]*service|session"
+    r"|\b63016\b|\b131047\b",
+    re.IGNORECASE,
+)
+
+
+def is_whatsapp_window_refusal(text: str) -> bool:
+    """Whether a provider's error text says the 24-hour window is closed."""
+    return bool(_WINDOW_REFUSAL.search(text))
 
 
 ReceiptSink = Callable[[Sequence[Receipt]], Coroutine[Any, Any, None]]

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from providers.base import (
+    WHATSAPP_WINDOW_HINT,
     Channel,
     ConnectionConfig,
     DeliveryStatus,
@@ -37,6 +38,7 @@ from providers.base import (
     ProviderTemplate,
     ReceiptSink,
     SendResult,
+    is_whatsapp_window_refusal,
 )
 from providers.errors import ProviderRejectedError, ProviderUnsupportedError
 
@@ -49,15 +51,9 @@ SECRET_KEYS = ("access_key", "signing_key")
 
 AUTH_HINT = "Check access_key, and that its access policy allows sending messages on the channel."
 NOT_FOUND_HINT = "Check workspace_id and channel_id: the channel must belong to that workspace."
-WINDOW_HINT = (
-    "Outside WhatsApp's 24-hour window only approved templates can be sent: use --template."
-)
 TEMPLATE_HINT = "Check the template's id, version and locale in Bird Studio."
 MMS_HINT = "MMS needs an MMS-capable (US or Canadian) number on the Bird SMS channel."
 
-# The wording of Bird's refusal outside the window is not documented (§2.4, §6), so match
-# the words any such message is likely to use.
-_WINDOW_WORDS = re.compile(r"24[\s-]*h|\bwindow\b|re-?engag|customer[\s-]*service|session", re.I)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
 # Bird's statuses (§2.6) that mean a message will not go, should a send answer carry one.
 _REFUSED = frozenset({"rejected", "sending_failed", "delivery_failed", "deleted"})
@@ -196,8 +192,8 @@ class BirdProvider(Provider):
         if status == 404:
             return NOT_FOUND_HINT
         free_form_whatsapp = self.config.channel is Channel.WHATSAPP and not sent_template
-        if free_form_whatsapp and _WINDOW_WORDS.search(detail):
-            return WINDOW_HINT
+        if free_form_whatsapp and is_whatsapp_window_refusal(detail):  # §2.4, §6: wording unknown
+            return WHATSAPP_WINDOW_HINT
         if self.config.channel is Channel.MMS and ("mms" in lowered or "media" in lowered):
             return MMS_HINT
         return None

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from providers.base import (
+    WHATSAPP_WINDOW_HINT,
     Channel,
     ConnectionConfig,
     DeliveryStatus,
@@ -31,6 +32,7 @@ from providers.base import (
     Provider,
     ProviderTemplate,
     SendResult,
+    is_whatsapp_window_refusal,
 )
 from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
 
@@ -48,17 +50,6 @@ _MEDIA_TYPES = {
 }
 # §4.5: GET /v1/templates lists templateType text|image|video|document; no audio templates.
 _TEMPLATE_MEDIA = frozenset({"image", "video", "document"})
-
-WINDOW_HINT = (
-    "Outside WhatsApp's 24-hour window only approved templates can be sent: use --template."
-)
-# The 24-hour rule (seed 004) is documented, its error is not (§4.3): match the
-# usual wordings, including Meta's re-engagement error 131047.
-_WINDOW_WORDS = re.compile(
-    r"24[ -]?h(ou)?rs?\b|24-hour|messaging window|session window|window (is )?(closed|expired)"
-    r"|re-?engagement|131047",
-    re.IGNORECASE,
-)
 
 
 class CallbellProvider(Provider):
@@ -216,8 +207,8 @@ class CallbellProvider(Provider):
                 "Add credit in Callbell under Billing → WhatsApp wallet; "
                 "template sends resume once it is topped up."
             )
-        if _WINDOW_WORDS.search(text):
-            return WINDOW_HINT
+        if is_whatsapp_window_refusal(text):  # the rule is documented (seed 004), its error not
+            return WHATSAPP_WINDOW_HINT
         if "business api" in text:
             return (
                 "Audio, video and templates need Callbell's official WhatsApp Business API "

@@ -26,7 +26,6 @@ alone, not its rendered text. Herald schedules on its own, so the API's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from providers.base import (
+    WHATSAPP_WINDOW_HINT,
     Channel,
     ConnectionConfig,
     DeliveryStatus,
@@ -41,6 +41,7 @@ from providers.base import (
     Provider,
     ProviderTemplate,
     SendResult,
+    is_whatsapp_window_refusal,
 )
 from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
 
@@ -64,13 +65,6 @@ GSWA_MEDIA_KEY = "MEDIA_URL"
 GSWA_COMPONENTS = {"header": "Header", "body": "Body", "buttons": "Buttons"}
 
 API_KEY_PAGE = "app.sociocs.com → Profile & settings → API"
-# Twilio 63016 and WhatsApp 131047/470 are the codes for a free-form message
-# outside the 24-hour customer-service window.
-_WINDOW = re.compile(
-    r"24[ -]?h(ou)?rs?|allowed window|customer service window|re-?engagement"
-    r"|\b63016\b|\b131047\b",
-    re.IGNORECASE,
-)
 
 
 class SociocsProvider(Provider):
@@ -290,11 +284,8 @@ def _hint(status: int, messages: list[str]) -> str | None:
     text = " ".join(messages).lower()
     if status in (401, 403):
         return f"Check api_key in herald.toml ({API_KEY_PAGE})"
-    if _WINDOW.search(text):
-        return (
-            "WhatsApp is outside the 24-hour window since the customer last wrote, "
-            "so only approved templates can be sent: use --template"
-        )
+    if is_whatsapp_window_refusal(text):
+        return WHATSAPP_WINDOW_HINT
     if "channel_key" in text or "channel key" in text:
         return f"Check channel_key in herald.toml ({API_KEY_PAGE})"
     if "provider" in text:

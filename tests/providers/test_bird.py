@@ -23,7 +23,8 @@ from providers import (
     ProviderUnsupportedError,
     SendResult,
 )
-from providers.bird import AUTH_HINT, MMS_HINT, NOT_FOUND_HINT, TEMPLATE_HINT, WINDOW_HINT
+from providers.base import WHATSAPP_WINDOW_HINT as WINDOW_HINT
+from providers.bird import AUTH_HINT, MMS_HINT, NOT_FOUND_HINT, TEMPLATE_HINT
 from tests.fakes.bird_api import BirdFake
 
 TEXT = "Your order A-1042 ships tomorrow"

@@ -23,7 +23,8 @@ from providers import (
     ProviderUnsupportedError,
     SendResult,
 )
-from providers.callbell import WINDOW_HINT, bounded_metadata, media_type
+from providers.base import WHATSAPP_WINDOW_HINT as WINDOW_HINT
+from providers.callbell import bounded_metadata, media_type
 from tests.fakes.callbell_api import WALLET_ERROR, WINDOW_ERROR, CallbellFake
 from tests.fakes.provider_fake import Recorded, Reply
 
