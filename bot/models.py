@@ -93,6 +93,7 @@ class Message:
     variables: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 0  # hand-overs to a provider so far
     provider_template: ProviderTemplate | None = None  # rendered for this message's provider
+    confidential: bool = False  # from a confidential template: Slack never shows the text
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ comment.) ::
     description = "Tell a customer their order is delayed"
     channels = ["sms", "whatsapp"]        # default: every channel
     subject = "Your order {{ order }} is delayed"   # e-mail subject, itself a template
+    confidential = false                  # true: receipts in Slack hide the text
 
     [samples]                             # values for previews and `check`
     name = "Jane"
@@ -129,6 +130,7 @@ class TemplateInfo:
     optional_variables: frozenset[str] = frozenset()
     variable_order: tuple[str, ...] = ()
     subject: str | None = None
+    confidential: bool = False  # Slack receipts hide the text (e.g. one-time codes)
     provider_templates: Mapping[str, ProviderTemplate] = field(default_factory=dict)
 
 
@@ -285,6 +287,7 @@ class TemplateLibrary:
             optional_variables=optional,
             variable_order=order,
             subject=header.subject,
+            confidential=header.confidential,
             provider_templates=MappingProxyType(header.provider_templates),
         )
         return _Compiled(

@@ -59,6 +59,7 @@ def build_messages(
     text = request.text.strip()
     subject = (request.subject or "").strip() or None
     provider_template: ProviderTemplate | None = None
+    confidential = False
     if request.template is not None:
         if text:
             raise InputError(
@@ -71,6 +72,7 @@ def build_messages(
         )
         text, subject = rendered.text, subject or rendered.subject
         provider_template = rendered.provider_template
+        confidential = library.info(request.template).confidential
     elif request.variables:
         raise InputError("--var fills a template: add --template NAME.", field="template")
     if not text:
@@ -117,6 +119,7 @@ def build_messages(
             template=request.template,
             variables=dict(request.variables),
             provider_template=provider_template,
+            confidential=confidential,
         )
         for recipient in recipients
     ]

@@ -103,6 +103,12 @@ def add_provider_template(db: Database) -> None:
     db["messages"].add_column("provider_template", str)  # type: ignore[union-attr]
 
 
+@migrations()
+def add_confidential(db: Database) -> None:
+    """Messages whose text Slack must not show (from confidential templates)."""
+    db["messages"].add_column("confidential", int, not_null_default=0)  # type: ignore[union-attr]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -337,6 +343,7 @@ _MESSAGE_COLUMNS = (
     "variables",
     "attempts",
     "provider_template",
+    "confidential",
 )
 _COLUMN_LIST = ", ".join(_MESSAGE_COLUMNS)
 _INSERT_MESSAGE = (
@@ -396,6 +403,7 @@ def _row(message: Message) -> dict[str, Any]:
         "variables": json.dumps(dict(message.variables)),
         "attempts": message.attempts,
         "provider_template": _template_json(message.provider_template),
+        "confidential": int(message.confidential),
     }
 
 
@@ -426,6 +434,7 @@ def _message(row: dict[str, Any]) -> Message:
         variables=json.loads(row["variables"] or "{}"),
         attempts=row["attempts"] or 0,
         provider_template=_template(row["provider_template"]),
+        confidential=bool(row["confidential"]),
     )
 
 

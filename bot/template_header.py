@@ -20,11 +20,11 @@ _HEADER = re.compile(r"\A\s*\{#[-+]?(?P<toml>.*?)[-+]?#\}", re.DOTALL)
 # A top comment is the header when a line in it reads like TOML or names a header key;
 # any other comment there is an ordinary Jinja comment.
 _LOOKS_LIKE_HEADER = re.compile(
-    r"^\s*(\[|[\w\"'.-]+\s*=|(description|channels|subject|samples|provider_templates)\b)",
+    r"^\s*(\[|[\w\"'.-]+\s*=|(description|channels|subject|confidential|samples|provider_templates)\b)",
     re.MULTILINE,
 )
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
-_KEYS = ("description", "channels", "subject", "samples", "provider_templates")
+_KEYS = ("description", "channels", "subject", "confidential", "samples", "provider_templates")
 _PROVIDER_KEYS = ("id", "version", "locale", "parameters")
 
 
@@ -43,6 +43,7 @@ class TemplateHeader:
     description: str | None = None
     channels: frozenset[Channel] = frozenset(Channel)
     subject: str | None = None
+    confidential: bool = False  # receipts in Slack do not show the text (one-time codes)
     samples: dict[str, str] = field(default_factory=dict)
     provider_templates: dict[str, ProviderTemplate] = field(default_factory=dict)
 
@@ -70,8 +71,12 @@ def parse_header(source: str) -> TemplateHeader:
     channels = data.get("channels", [c.value for c in Channel])
     if not isinstance(channels, list) or not channels:
         raise HeaderProblem('channels must be a list like ["sms", "whatsapp"]')
+    confidential = data.get("confidential", False)
+    if not isinstance(confidential, bool):
+        raise HeaderProblem("confidential must be true or false")
     return TemplateHeader(
         description=_text(data, "description"),
+        confidential=confidential,
         channels=frozenset(_channel(c) for c in channels),
         subject=_text(data, "subject"),
         samples={k: _sample(k, v) for k, v in _table(data, "samples").items()},

@@ -179,3 +179,29 @@ def test_cli_templates_list_shows_variables(
     assert main(["--config", str(write_config(tmp_path)), "templates", "list"]) == 0
     out = capsys.readouterr().out
     assert "order_delayed" in out and "needs: name, order, new_date" in out
+
+
+def test_confidential_template_text_never_reaches_slack(running: RunningHerald) -> None:
+    running.slash(
+        "sandbox +31612345678 --template one_time_code --var code=739154 --var service=Acme"
+    )
+
+    receipt = running.slack.wait_for(
+        lambda s: next((r for r in s.receipts() if r.text.startswith("delivered")), None)
+    )
+    (text,) = _sent_texts(running)
+    assert "739154" in text  # the customer gets the code …
+    status = running.slash(f"status {receipt.text.split('#')[1].split()[0]}").json()
+    for shown in (receipt.text, str(receipt.blocks), *[str(e) for e in receipt.edits], str(status)):
+        assert "739154" not in shown  # … Slack never shows it
+    assert "`one_time_code` is confidential" in str(receipt.blocks)
+
+
+def test_confidential_must_be_true_or_false(tmp_path: Path) -> None:
+    from bot.rendering import TemplateLibrary
+
+    (tmp_path / "otp.j2").write_text('{#-\nconfidential = "yes"\n-#}\nCode {{ code }}')
+
+    problems = TemplateLibrary(tmp_path).check()
+
+    assert any("confidential must be true or false" in p for p in problems)

@@ -92,10 +92,15 @@ def receipt_blocks(message: Message, mask: bool) -> list[Block]:
         f"via {_route(message, '*')}"
     )
     blocks: list[Block] = [_section(headline, block_id=ids.RECEIPT_BLOCK)]
-    body = _esc(_clip(message.text, PREVIEW_LIMIT))
-    if message.subject:
-        body = f"*{_esc(_clip(message.subject, 150))}*\n{body}"
-    blocks.append(_section("\n".join("> " + line for line in body.splitlines() or [""])))
+    if message.confidential:
+        blocks.append(
+            _context(f":lock: Text not shown: `{_esc(message.template or '')}` is confidential.")
+        )
+    else:
+        body = _esc(_clip(message.text, PREVIEW_LIMIT))
+        if message.subject:
+            body = f"*{_esc(_clip(message.subject, 150))}*\n{body}"
+        blocks.append(_section("\n".join("> " + line for line in body.splitlines() or [""])))
     if status is MessageStatus.FAILED and message.error:
         blocks.append(_section(f":warning: {_esc(_clip(message.error, REASON_LIMIT))}"))
     details = [
