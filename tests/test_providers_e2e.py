@@ -182,3 +182,19 @@ def test_bird_whatsapp_template_from_a_herald_template(
             assert sent["template"]["parameters"] == [
                 {"type": "string", "key": "order", "value": "A-1042"}
             ]
+
+
+def test_hanging_provider_times_out_once_and_says_to_check(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    case = _case("sociocs")
+    with case.fake() as fake:
+        fake.hang_next()
+        for running in serve(tmp_path, fake_slack, connection("out", case, fake, read_timeout=0.3)):
+            running.slash(f"out {case.recipient} Hello")
+
+            receipt = receipt_saying(fake_slack, "failed")
+            shown = str(receipt.blocks)
+            assert "may or may not have gone out" in shown
+            assert "Check with the recipient before sending it again" in shown
+            assert len(fake.requests) == 1  # not retried: it may have been accepted
