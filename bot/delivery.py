@@ -10,7 +10,6 @@ provider accepted is never handed over again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,16 +103,13 @@ class Delivery:
             attempt += 1
             for message in pending:
                 tries[message.id] = attempt
-                changes: dict[str, Any] = {
-                    "send_started_at": utcnow(),
-                    "attempts": message.attempts + attempt,
-                }
-                if message.status is MessageStatus.SENDING:
-                    self.store.update(message.id, **changes)
-                else:
-                    self.store.set_status(
-                        message.id, MessageStatus.SENDING, source="herald", **changes
-                    )
+                self.store.set_status(
+                    message.id,
+                    MessageStatus.SENDING,
+                    source="herald",
+                    send_started_at=utcnow(),
+                    attempts=message.attempts + attempt,
+                )
             if limiter is not None:
                 await limiter.acquire(len(pending))
             results = await provider.send_many([_outbound(m) for m in pending])
@@ -132,16 +128,17 @@ class Delivery:
                     outcomes[message.id] = error
                     log.warning("giving up on %s after %d attempts: %s", message.id, attempt, error)
                 break
+            # Back to queued while waiting: it was certainly not accepted, so a restart
+            # in the meantime sends it rather than marking it as possibly sent.
             for message, error in retry:
-                self.store.record_event(
+                self.store.set_status(
                     message.id,
-                    MessageStatus.SENDING,
+                    MessageStatus.QUEUED,
                     source=provider.name,
                     reason=f"attempt {attempt} failed: {error}; retrying in {delay:.1f}s",
                 )
-            started = time.monotonic()
             await self.policy.sleep(delay)
-            waited += time.monotonic() - started
+            waited += delay
             pending = [message for message, _ in retry]
         return outcomes, tries
 
@@ -201,7 +198,7 @@ class Delivery:
         )
         return self.store.set_status(
             message.id,
-            MessageStatus.SENDING,
+            MessageStatus.QUEUED,
             source="herald",
             reason=f"failing over to {fallback}: {error}",
             connection=fallback,

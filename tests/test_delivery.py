@@ -146,7 +146,7 @@ def test_exhausted_retries_fail_over_and_say_so(tmp_path: Path) -> None:
     assert message.connection == "sms" and message.failover_from == "wa"
     assert message.channel is Channel.SMS
     assert len(rig.sms.sent) == 1 and rig.wa.sent == []
-    assert any(h.startswith("sending:failing over to sms") for h in rig.history(message))
+    assert any(h.startswith("queued:failing over to sms") for h in rig.history(message))
 
 
 def test_failover_happens_once_and_then_fails_with_attempt_count(tmp_path: Path) -> None:
