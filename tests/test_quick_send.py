@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
+import pytest
+
+from bot.config import load_settings
 from bot.models import MessageStatus
-from tests.conftest import RunningHerald
-from tests.fakes.slack_api import FakeSlack
+from tests.conftest import RunningHerald, run_herald
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.slack_signing import SIGNING_SECRET
 
 SENDER = "U2147483697"
 CHANNEL = "C2147483705"
@@ -196,3 +201,21 @@ def test_lookup_errors_do_not_claim_a_send_was_refused(running: RunningHerald) -
 
     assert "Nothing was sent" not in body["text"]
     assert "/send help" in body["text"]
+
+
+def test_default_sandbox_reaches_delivered_within_five_seconds(
+    tmp_path: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no herald.toml here: the embedded default
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+    for running in run_herald(load_settings(env), fake_slack):
+        running.slash("sandbox +31612345678 Hello")
+
+        fake_slack.wait_for(
+            lambda s: any(r.text.startswith("delivered ") for r in s.receipts()), timeout=5
+        )
+        assert running.settings.db_path == tmp_path / "data" / "herald.db"
