@@ -117,9 +117,10 @@ def _configure_logging(command: str) -> None:
 def _serve(settings: Settings, host: str, port: int | None) -> int:
     import uvicorn
 
-    from bot.server import create_app
+    from bot.server import check_socket_mode, create_app
 
     app = create_app(settings)
+    asyncio.run(check_socket_mode(settings))
     uvicorn.run(
         app,
         host=host,

@@ -7,15 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.services import Herald
-from bot.slack.app import build_slack_app
+from bot.slack.app import api_url, build_slack_app
 from bot.slack.directory import SlackDirectory
 from providers import ProviderUnsupportedError, WebhookAuthError, WebhookError, WebhookRequest
 
@@ -70,15 +75,16 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One pooled aiohttp session for every Slack Web API call (Bolt's per-request
         # clients share it); without it slack-sdk opens a new connection per call.
-        slack_app.client.session = aiohttp.ClientSession()
-        await herald.start(serve=True)
+        session = slack_app.client.session = aiohttp.ClientSession()
         socket_mode = None
-        if settings.slack.app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_mode = AsyncSocketModeHandler(slack_app, settings.slack.app_token)
-            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
-            log.info("connected to Slack over Socket Mode")
+        try:
+            await herald.start(serve=True)
+            if settings.slack.app_token:
+                socket_mode = await _connect_socket_mode(slack_app, settings.slack.app_token)
+        except BaseException:
+            await herald.stop()  # release what did open before stopping startup
+            await session.close()
+            raise
         log.info(
             "Herald is up: %d connection(s) [%s], database %s",
             len(settings.connections),
@@ -92,7 +98,7 @@ def create_app(settings: Settings) -> Starlette:
             if socket_mode is not None:
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await herald.stop()
-            await slack_app.client.session.close()
+            await session.close()
 
     app = Starlette(
         routes=[
@@ -104,6 +110,39 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.herald = herald
     return app
+
+
+async def socket_mode_url(client: AsyncWebClient, app_token: str) -> str:
+    """A Socket Mode WebSocket URL, or a `ConfigError` if Slack refuses the app token.
+
+    slack-sdk's own client retries a refused token forever, which would leave Herald
+    hanging at startup; asking first turns it into one clear line.
+    """
+    try:
+        opened = await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise ConfigError(
+            f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): use the app-level "
+            "token (xapp-…) with the connections:write scope, from Basic Information"
+        ) from None
+    return str(opened["url"])
+
+
+async def check_socket_mode(settings: Settings) -> None:
+    """Before serving: a refused app token stops ``herald serve`` with one line."""
+    if settings.slack.app_token:
+        token, _ = settings.slack.require_credentials()
+        client = AsyncWebClient(token=token, base_url=api_url(settings.slack.api_url))
+        async with aiohttp.ClientSession() as client.session:
+            await socket_mode_url(client, settings.slack.app_token)
+
+
+async def _connect_socket_mode(slack_app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
+    handler = AsyncSocketModeHandler(slack_app, app_token)
+    handler.client.wss_uri = await socket_mode_url(slack_app.client, app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("connected to Slack over Socket Mode")
+    return handler
 
 
 def _public_url(settings: Settings, request: Request) -> str:

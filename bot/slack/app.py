@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,14 +36,16 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
     token, signing_secret = settings.slack.require_credentials()
     client = AsyncWebClient(
         token=token,
-        base_url=_api_url(settings.slack.api_url),
+        base_url=api_url(settings.slack.api_url),
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
+    bolt_logger = logging.getLogger("bot.slack.bolt")
+    bolt_logger.addFilter(_drop_token_warning)
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret,
         process_before_response=True,
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=bolt_logger,
     )
     announcer = SlackAnnouncer(client, herald)
     commands.register(app, herald, announcer)
@@ -67,7 +70,13 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
     return app, announcer
 
 
-def _api_url(url: str | None) -> str:
+def _drop_token_warning(record: logging.LogRecord) -> bool:
+    # AsyncApp also reads SLACK_BOT_TOKEN from the environment and warns that the token in
+    # our client wins; it is the same token, so the warning would only confuse operators.
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def api_url(url: str | None) -> str:
     if not url:
         return AsyncWebClient.BASE_URL
     return url if url.endswith("/") else url + "/"

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 BOT_TOKEN = "xoxb-test-token-000"
 BOT_USER = "UHERALDBOT"
+APP_TOKEN = "xapp-1-test-app-token"
 
 
 @dataclass
@@ -44,6 +45,7 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # bodies posted to response_url
         self.not_member: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
+        self.socket_mode_url = ""  # what apps.connections.open hands out
         self._ts = 1700000000_000100
         self._cond = threading.Condition()
         fake = self
@@ -82,7 +84,8 @@ class FakeSlack:
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
                 auth = self.headers.get("authorization", "")
-                if auth != f"Bearer {BOT_TOKEN}":
+                token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+                if auth != f"Bearer {token}":
                     body: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
                 else:
                     body = fake._dispatch(method, args)
@@ -249,6 +252,11 @@ class FakeSlack:
         if len(view.get("blocks", [])) > 100:
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {"id": "VHOME", "hash": "1.1", "state": {"values": {}}}}
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.socket_mode_url:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_mode_url}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user")))
