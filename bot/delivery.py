@@ -10,8 +10,8 @@ provider accepted is never handed over again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from bot.announcing import Announcer
 from bot.errors import InputError
@@ -19,13 +19,23 @@ from bot.models import Message, MessageStatus
 from bot.receipts import advances
 from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
+from bot.sending import check_content
 from bot.storage import Store, utcnow
 from bot.throttling import RateLimiter
-from providers import ConnectionConfig, OutboundMessage, Provider, ProviderError, SendResult
+from providers import (
+    ConnectionConfig,
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    ProviderOutcomeUnknownError,
+    SendResult,
+)
+from providers.base import CHECK_BEFORE_RESENDING
 
 log = logging.getLogger(__name__)
 
 Outcome = SendResult | ProviderError
+T = TypeVar("T")
 
 
 class Delivery:
@@ -51,7 +61,7 @@ class Delivery:
         }
 
     async def deliver(self, messages: Sequence[Message]) -> list[Message]:
-        """Hand ``messages`` over, one batch per connection; returns their state afterwards."""
+        """Hand ``messages`` over, connection by connection; returns their state afterwards."""
         done: dict[str, Message] = {}
         by_connection: dict[str, list[Message]] = {}
         for message in messages:
@@ -64,104 +74,127 @@ class Delivery:
     async def _deliver_group(
         self, connection: str, messages: list[Message], *, may_fail_over: bool
     ) -> list[Message]:
-        outcomes, tries = await self._attempts(connection, messages)
-        finished: list[Message] = []
+        """Try until every message is accepted or failed (or moved to the fallback)."""
+        finished: dict[str, Message] = {}
         failing_over: list[Message] = []
-        fallback = self.connections[connection].fallback
-        for message in messages:
-            outcome = outcomes[message.id]
-            if isinstance(outcome, SendResult):
-                finished.append(await self._accepted(message, outcome))
-            elif outcome.retryable and fallback and may_fail_over:
-                try:
-                    failing_over.append(self._fail_over(message, fallback, outcome))
-                except InputError as exc:  # its template does not fit the fallback
-                    reason = f"{outcome}; could not fail over to {fallback}: {exc}"
-                    finished.append(await self._failed(message, outcome, tries[message.id], reason))
-            else:
-                finished.append(await self._failed(message, outcome, tries[message.id]))
-        if failing_over:
-            finished += await self._deliver_group(fallback or "", failing_over, may_fail_over=False)
-        order = {m.id: i for i, m in enumerate(messages)}
-        return sorted(finished, key=lambda m: order[m.id])
-
-    async def _attempts(
-        self, connection: str, messages: list[Message]
-    ) -> tuple[dict[str, Outcome], dict[str, int]]:
-        """Try until every message has a final outcome, within the retry policy.
-
-        Returns each message's outcome and how many tries it took on this connection.
-        """
-        provider = self.providers[connection]
-        limiter = self.limiters.get(connection)
-        outcomes: dict[str, Outcome] = {}
-        tries: dict[str, int] = {}
+        fallback = self.connections[connection].fallback if may_fail_over else None
         pending = messages
         waited = 0.0
         attempt = 0
         while pending:
             attempt += 1
-            for message in pending:
-                tries[message.id] = attempt
-                self.store.set_status(
-                    message.id,
-                    MessageStatus.SENDING,
-                    source="herald",
-                    send_started_at=utcnow(),
-                    attempts=message.attempts + attempt,
-                )
-            if limiter is not None:
-                await limiter.acquire(len(pending))
-            results = await provider.send_many([_outbound(m) for m in pending])
             retry: list[tuple[Message, ProviderError]] = []
-            for message, result in zip(pending, results, strict=True):
-                if isinstance(result, ProviderError) and result.retryable:
-                    retry.append((message, result))
+            for message, outcome in await self._attempt(connection, pending, attempt):
+                if isinstance(outcome, SendResult):
+                    finished[message.id] = await self._accepted(message, outcome)
+                elif outcome.retryable:
+                    retry.append((message, outcome))
                 else:
-                    outcomes[message.id] = result
+                    finished[message.id] = await self._failed(message, outcome, attempt)
             if not retry:
                 break
-            errors = [error for _, error in retry]
-            delay = self.policy.delay(attempt, errors)
-            if self.policy.gives_up(attempt, waited, delay):
-                for message, error in retry:
-                    outcomes[message.id] = error
-                    log.warning("giving up on %s after %d attempts: %s", message.id, attempt, error)
-                break
-            # Back to queued while waiting: it was certainly not accepted, so a restart
-            # in the meantime sends it rather than marking it as possibly sent.
+            delay = self.policy.delay(attempt, [error for _, error in retry])
+            gives_up = self.policy.gives_up(attempt, waited, delay)
+            pending = []
             for message, error in retry:
-                self.store.set_status(
-                    message.id,
-                    MessageStatus.QUEUED,
-                    source=provider.name,
-                    reason=f"attempt {attempt} failed: {error}; retrying in {delay:.1f}s",
-                )
-            await self.policy.sleep(delay)
-            waited += delay
-            pending = [message for message, _ in retry]
-        return outcomes, tries
+                current = self._current(message)
+                if current.status.rank >= MessageStatus.ACCEPTED.rank:
+                    finished[message.id] = current  # a receipt says it went: never resend
+                elif not gives_up:
+                    # Queued while waiting: it was certainly not accepted, so a restart in
+                    # the meantime sends it rather than marking it as possibly sent.
+                    self.store.set_status(
+                        message.id,
+                        MessageStatus.QUEUED,
+                        source=error.provider,
+                        reason=f"attempt {attempt} failed: {error}; retrying in {delay:.1f}s",
+                    )
+                    pending.append(message)
+                elif fallback:
+                    moved = await self._fail_over(message, fallback, error, attempt)
+                    if moved.status is MessageStatus.QUEUED:
+                        failing_over.append(moved)
+                    else:
+                        finished[message.id] = moved
+                else:
+                    finished[message.id] = await self._failed(message, error, attempt)
+            if pending:
+                await self.policy.sleep(delay)
+                waited += delay
+        if failing_over and fallback:
+            for message in await self._deliver_group(fallback, failing_over, may_fail_over=False):
+                finished[message.id] = message
+        return [finished[m.id] for m in messages]
 
-    async def _accepted(self, message: Message, result: SendResult) -> Message:
+    async def _attempt(
+        self, connection: str, messages: list[Message], attempt: int
+    ) -> list[tuple[Message, Outcome]]:
+        """One try for each message: one request each, or one request for the batch."""
+        provider = self.providers[connection]
+        limiter = self.limiters.get(connection)
+        if provider.batches:
+            if limiter is not None:
+                await limiter.acquire(len(messages))
+            for message in messages:
+                self._sending(message, attempt)
+            results = await _guarded(provider, provider.send_many([_outbound(m) for m in messages]))
+            if isinstance(results, ProviderError):
+                results = [results] * len(messages)
+            return list(zip(messages, results, strict=True))
+        outcomes: list[tuple[Message, Outcome]] = []
+        for message in messages:
+            if limiter is not None:
+                await limiter.acquire()  # just before each send, so the rate is the real one
+            self._sending(message, attempt)
+            outcome = await _guarded(provider, provider.send(_outbound(message)))
+            if isinstance(outcome, SendResult):
+                # Stored at once, before the next send: a receipt may quote this id any moment.
+                self._record_acceptance(message, outcome)
+            outcomes.append((message, outcome))
+        return outcomes
+
+    def _sending(self, message: Message, attempt: int) -> None:
+        self.store.set_status(
+            message.id,
+            MessageStatus.SENDING,
+            source="herald",
+            send_started_at=utcnow(),
+            attempts=message.attempts + attempt,
+        )
+
+    def _current(self, message: Message) -> Message:
         current = self.store.get(message.id)
         assert current is not None
-        provider = self.providers[current.connection]
+        return current
+
+    def _record_acceptance(self, message: Message, result: SendResult) -> Message:
+        current = self._current(message)
+        if current.provider_message_id == result.provider_message_id and current.status.rank >= (
+            MessageStatus.ACCEPTED.rank
+        ):
+            return current  # recorded already
         if advances(current.status, MessageStatus.ACCEPTED):
-            updated = self.store.set_status(
+            return self.store.set_status(
                 message.id,
                 MessageStatus.ACCEPTED,
-                source=provider.name,
+                source=self.providers[current.connection].name,
                 raw=result.raw,
                 provider_message_id=result.provider_message_id,
             )
-        else:  # a receipt that quoted our reference got here first
-            updated = self.store.update(message.id, provider_message_id=result.provider_message_id)
+        # a receipt that quoted our reference got here first
+        return self.store.update(message.id, provider_message_id=result.provider_message_id)
+
+    async def _accepted(self, message: Message, result: SendResult) -> Message:
+        updated = self._record_acceptance(message, result)
         await self._announcer().message_changed(updated)
         return updated
 
     async def _failed(
         self, message: Message, error: ProviderError, tries: int, reason: str | None = None
     ) -> Message:
+        current = self._current(message)
+        if current.status.rank >= MessageStatus.ACCEPTED.rank:
+            return current  # a receipt says it went (or it is final already): keep that
         reason = reason or str(error)
         if error.retryable:
             reason = (
@@ -174,21 +207,30 @@ class Delivery:
         await self._announcer().message_changed(updated)
         return updated
 
-    def _fail_over(self, message: Message, fallback: str, error: ProviderError) -> Message:
+    async def _fail_over(
+        self, message: Message, fallback: str, error: ProviderError, tries: int
+    ) -> Message:
+        """Queue ``message`` on ``fallback``, re-rendered for it; or fail it, saying why not."""
         target = self.connections[fallback]
+        current = self._current(message)
         rewritten: dict[str, Any] = {}
-        if message.template:
-            rendered = self.templates.render(
-                message.template,
-                message.variables,
-                channel=target.channel,
-                provider=target.provider,
-            )
-            rewritten = {
-                "text": rendered.text,
-                "subject": message.subject if message.subject else rendered.subject,
-                "provider_template": rendered.provider_template,
-            }
+        try:
+            if current.template:
+                rendered = self.templates.render(
+                    current.template,
+                    current.variables,
+                    channel=target.channel,
+                    provider=target.provider,
+                )
+                rewritten = {
+                    "text": rendered.text,
+                    "subject": current.subject or rendered.subject,
+                    "provider_template": rendered.provider_template,
+                }
+            check_content(target, rewritten.get("subject", current.subject), current.media_urls)
+        except InputError as exc:
+            reason = f"{error}; could not fail over to {fallback}: {exc}"
+            return await self._failed(message, error, tries, reason)
         log.warning(
             "message %s fails over from %s to %s: %s",
             message.id,
@@ -205,6 +247,27 @@ class Delivery:
             channel=target.channel.value,
             failover_from=message.connection,
             **rewritten,
+        )
+
+
+async def _guarded(provider: Provider, call: Awaitable[T]) -> T | ProviderError:
+    """The outcome of one provider call, whatever it raised.
+
+    A `ProviderError` is the provider's answer. Anything else is a bug in an adapter;
+    the message must still end in a recorded state (a crash here would leave it
+    'sending' with no receipt), and as the request may have gone out it is not retried.
+    """
+    try:
+        return await call
+    except ProviderError as exc:
+        return exc
+    except Exception as exc:
+        log.exception("the %s adapter failed unexpectedly", provider.name)
+        return ProviderOutcomeUnknownError(
+            f"Herald's {provider.name} adapter failed ({type(exc).__name__}), so the message "
+            "may or may not have gone out",
+            provider=provider.name,
+            hint=CHECK_BEFORE_RESENDING,
         )
 
 

@@ -18,7 +18,7 @@ from bot.models import Message, MessageStatus, new_message_id
 from bot.recipients import normalize_recipients
 from bot.rendering import TemplateLibrary
 from bot.storage import utcnow
-from providers import Channel, ProviderTemplate
+from providers import Channel, ConnectionConfig, ProviderTemplate
 
 log = logging.getLogger(__name__)
 
@@ -82,23 +82,8 @@ def build_messages(
             f"The message is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}.",
             field="text",
         )
-    if channel is Channel.EMAIL and subject is None:
-        raise InputError('E-mail needs a subject: add --subject "…".', field="subject")
-    if channel is not Channel.EMAIL and subject is not None:
-        raise InputError(
-            f"--subject is for e-mail; '{connection.name}' sends {channel}.", field="subject"
-        )
     media = tuple(request.media_urls)
-    if media and channel not in MEDIA_CHANNELS:
-        raise InputError(
-            f"--media needs an MMS, WhatsApp or e-mail connection; '{connection.name}' sends "
-            f"{channel}.",
-            field="media",
-        )
-    for url in media:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InputError(f"--media must be a public http(s) URL, not {url!r}.", field="media")
+    check_content(connection, subject, media)
     recipients = normalize_recipients(list(request.recipients), channel)
     now = utcnow()
     return [
@@ -123,6 +108,27 @@ def build_messages(
         )
         for recipient in recipients
     ]
+
+
+def check_content(connection: ConnectionConfig, subject: str | None, media: Sequence[str]) -> None:
+    """Whether ``connection``'s channel can carry a subject and media as given."""
+    channel = connection.channel
+    if channel is Channel.EMAIL and subject is None:
+        raise InputError('E-mail needs a subject: add --subject "…".', field="subject")
+    if channel is not Channel.EMAIL and subject is not None:
+        raise InputError(
+            f"--subject is for e-mail; '{connection.name}' sends {channel}.", field="subject"
+        )
+    if media and channel not in MEDIA_CHANNELS:
+        raise InputError(
+            f"--media needs an MMS, WhatsApp or e-mail connection; '{connection.name}' sends "
+            f"{channel}.",
+            field="media",
+        )
+    for url in media:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(f"--media must be a public http(s) URL, not {url!r}.", field="media")
 
 
 def unknown_connection_text(name: str, settings: Settings) -> str:

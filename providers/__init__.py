@@ -23,6 +23,7 @@ from providers.capillary import CapillaryProvider
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
@@ -54,6 +55,7 @@ __all__ = [
     "Provider",
     "ProviderAuthError",
     "ProviderError",
+    "ProviderOutcomeUnknownError",
     "ProviderRateLimitedError",
     "ProviderRejectedError",
     "ProviderTemplate",

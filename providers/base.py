@@ -23,6 +23,7 @@ import httpx
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
@@ -157,6 +158,7 @@ class WebhookResult:
     reply: Mapping[str, Any] = field(default_factory=lambda: {"ok": True})
 
 
+CHECK_BEFORE_RESENDING = "Check with the recipient before sending it again."
 WHATSAPP_WINDOW_HINT = (
     "Outside WhatsApp's 24-hour window only approved templates can be sent: use --template."
 )
@@ -191,6 +193,7 @@ class Provider(abc.ABC):
     required_keys: ClassVar[tuple[str, ...]] = ()
     optional_keys: ClassVar[tuple[str, ...]] = ()
     default_base_url: ClassVar[str | None] = None
+    batches: ClassVar[bool] = False  # True: `send_many` sends several messages in one request
 
     def __init__(
         self,
@@ -230,20 +233,29 @@ class Provider(abc.ABC):
         """
         try:
             response = await self.client.request(method, url, **kwargs)
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing was sent yet, so trying again cannot send twice.
             raise ProviderUnavailableError(
-                f"cannot reach the API in time ({type(exc).__name__})", provider=self.name
+                f"cannot reach the API ({type(exc).__name__})", provider=self.name
             ) from exc
         except httpx.TimeoutException as exc:
             raise ProviderTimeoutError(
                 "sent, but no answer within the timeout, so it may or may not have gone out",
                 provider=self.name,
-                hint="Check with the recipient before sending it again.",
+                hint=CHECK_BEFORE_RESENDING,
             ) from exc
-        except httpx.TransportError as exc:
-            raise ProviderUnavailableError(
-                f"cannot reach the API ({type(exc).__name__})", provider=self.name
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise ProviderUnsupportedError(
+                f"the API address is not a usable http(s) URL ({type(exc).__name__}); "
+                "check base_url",
+                provider=self.name,
+            ) from exc
+        except httpx.HTTPError as exc:  # the connection broke or the answer was unreadable
+            raise ProviderOutcomeUnknownError(
+                f"sent, but the answer was lost ({type(exc).__name__}), so it may or may not "
+                "have gone out",
+                provider=self.name,
+                hint=CHECK_BEFORE_RESENDING,
             ) from exc
         if response.is_success:
             return response

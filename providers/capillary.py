@@ -89,6 +89,7 @@ class CapillaryProvider(Provider):
     required_keys = ()
     optional_keys = ("username", "password", "oauth_key", "oauth_secret", "sender", "from")
     default_base_url = None
+    batches = True  # several recipients in one sendMessage request (seed 000)
 
     def __init__(
         self,

@@ -5,8 +5,9 @@
     ├── ProviderRejectedError          the provider refused this message (4xx); not retryable
     ├── ProviderRateLimitedError       429; retryable, honours retry_after
     ├── ProviderUnavailableError       5xx, or the API could not be reached; retryable
-    ├── ProviderTimeoutError           sent, but no answer in time: it may have gone out,
-    │                                  so it is NOT retryable (a retry could send it twice)
+    ├── ProviderOutcomeUnknownError    the request went out but its answer was lost, so the
+    │   │                              message may have gone: NOT retryable (no duplicates)
+    │   └── ProviderTimeoutError       … because no answer came in time
     ├── ProviderUnsupportedError       channel or feature the provider cannot carry
     └── WebhookError                   a delivery callback that cannot be trusted or read
         └── WebhookAuthError           signature or token check failed
@@ -93,12 +94,16 @@ class ProviderUnavailableError(ProviderError):
     retryable = True
 
 
-class ProviderTimeoutError(ProviderError):
-    """The request went out but no answer came in time.
+class ProviderOutcomeUnknownError(ProviderError):
+    """The request went out but its answer was lost (connection broke, unreadable reply).
 
     The provider may have accepted the message, so Herald neither retries nor fails
     over: sending again could reach the customer twice.
     """
+
+
+class ProviderTimeoutError(ProviderOutcomeUnknownError):
+    """The request went out but no answer came in time."""
 
 
 class ProviderUnsupportedError(ProviderError):

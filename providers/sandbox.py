@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from providers.base import (
     Channel,
+    ConnectionConfig,
     DeliveryStatus,
     OutboundMessage,
     Provider,
@@ -40,6 +41,7 @@ from providers.errors import (
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
+    ProviderUnsupportedError,
     ProviderUnavailableError,
     WebhookError,
 )
@@ -60,6 +62,17 @@ class SandboxProvider(Provider):
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent_after = float(self.config.option("sent_after", DEFAULT_SENT_AFTER))
         self.delivered_after = float(self.config.option("delivered_after", DEFAULT_DELIVERED_AFTER))
+
+    @classmethod
+    def check_config(cls, config: ConnectionConfig) -> None:
+        super().check_config(config)
+        for key in cls.optional_keys:
+            value = config.option(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ProviderUnsupportedError(
+                    f"'{key}' must be a number of seconds (0 or more), not {value!r}",
+                    provider=cls.name,
+                )
 
     async def send(self, message: OutboundMessage) -> SendResult:
         script = re.sub(r"\D", "", message.to)[-4:]

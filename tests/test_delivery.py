@@ -206,3 +206,105 @@ def test_fallback_must_exist_and_reach_the_same_kind_of_recipient(tmp_path: Path
     path.write_text(CONFIG.replace('channel = "sms"', 'channel = "email"'))
     with pytest.raises(ConfigError, match="cannot reach the recipients of 'wa'"):
         load_settings({}, path)
+
+
+def test_rate_limit_spaces_each_send_not_the_batch(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[], sms=[])
+    now = [0.0]
+    sent_at: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    rig.delivery.limiters["wa"] = RateLimiter(2, clock=lambda: now[0], sleep=sleep)
+    original = rig.wa.send
+
+    async def timed(message: OutboundMessage) -> SendResult:
+        sent_at.append(now[0])
+        return await original(message)
+
+    rig.wa.send = timed  # type: ignore[method-assign]
+
+    rig.send(["+31612345678", "+4915112345678", "+31612345679", "+31612345670"])
+
+    assert sent_at == pytest.approx([0, 0, 0.5, 1.0])
+
+
+def test_acceptance_is_stored_before_the_next_send(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[], sms=[])
+    seen: list[str | None] = []
+    original = rig.wa.send
+
+    async def checking(message: OutboundMessage) -> SendResult:
+        previous = rig.store.recent(limit=10)
+        seen.append(
+            next(
+                (
+                    m.provider_message_id
+                    for m in previous
+                    if m.id != message.reference and m.provider_message_id
+                ),
+                None,
+            )
+        )
+        return await original(message)
+
+    rig.wa.send = checking  # type: ignore[method-assign]
+
+    rig.send(["+31612345678", "+4915112345678"])
+
+    assert seen == [None, "p-1"]  # a receipt for the first can already find it
+
+
+def test_a_receipt_during_a_failing_attempt_is_never_overwritten_nor_resent(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, wa=[], sms=[])
+
+    async def delivered_then_503(message: OutboundMessage) -> SendResult:
+        # the provider took it, reported delivery by our reference, then its answer was a 503
+        rig.store.set_status(message.reference, MessageStatus.DELIVERED, source="scripted")
+        raise _unavailable()
+
+    rig.wa.send = delivered_then_503  # type: ignore[method-assign]
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.DELIVERED
+    assert rig.waits == [] and rig.sms.sent == []
+
+
+def test_an_adapter_crash_fails_the_message_without_a_retry(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[], sms=[])
+
+    async def broken(message: OutboundMessage) -> SendResult:
+        raise KeyError("id")
+
+    rig.wa.send = broken  # type: ignore[method-assign]
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.FAILED
+    assert "adapter failed (KeyError)" in (message.error or "")
+    assert rig.waits == [] and rig.sms.sent == []
+    assert rig.announced.seen[-1] == (message.id, MessageStatus.FAILED)
+
+
+def test_media_that_the_fallback_cannot_carry_fails_clearly(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[_unavailable()] * 3, sms=[])
+    request = SendRequest(
+        "wa",
+        ["+31612345678"],
+        "Look",
+        sender="U1",
+        origin="slack",
+        media_urls=["https://cdn.example/a.png"],
+    )
+    built = build_messages(request, rig.settings, rig.delivery.templates)
+    stored = rig.store.add_messages(built, actor="U1", action="send")
+
+    (message,) = asyncio.run(rig.delivery.deliver(stored))
+
+    assert message.status is MessageStatus.FAILED
+    assert "could not fail over to sms: --media needs an MMS" in (message.error or "")
+    assert rig.sms.sent == []
