@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configure_logging(command: str) -> None:
     logging.basicConfig(
-        level=logging.INFO if command == "serve" else logging.WARNING,
+        level=logging.INFO if command == "serve" else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
@@ -121,6 +122,7 @@ def _serve(settings: Settings, host: str, port: int | None) -> int:
 
     app = create_app(settings)
     asyncio.run(check_socket_mode(settings))
+    logging.getLogger("uvicorn.access").addFilter(redact_tokens)
     uvicorn.run(
         app,
         host=host,
@@ -131,19 +133,42 @@ def _serve(settings: Settings, host: str, port: int | None) -> int:
     return 0
 
 
+_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&])token=)[^&\s]*")
+
+
+def redact_tokens(record: logging.LogRecord) -> bool:
+    """Keep ``?token=<webhook_token>`` out of the access log."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            _TOKEN_IN_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+            for arg in record.args
+        )
+    return True
+
+
 class PrintAnnouncer:
-    """Prints each status change; tells `wait` when every message is settled."""
+    """Prints each status change; tells `wait` when every expected message is settled."""
 
     def __init__(self) -> None:
         self.latest: dict[str, Message] = {}
+        self.expected: set[str] = set()
         self.settled = asyncio.Event()
+
+    def expect(self, message_ids: set[str]) -> None:
+        self.expected = message_ids
+        self._check()
 
     async def message_changed(self, message: Message) -> None:
         if message.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
             return
         self.latest[message.id] = message
         print(_line(message), flush=True)
-        if self.latest and all(m.status in WAIT_FOR for m in self.latest.values()):
+        self._check()
+
+    def _check(self) -> None:
+        if self.expected and all(
+            i in self.latest and self.latest[i].status in WAIT_FOR for i in self.expected
+        ):
             self.settled.set()
 
 
@@ -160,8 +185,8 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
     variables = dict(_pair(v) for v in args.var)
     announcer = PrintAnnouncer()
     herald = Herald(settings, announcer)
-    await herald.start()
     try:
+        await herald.start()
         messages = await herald.send_now(
             SendRequest(
                 connection=args.connection,
@@ -176,6 +201,7 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
                 origin="cli",
             )
         )
+        announcer.expect({m.id for m in messages})
         if args.wait > 0 and not announcer.settled.is_set():
             try:
                 await asyncio.wait_for(announcer.settled.wait(), timeout=args.wait)
@@ -191,8 +217,8 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _status(settings: Settings, message_id: str) -> int:
     herald = Herald(settings)
-    await herald.start()
     try:
+        await herald.start()
         report = herald.report(message_id)
     finally:
         await herald.stop()

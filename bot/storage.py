@@ -7,6 +7,7 @@ are `Migrations`; add a function, never edit an applied one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -143,6 +144,26 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction that takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred ``BEGIN`` that reads first and writes later fails at once with
+        "database is locked" when another process wrote in between; taking the lock
+        first makes it wait out the busy timeout instead.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.execute("COMMIT")
+
     def ping(self) -> bool:
         try:
             self.db.execute("SELECT 1").fetchone()
@@ -158,7 +179,7 @@ class Store:
         Ids are re-drawn on the rare collision, so the stored messages are returned.
         """
         stored: list[Message] = []
-        with self.db.atomic():
+        with self._write():
             for message in messages:
                 while self._exists(message.id):
                     message = _replace(message, id=new_message_id())
@@ -199,7 +220,7 @@ class Store:
         return self._select(where, [*args, limit], "ORDER BY created_at DESC LIMIT ?")
 
     def update(self, message_id: str, **fields: Any) -> Message:
-        with self.db.atomic():
+        with self._write():
             self._update(message_id, fields)
         message = self.get(message_id)
         assert message is not None
@@ -230,7 +251,7 @@ class Store:
         values = {**fields, "status": status}
         if status is MessageStatus.FAILED and reason:
             values["error"] = reason
-        with self.db.atomic():
+        with self._write():
             self._update(message_id, values)
             self._event(message_id, status, source, reason, raw, at or utcnow())
         message = self.get(message_id)
@@ -248,7 +269,7 @@ class Store:
         at: datetime | None = None,
     ) -> None:
         """Record a status report that does not change the message's current status."""
-        with self.db.atomic():
+        with self._write():
             self._event(message_id, status, source, reason, raw, at or utcnow())
 
     def history(self, message_id: str) -> list[StatusEvent]:
@@ -267,7 +288,7 @@ class Store:
         ]
 
     def audit(self, actor: str, action: str, message: Message, detail: dict[str, Any]) -> None:
-        with self.db.atomic():
+        with self._write():
             self._audit(actor, action, message, detail)
 
     def audit_trail(self, message_id: str) -> Iterator[dict[str, Any]]:

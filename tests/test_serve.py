@@ -12,9 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import write_config
+from tests.conftest import FAST_SANDBOX, write_config
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
+
+HOOK = "hook-token-5f2a9c"
 
 
 def _free_port() -> int:
@@ -47,7 +49,7 @@ def test_serve_sends_and_shuts_down_cleanly_on_sigterm(
     port = _free_port()
     env = {
         **os.environ,
-        "HERALD_CONFIG": str(write_config(tmp_path)),
+        "HERALD_CONFIG": str(write_config(tmp_path, FAST_SANDBOX + f'webhook_token = "{HOOK}"\n')),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack.api_url,
@@ -71,6 +73,10 @@ def test_serve_sends_and_shuts_down_cleanly_on_sigterm(
         )
         assert answer.status_code == 200
         fake_slack.wait_for(lambda s: any(r.text.startswith("delivered") for r in s.receipts()))
+        hook = httpx.post(
+            f"{url}/webhooks/sandbox?token={HOOK}", json={"id": "x", "status": "sent"}
+        )
+        assert hook.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
@@ -79,7 +85,8 @@ def test_serve_sends_and_shuts_down_cleanly_on_sigterm(
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Herald is up" in err and "shutting down" in err
     assert "Application shutdown complete" in err
-    for secret in (BOT_TOKEN, SIGNING_SECRET):
+    assert "/webhooks/sandbox?token=[redacted]" in out  # the access log, without the token
+    for secret in (BOT_TOKEN, SIGNING_SECRET, HOOK):
         assert secret not in out + err
 
 

@@ -34,6 +34,7 @@ CHANNEL_LABEL = {
     Channel.ZALO: "Zalo",
 }
 PREVIEW_LIMIT = 280
+SECTION_LIMIT = 3000  # Slack refuses a section whose text is longer
 REASON_LIMIT = 600
 
 
@@ -133,7 +134,15 @@ def status_blocks(message: Message, history: Sequence[StatusEvent], mask: bool) 
         when = _slack_date(event.at, "{date_short} {time_secs}", "%Y-%m-%d %H:%M:%S UTC")
         reason = f" — {_esc(_clip(event.reason, 200))}" if event.reason else ""
         lines.append(f"{when} · *{event.status.value}* ({_esc(event.source)}){reason}")
-    blocks.append(_section("*History*\n" + "\n".join(lines[-20:])))
+    shown: list[str] = []
+    room = SECTION_LIMIT - len("*History*\n…\n")
+    for line in reversed(lines):  # the newest fit; older ones give way
+        if len(line) + 1 > room:
+            shown.insert(0, "…")
+            break
+        shown.insert(0, line)
+        room -= len(line) + 1
+    blocks.append(_section("*History*\n" + "\n".join(shown)))
     return blocks
 
 
