@@ -44,8 +44,8 @@ def create_app(settings: Settings) -> Starlette:
         connection = request.path_params["connection"]
         if connection not in settings.connections:
             return JSONResponse({"error": f"no connection named {connection!r}"}, status_code=404)
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
+        body = await _read_limited(request, MAX_WEBHOOK_BYTES)
+        if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)
         hook = WebhookRequest(
             url=_public_url(settings, request),
@@ -143,6 +143,20 @@ async def _connect_socket_mode(slack_app: AsyncApp, app_token: str) -> AsyncSock
     await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("connected to Slack over Socket Mode")
     return handler
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes ``limit`` bytes (read no further: callers are
+    not yet authenticated)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _public_url(settings: Settings, request: Request) -> str:

@@ -85,3 +85,20 @@ def test_subcommands(text: str, command: grammar.Command) -> None:
 def test_mistakes_say_what_to_fix(text: str, problem: str) -> None:
     with pytest.raises(InputError, match=problem):
         grammar.parse(text)
+
+
+def test_message_text_keeps_line_breaks_quotes_and_spacing() -> None:
+    parsed = grammar.parse(
+        'mail a@b.co Hi Jane,\n\nYour code is "1234".  Thanks --subject "Your code"'
+    )
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.text == 'Hi Jane,\n\nYour code is "1234".  Thanks'
+    assert parsed.subject == "Your code"
+
+
+def test_one_quoted_text_loses_its_quotes() -> None:
+    parsed = grammar.parse('sms +31612345678 "Running late"')
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.text == "Running late"

@@ -137,3 +137,9 @@ def test_url_verification_echoes_the_challenge(running: RunningHerald) -> None:
 
     assert answer.status_code == 200
     assert answer.json() == {"challenge": "abc123"}
+
+
+def test_oversized_webhook_is_refused_unread(running: RunningHerald) -> None:
+    answer = running.http.post("/webhooks/sandbox", content=b"x" * 1_000_001)
+
+    assert answer.status_code == 413

@@ -61,7 +61,8 @@ class SlackAnnouncer:
                     await self._reply_failure(current)
             except (SlackApiError, ClientError, TimeoutError) as exc:
                 log.error("could not show the receipt of %s in Slack: %s", message.id, _why(exc))
-        if current.status.is_final:
+        if current.status.is_final or current.status is MessageStatus.DELIVERED:
+            # Most messages end at delivered; a later 'read' simply takes a new lock.
             self._locks.pop(message.id, None)
             self._response_urls.pop(message.id, None)
 
@@ -84,12 +85,19 @@ class SlackAnnouncer:
             answer = await self.client.chat_postMessage(
                 channel=message.sender, text=text, blocks=receipt, unfurl_links=False
             )
-            await self._tell_privately(
-                message,
-                f":information_source: I can't post in <#{message.announce_to}> "
-                f"({_error(exc)}), so the receipt of #{message.id} is in your DM with me. "
-                "Invite me to the channel (`/invite @Herald`) to get receipts here.",
+            posted = self._store.update(
+                message.id, receipt_channel=answer["channel"], receipt_ts=answer["ts"]
             )
+            try:
+                await self._tell_privately(
+                    message,
+                    f":information_source: I can't post in <#{message.announce_to}> "
+                    f"({_error(exc)}), so the receipt of #{message.id} is in your DM with me. "
+                    "Invite me to the channel (`/invite @Herald`) to get receipts here.",
+                )
+            except (ClientError, TimeoutError) as note_error:
+                log.info("could not tell %s why: %s", message.sender, type(note_error).__name__)
+            return posted
         return self._store.update(
             message.id, receipt_channel=answer["channel"], receipt_ts=answer["ts"]
         )

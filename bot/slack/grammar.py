@@ -73,7 +73,9 @@ Command = Compose | Help | ListScheduled | Templates | Status | Cancel | QuickSe
 
 def parse(text: str) -> Command:
     """Parse the text after the slash command; raises `InputError` saying what to fix."""
-    words = tokenize(unwrap_slack_markup(text))
+    typed = unwrap_slack_markup(text)
+    spans = words_of(typed)
+    words = [word.value for word in spans]
     if not words:
         return Compose()
     head = words[0].lower()
@@ -90,7 +92,7 @@ def parse(text: str) -> Command:
         if len(words) != 2:
             raise InputError(f"Give one message id: `{head} ID` (the #… code in the receipt).")
         return Status(words[1]) if head == "status" else Cancel(words[1])
-    return _quick_send(words)
+    return _quick_send(typed, spans)
 
 
 def is_send(body: dict[str, object]) -> bool:
@@ -104,7 +106,10 @@ def _no_more(words: list[str], name: str) -> None:
         raise InputError(f"`{name}` takes nothing after it.")
 
 
-def _quick_send(words: list[str]) -> QuickSend:
+def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
+    """The message text keeps what was typed — line breaks, quotes, spacing — except the
+    options and their values, which are cut out of it."""
+    words = [word.value for word in spans]
     connection = words[0]
     if connection.startswith("-"):
         raise InputError("Start with the connection and the recipient, then the options.")
@@ -114,13 +119,13 @@ def _quick_send(words: list[str]) -> QuickSend:
     options: dict[str, str] = {}
     variables: dict[str, str] = {}
     media: list[str] = []
-    text: list[str] = []
+    text: list[Word] = []
     index = 2
     while index < len(words):
         word = words[index]
         index += 1
         if not word.startswith("--") or word == "--":
-            text.append(word)
+            text.append(spans[index - 1])
             continue
         name, has_value, value = word[2:].partition("=")
         name = name.lower()
@@ -146,7 +151,7 @@ def _quick_send(words: list[str]) -> QuickSend:
     return QuickSend(
         connection=connection,
         recipients=recipients,
-        text=" ".join(text),
+        text=_message_text(typed, text),
         template=options.get("template"),
         variables=variables,
         at=options.get("at"),
@@ -155,19 +160,52 @@ def _quick_send(words: list[str]) -> QuickSend:
     )
 
 
+def _message_text(typed: str, words: list[Word]) -> str:
+    """Runs of adjacent text words as typed, joined by a space where options stood between.
+
+    A text that is one quoted word loses its quotes (``"Hello there"`` → ``Hello there``).
+    """
+    if len(words) == 1 and typed[words[0].start : words[0].end] != words[0].value:
+        return words[0].value
+    runs: list[str] = []
+    run_start: int | None = None
+    previous: Word | None = None
+    for word in words:
+        if previous is None or typed[previous.end : word.start].strip():  # an option between
+            if previous is not None and run_start is not None:
+                runs.append(typed[run_start : previous.end])
+            run_start = word.start
+        previous = word
+    if previous is not None and run_start is not None:
+        runs.append(typed[run_start : previous.end])
+    return " ".join(runs)
+
+
 def unwrap_slack_markup(text: str) -> str:
     """Undo what Slack does to typed text: ``&amp;`` escapes and ``<mailto:…|…>`` links."""
 
     return html.unescape(_SLACK_LINK.sub(lambda match: match.group(2), text))
 
 
+@dataclass(frozen=True)
+class Word:
+    value: str  # with grouping quotes removed
+    start: int  # where it stands in the text, quotes included
+    end: int
+
+
 def tokenize(text: str) -> list[str]:
-    words: list[str] = []
+    return [word.value for word in words_of(text)]
+
+
+def words_of(text: str) -> list[Word]:
+    words: list[Word] = []
     i, n = 0, len(text)
     while i < n:
         if text[i].isspace():
             i += 1
             continue
+        start = i
         chars: list[str] = []
         while i < n and not text[i].isspace():
             c = text[i]
@@ -182,7 +220,7 @@ def tokenize(text: str) -> list[str]:
                     continue
             chars.append(c)
             i += 1
-        words.append("".join(chars))
+        words.append(Word("".join(chars), start, i))
     return words
 
 
