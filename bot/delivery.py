@@ -20,7 +20,7 @@ from bot.receipts import advances
 from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.sending import check_content
-from bot.storage import Store, utcnow
+from bot.storage import Store, process_id, utcnow
 from bot.throttling import RateLimiter
 from providers import (
     ConnectionConfig,
@@ -160,6 +160,7 @@ class Delivery:
             source="herald",
             send_started_at=utcnow(),
             attempts=message.attempts + attempt,
+            owner=process_id(),
         )
 
     def _current(self, message: Message) -> Message:

@@ -27,7 +27,7 @@ from bot.rendering import Rendered, TemplateInfo, TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending import SendRequest, build_messages
-from bot.storage import Store
+from bot.storage import Store, is_running_elsewhere
 from providers import (
     PROVIDERS,
     Provider,
@@ -167,17 +167,28 @@ class Herald:
         return await self.dispatch(self.submit(request))
 
     async def _recover(self) -> None:
-        """Finish what a crash or restart interrupted, without ever sending twice."""
-        for message in self.db.with_status(MessageStatus.SENDING):
+        """Finish what a crash or restart interrupted, without ever sending twice.
+
+        Messages another live process (a ``herald send`` in progress) is handing over are
+        left to it.
+        """
+        for message in self._orphans(MessageStatus.SENDING):
             log.warning("message %s was interrupted mid-send; marking it failed", message.id)
             failed = self.db.set_status(
                 message.id, MessageStatus.FAILED, source="herald", reason=INTERRUPTED_REASON
             )
             await self.announcer.message_changed(failed)
-        queued = self.db.with_status(MessageStatus.QUEUED)
+        queued = self._orphans(MessageStatus.QUEUED)
         if queued:
             log.info("sending %d message(s) stored before the last stop", len(queued))
             self.background.spawn(self.dispatch(queued), name="recover-queued")
+
+    def _orphans(self, status: MessageStatus) -> list[Message]:
+        return [
+            message
+            for message in self.db.with_status(status)
+            if not is_running_elsewhere(self.db.owner_of(message.id))
+        ]
 
     # -- templates --------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -110,6 +112,33 @@ def add_confidential(db: Database) -> None:
     db["messages"].add_column("confidential", int, not_null_default=0)  # type: ignore[union-attr]
 
 
+@migrations()
+def add_owner(db: Database) -> None:
+    """Which process is working on a message (``host:pid``), so a restart of the server
+    leaves alone what a running ``herald send`` is still handing over."""
+    db["messages"].add_column("owner", str)  # type: ignore[union-attr]
+
+
+def process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_running_elsewhere(owner: str | None) -> bool:
+    """Whether ``owner`` is another process on this machine that is still alive."""
+    if not owner or owner == process_id():
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -202,6 +231,10 @@ class Store:
     def get(self, message_id: str) -> Message | None:
         found = self._select("id = ?", [message_id])
         return found[0] if found else None
+
+    def owner_of(self, message_id: str) -> str | None:
+        row = self.db.execute("SELECT owner FROM messages WHERE id = ?", [message_id]).fetchone()
+        return row[0] if row else None
 
     def find_by_provider_id(self, connection: str, provider_message_id: str) -> Message | None:
         found = self._select(
@@ -365,6 +398,7 @@ _MESSAGE_COLUMNS = (
     "attempts",
     "provider_template",
     "confidential",
+    "owner",
 )
 _COLUMN_LIST = ", ".join(_MESSAGE_COLUMNS)
 _INSERT_MESSAGE = (
@@ -425,6 +459,7 @@ def _row(message: Message) -> dict[str, Any]:
         "attempts": message.attempts,
         "provider_template": _template_json(message.provider_template),
         "confidential": int(message.confidential),
+        "owner": process_id(),
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import InvalidRecipientError
-from bot.models import MessageStatus, new_message_id, normalize_message_id
+from bot.models import ID_ALPHABET, MessageStatus, new_message_id, normalize_message_id
 from bot.receipts import advances
 from bot.recipients import mask_recipient, normalize_recipient
 from bot.sending import SendRequest
@@ -60,8 +60,8 @@ def test_masking_keeps_only_enough_to_recognise() -> None:
 def test_message_ids_are_short_url_safe_and_unambiguous() -> None:
     ids = {new_message_id() for _ in range(2000)}
     assert len(ids) == 2000
-    assert all(len(i) == 8 and i.isalnum() and i.islower() for i in ids)
-    assert not any(c in i for i in ids for c in "01ilo")
+    assert all(len(i) == 8 and set(i) <= set(ID_ALPHABET) for i in ids)
+    assert not set(ID_ALPHABET) & set("01ilo") and ID_ALPHABET.isalnum()
     assert normalize_message_id(" #K3X9P2AB ") == "k3x9p2ab"
 
 
@@ -176,3 +176,37 @@ def test_providers_import_nothing_from_the_core() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith("bot"), f"{path.name} imports {node.module}"
+
+
+def test_restart_leaves_alone_what_a_running_cli_is_sending(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    settings = settings_for(tmp_path)
+    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])  # a process now gone
+    dead_pid.wait()
+    host = socket.gethostname()
+
+    async def scenario() -> dict[str, MessageStatus]:
+        first = Herald(settings)
+        await first.start()
+        busy, orphan = first.submit(
+            SendRequest("sandbox", ["+31612345678", "+4915112345678"], "Hi", "cli:t", "cli")
+        )
+        first.db.update(busy.id, owner=f"{host}:{os.getppid()}")  # alive: the test's parent
+        first.db.update(orphan.id, owner=f"{host}:{dead_pid.pid}")
+        await first.stop()
+
+        server = Herald(settings)
+        await server.start(serve=True)
+        try:
+            await server.background.drain(5)
+            return {m.id: server.db.get(m.id).status for m in (busy, orphan)}  # type: ignore[union-attr]
+        finally:
+            await server.stop()
+
+    statuses = list(asyncio.run(scenario()).values())
+
+    assert statuses == [MessageStatus.QUEUED, MessageStatus.ACCEPTED]
