@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
@@ -141,6 +142,8 @@ def load_settings(
     if not isinstance(mask, bool):
         raise ConfigError(f"{where}: privacy.mask_recipients must be true or false")
     public_url = raw.get("server", {}).get("public_url")
+    if public_url is not None:
+        _check_url(str(public_url), f"{where}: server.public_url")
 
     connections = _connections(raw.get("connections"), where, path is None)
     _check_fallbacks(connections, where)
@@ -260,6 +263,8 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
             f"{where}: {prefix}: provider '{provider_name}' needs "
             + ", ".join(f"'{key}'" for key in missing)
         )
+    if table.get("base_url"):
+        _check_url(str(table["base_url"]), f"{where}: {prefix}.base_url")
     options = {key: value for key, value in table.items() if key not in COMMON_CONNECTION_KEYS}
     rate = table.get("max_per_second")
     config = ConnectionConfig(
@@ -318,6 +323,14 @@ def _delivery(table: Mapping[str, Any], where: str) -> DeliverySettings:
             table.get("retry_max_wait", 30.0), f"{where}: delivery.retry_max_wait"
         ),
     )
+
+
+def _check_url(value: str, name: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{name} must be an http(s) URL like https://herald.example.com, not {value!r}"
+        )
 
 
 def _positive(value: Any, name: str) -> float:

@@ -158,3 +158,38 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
 
     for secret in ("hook-secret-1", "xoxb-secret-2", "signing-secret-3"):
         assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            '[server]\npublic_url = "herald.example.com"\n',
+            "server.public_url must be an http(s) URL",
+        ),
+        (
+            '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\nbase_url = "ftp://x"\n',
+            "connections.a.base_url must be an http(s) URL",
+        ),
+        (
+            '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\nsent_after = "soon"\n',
+            "'sent_after' must be a number of seconds",
+        ),
+        (
+            '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\nmax_per_second = 0\n',
+            "max_per_second must be a positive number",
+        ),
+        (
+            "[delivery]\nretry_attempts = 0\n",
+            "delivery.retry_attempts must be a whole number",
+        ),
+    ],
+)
+def test_bad_values_are_named_at_startup(tmp_path: Path, table: str, problem: str) -> None:
+    if "[connections" not in table:
+        table += '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n'
+
+    with pytest.raises(ConfigError) as error:
+        load_settings({}, _write(tmp_path, table))
+
+    assert problem in str(error.value)
