@@ -41,8 +41,8 @@ from providers.errors import (
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
-    ProviderUnsupportedError,
     ProviderUnavailableError,
+    ProviderUnsupportedError,
     WebhookError,
 )
 
