@@ -264,10 +264,17 @@ class Herald:
     async def handle_webhook(self, connection: str, request: WebhookRequest) -> WebhookResult:
         """Verify and apply a provider's delivery callback for ``connection``."""
         config = self.settings.connections[connection]
+        provider = self.providers[connection]
         if config.webhook_token is not None:
             given = request.query.get("token", "")
             if not hmac.compare_digest(given.encode(), config.webhook_token.encode()):
                 raise WebhookAuthError("missing or wrong ?token=", provider=config.provider)
-        result = self.providers[connection].parse_webhook(request)
+        elif provider.webhook_needs_token():
+            raise WebhookAuthError(
+                f"callbacks for '{connection}' cannot be verified: set webhook_token (and put "
+                "?token=… in the callback URL) or the provider's signing key",
+                provider=config.provider,
+            )
+        result = provider.parse_webhook(request)
         await self.apply_receipts(connection, result.receipts)
         return result

@@ -311,8 +311,13 @@ class Provider(abc.ABC):
                 results.append(exc)
         return results
 
+    def webhook_needs_token(self) -> bool:
+        """Whether callbacks must carry the connection's ``webhook_token``: true unless the
+        provider signs its callbacks and this connection has the key to check them."""
+        return True
+
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
-        """Verify and read a delivery callback."""
+        """Verify and read a delivery callback; `WebhookAuthError` if it does not verify."""
         raise ProviderUnsupportedError("does not send delivery callbacks", provider=self.name)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing

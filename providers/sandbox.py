@@ -115,6 +115,9 @@ class SandboxProvider(Provider):
         self._later(self.delivered_after, last)
         return SendResult(provider_id, DeliveryStatus.ACCEPTED, raw={"id": provider_id})
 
+    def webhook_needs_token(self) -> bool:
+        return False  # nothing to protect: no real message goes anywhere
+
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         try:
             body = request.json()
