@@ -91,6 +91,8 @@ def create_app(settings: Settings) -> Starlette:
             ", ".join(settings.connections),
             settings.db_path,
         )
+        for line in webhook_urls(settings):
+            log.info("delivery callbacks: %s", line)
         try:
             yield
         finally:
@@ -157,6 +159,17 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
+
+
+def webhook_urls(settings: Settings) -> list[str]:
+    """Where each connection's provider should send delivery callbacks (tokens not shown)."""
+    if not settings.public_url:
+        return ["set [server] public_url to see the callback URL of each connection"]
+    return [
+        f"{name} → {settings.public_url}/webhooks/{name}"
+        + ("?token=<its webhook_token>" if config.webhook_token else "")
+        for name, config in settings.connections.items()
+    ]
 
 
 def _public_url(settings: Settings, request: Request) -> str:

@@ -193,3 +193,17 @@ def test_bad_values_are_named_at_startup(tmp_path: Path, table: str, problem: st
         load_settings({}, _write(tmp_path, table))
 
     assert problem in str(error.value)
+
+
+def test_webhook_urls_are_printed_without_tokens(tmp_path: Path) -> None:
+    from bot.server import webhook_urls
+
+    path = _write(
+        tmp_path,
+        '[server]\npublic_url = "https://herald.example.com/"\n'
+        '[connections.sms]\nprovider = "sandbox"\nchannel = "sms"\nwebhook_token = "t0ps3cret"\n',
+    )
+
+    lines = webhook_urls(load_settings({}, path))
+
+    assert lines == ["sms → https://herald.example.com/webhooks/sms?token=<its webhook_token>"]
