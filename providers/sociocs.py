@@ -16,6 +16,14 @@ Connection keys:
 | ``save_contacts`` | no | ``true`` saves each recipient as a Sociocs contact |
 | ``contact_list_id`` | no | the contact list to save into (``0`` = All Contacts) |
 
+Delivery receipts come from Sociocs' ``status_update`` callbacks to
+``/webhooks/{connection}``; they are off until the channel is subscribed with
+``POST /webhook-subscriptions`` and ``"events": ["status_updates"]`` (§3.6). Give
+that subscription a ``secret`` and set the same value as ``webhook_secret``: each
+callback must then carry a valid ``X-Sociocs-Signature``. Without it, set the
+connection's ``webhook_token`` and put ``?token=…`` in the ``webhook_url``.
+Reading the callbacks lives in `providers.sociocs_webhooks`.
+
 Media (``image_url``/``video_url``/``file_url``) goes out on ``twlo`` only. Provider
 templates go out on ``twlowa``/``gswa`` only; for ``gswa`` the template's
 parameters are spelled ``MEDIA_URL``, ``Header.1``, ``Body.1``, ``Buttons.1``
@@ -41,9 +49,12 @@ from providers.base import (
     Provider,
     ProviderTemplate,
     SendResult,
+    WebhookRequest,
+    WebhookResult,
     is_whatsapp_window_refusal,
 )
 from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
+from providers.sociocs_webhooks import parse_callback, verify_signature
 
 # The networks `POST /message` can send on, and the channel each carries (§3.3). Telnyx
 # (``tlnx``) is a Sociocs channel too, but only for webhooks: the send table leaves it out.
@@ -84,6 +95,12 @@ class SociocsProvider(Provider):
         secret = config.option("webhook_secret")
         if secret is not None and not isinstance(secret, str):
             cls._config_error("'webhook_secret' must be a string")
+        if isinstance(secret, str) and not secret.strip():
+            # An empty HMAC key is one anybody can sign with.
+            cls._config_error(
+                "'webhook_secret' is empty; set the secret given when subscribing, "
+                "or leave it out and set webhook_token"
+            )
         network = config.option("sociocs_provider")
         if network not in NETWORKS:
             cls._config_error(
@@ -222,6 +239,22 @@ class SociocsProvider(Provider):
             status_code=response.status_code,
             raw=body,
         )
+
+    def webhook_needs_token(self) -> bool:
+        # With the subscription's secret every callback is checked by its signature.
+        return self._webhook_secret is None
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Verify (when ``webhook_secret`` is set) and read one ``status_update`` callback."""
+        secret = self._webhook_secret
+        if secret is not None:
+            verify_signature(request.body, request.headers, secret, self.name)
+        return parse_callback(request.body, self.name)
+
+    @property
+    def _webhook_secret(self) -> str | None:
+        secret = self.config.option("webhook_secret")
+        return secret if isinstance(secret, str) and secret else None
 
     def error_detail(self, response: httpx.Response) -> str:
         messages = _messages(_json(response))

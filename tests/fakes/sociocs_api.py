@@ -7,12 +7,20 @@ answers with the documented shapes: ``{"status": "success", "data":
 Whether the real API ever answers an error with HTTP 200 is UNKNOWN (§3.4), so
 `refuse_next` can script that. The real API also accepts Basic auth and
 ``?apikey=``; the fake takes only the header, the one form Herald uses.
+
+`status_update_callback` and `incoming_message_callback` build the callbacks
+Sociocs posts to a subscription's ``webhook_url`` (§3.6), signed like the real
+ones when given the subscription's secret.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from providers import Channel, SociocsProvider
@@ -46,6 +54,91 @@ MEDIA_PROVIDERS = frozenset({"twlo"})  # since 2024-11-11 (§3.3)
 TEMPLATE_PROVIDERS = frozenset({"twlowa", "gswa"})
 GSWA_COMPONENTS = frozenset({"Header", "Body", "Buttons"})
 PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")  # country code, '+' optional (§3.3)
+
+
+# The failure example of §3.6, verbatim but for the elided number: pass as
+# ``status_update_callback(id, "failed", **FAILED_21614)``.
+FAILED_21614: dict[str, Any] = {
+    "error": {
+        "code": 21614,
+        "message": "You have attempted to send a message to a number that is not a valid "
+        "mobile number (code: 21614)",
+    },
+    "provider_err_obj": {
+        "status": 400,
+        "code": 21614,
+        "moreInfo": "https://www.twilio.com/docs/errors/21614",
+        "error": True,
+    },
+}
+
+
+def sign(body: bytes, secret: str) -> str:
+    """``X-Sociocs-Signature``: lowercase hex HMAC-SHA256 of the raw body (§3.6)."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _callback(payload: dict[str, Any], secret: str | None) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    headers = {"content-type": "application/json"}
+    if secret is not None:  # Sociocs signs only subscriptions made with a secret
+        headers["x-sociocs-signature"] = sign(body, secret)
+    return body, headers
+
+
+def status_update_callback(
+    message_id: str,
+    status: str,
+    *,
+    secret: str | None = None,
+    error: Mapping[str, Any] | None = None,
+    provider_err_obj: Mapping[str, Any] | None = None,
+    timestamp: int | None = None,
+    event: str = "status_update",
+    nested_event: bool = False,
+) -> tuple[bytes, dict[str, str]]:
+    """The raw body and (lower-cased) headers of one status callback as Sociocs posts it.
+
+    ``status`` goes into ``event_data.status`` as given (the normalized
+    sent|delivered|read|failed or a network's own value such as ``undelivered``).
+    ``timestamp`` (ms) is not in the documented payload and is added only when given;
+    ``nested_event`` also puts ``event`` inside ``event_data``, as the doc's prose
+    template does.
+    """
+    event_data: dict[str, Any] = {"status": status}
+    if nested_event:
+        event_data["event"] = event
+    if error is not None:
+        event_data["error"] = dict(error)
+    if provider_err_obj is not None:
+        event_data["provider_err_obj"] = dict(provider_err_obj)
+    if timestamp is not None:
+        event_data["timestamp"] = timestamp
+    payload = {"message_id": message_id, "event": event, "event_data": event_data}
+    return _callback(payload, secret)
+
+
+def incoming_message_callback(
+    text: str, *, sender: str = "+31612345678", secret: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """An ``event: "message"`` callback (a customer wrote in), as documented in §3.6."""
+    payload = {
+        "message_id": "SM9f3c1e0b7a2d4c5e8f6a1b2c3d4e5f60",
+        "event": "message",
+        "provider": "twlo",
+        "channel_key": SMS_CHANNEL_KEY,
+        "direction": "incoming",
+        "from": sender,
+        "to": "+16175551212",
+        "name": "Jane Doe",
+        "text": text,
+        "file_urls": [],
+        "image_urls": [],
+        "video_urls": [],
+        "contact": {},
+        "timestamp": 1_731_330_000_000,
+    }
+    return _callback(payload, secret)
 
 
 def error(msg: str, status: int = 400) -> Reply:

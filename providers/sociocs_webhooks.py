@@ -1,0 +1,194 @@
+"""Reading Sociocs' ``status_update`` callbacks (providers.md §3.5, §3.6).
+
+Sociocs posts one JSON object per status change to the subscription's
+``webhook_url``:
+
+    {"message_id": "MM2a…", "event": "status_update",
+     "event_data": {"status": "failed",
+                    "error": {"code": 21614, "message": "…"},
+                    "provider_err_obj": {"status": 400, "code": 21614, "moreInfo": "…"}}}
+
+Receipts are off unless the subscription lists ``"events": ["status_updates"]``.
+When a ``secret`` was given at subscribe time, every callback carries
+``X-Sociocs-Signature``: the lowercase hex HMAC-SHA256 of the raw body keyed with
+that secret, with no timestamp (so no replay protection; the core's receipt rules
+make a repeated status harmless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from providers.base import DeliveryStatus, Receipt, WebhookResult
+from providers.errors import WebhookAuthError, WebhookError
+
+SIGNATURE_HEADER = "x-sociocs-signature"
+STATUS_EVENT = "status_update"
+MISMATCH_HINT = (
+    "Check that webhook_secret in herald.toml is the secret given when subscribing "
+    "(POST /webhook-subscriptions)"
+)
+
+# The documented values of ``event_data.status`` are sent|delivered|read|failed, but the
+# subscription's ``subevents`` filter lists each network's own statuses, so callbacks
+# may carry those raw values too (§3.5 [inference]). Anything else is acknowledged and
+# ignored rather than guessed at.
+STATUSES: dict[str, DeliveryStatus] = {
+    # Still with Sociocs or the network: the message has not left yet.
+    "queued": DeliveryStatus.ACCEPTED,  # Twilio, Telnyx, Gupshup
+    "sending": DeliveryStatus.ACCEPTED,  # Twilio, Telnyx
+    "enqueued": DeliveryStatus.ACCEPTED,  # Gupshup: handed to WhatsApp, not yet sent
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,  # WhatsApp channels only
+    "failed": DeliveryStatus.FAILED,
+    "undelivered": DeliveryStatus.FAILED,  # Twilio: the carrier could not deliver it
+    "sending_failed": DeliveryStatus.FAILED,  # Telnyx
+    "delivery_failed": DeliveryStatus.FAILED,  # Telnyx
+}
+
+REASON_LIMIT = 300
+# Incoming-message payloads carry ``timestamp`` in milliseconds (§3.6); a status update
+# documents none, so one is read only if present. Below this a number is seconds.
+_MILLISECONDS_FROM = 100_000_000_000
+
+
+def verify_signature(body: bytes, headers: Mapping[str, str], secret: str, provider: str) -> None:
+    """Raise `WebhookAuthError` unless ``X-Sociocs-Signature`` signs exactly ``body``.
+
+    The secret never appears in an error: only whether the header was missing or wrong.
+    """
+    given = headers.get(SIGNATURE_HEADER, "").strip()
+    if not given:
+        raise WebhookAuthError(
+            "callback has no X-Sociocs-Signature header, but webhook_secret is set",
+            provider=provider,
+            hint="Subscribe with the same secret, or remove webhook_secret and use webhook_token",
+        )
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given.lower().encode("utf-8", "replace"), expected.encode()):
+        raise WebhookAuthError(
+            "X-Sociocs-Signature does not match the body", provider=provider, hint=MISMATCH_HINT
+        )
+
+
+def parse_callback(body: bytes, provider: str) -> WebhookResult:
+    """The receipt a callback carries: one for a known status, none for other events."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise _unreadable("the body is not JSON", provider) from exc
+    if not isinstance(payload, dict):
+        raise _unreadable("the body is not a JSON object", provider)
+    event_data = payload.get("event_data")
+    # The prose template nests ``event`` inside ``event_data``; the examples put it at
+    # the top (§3.6). Accept either.
+    event = payload.get("event")
+    if event is None and isinstance(event_data, dict):
+        event = event_data.get("event")
+    if not isinstance(event, str) or not event:
+        raise _unreadable("no 'event' field", provider)
+    if event != STATUS_EVENT:
+        return WebhookResult([])  # incoming messages and the like: nothing to record
+    if not isinstance(event_data, dict):
+        raise _unreadable("a status_update without an 'event_data' object", provider)
+    message_id = payload.get("message_id")
+    if isinstance(message_id, bool) or not isinstance(message_id, str | int) or message_id == "":
+        raise _unreadable("a status_update without a 'message_id'", provider)
+    raw_status = event_data.get("status")
+    if not isinstance(raw_status, str) or not raw_status.strip():
+        raise _unreadable("a status_update without 'event_data.status'", provider)
+    status = STATUSES.get(raw_status.strip().lower())
+    if status is None:
+        return WebhookResult([])
+    return WebhookResult(
+        [
+            Receipt(
+                status,
+                # Herald stores the send's ``data.message_id`` as the provider id and
+                # matches on it. Whether Sociocs uses the same id here is UNKNOWN
+                # (§3.6, §6): the doc's webhook example shows a Twilio SID ("MM…") and
+                # its send example "Xyz12345". If they differ the receipt matches no
+                # message and the core logs and ignores it; nothing breaks.
+                provider_message_id=str(message_id),
+                reason=_reason(event_data, raw_status.strip())
+                if status is DeliveryStatus.FAILED
+                else None,
+                occurred_at=_occurred_at(event_data, payload),
+                raw=payload,
+            )
+        ]
+    )
+
+
+def _unreadable(problem: str, provider: str) -> WebhookError:
+    return WebhookError(
+        f"unreadable callback: {problem}; expected "
+        '{"message_id": …, "event": "status_update", "event_data": {"status": …}}',
+        provider=provider,
+        status_code=400,
+    )
+
+
+def _reason(event_data: Mapping[str, Any], raw_status: str) -> str:
+    """Why it failed, in the network's words: ``error.message`` and the error code."""
+    error = event_data.get("error")
+    details = event_data.get("provider_err_obj")
+    message: str | None = None
+    code: object = None
+    more: str | None = None
+    if isinstance(error, dict):
+        message = _text(error.get("message")) or _text(error.get("msg"))
+        code = error.get("code")
+    elif isinstance(error, str):
+        message = _text(error)
+    if isinstance(details, dict):
+        message = message or _text(details.get("message"))
+        if code in (None, ""):
+            code = details.get("code")
+        more = _text(details.get("moreInfo"))
+    code_text = None if code in (None, "") or isinstance(code, bool) else str(code)
+    if message:
+        reason = message
+        if code_text and code_text not in message:
+            reason += f" (code {code_text})"
+    elif code_text:
+        reason = f"error code {code_text}" + (f", see {more}" if more else "")
+    else:
+        reason = f"Sociocs reported '{raw_status}'"
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…"
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _occurred_at(*sources: Mapping[str, Any]) -> datetime | None:
+    """When the status changed, if the callback says; a value that cannot be read is
+    dropped (the receipt still counts) rather than failing the whole callback."""
+    for source in sources:
+        for key in ("timestamp", "occurred_at", "updated_at"):
+            value = source.get(key)
+            if value is None or isinstance(value, bool):
+                continue
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            if isinstance(value, int | float):
+                seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
+                try:
+                    return datetime.fromtimestamp(seconds, UTC)
+                except (OverflowError, OSError, ValueError):
+                    return None
+            if isinstance(value, str):
+                try:
+                    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                except ValueError:
+                    return None
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
