@@ -4,7 +4,8 @@ Wire reference: ``shared/spec/providers.md`` section 4 (cited below as §4.x). O
 request per message, except a document, audio or video with text: Callbell
 captions images only (§4.2), so the text follows the attachment as its own
 message. Herald's message id travels in ``metadata`` (echoed in Callbell's
-webhooks, §4.5).
+webhooks, §4.5); `providers.callbell_webhooks` reads those webhooks. Callbell
+signs nothing, so callbacks need the connection's ``webhook_token``.
 
 Connection keys: ``token`` (API key, Bearer), ``channel_uuid`` (the WhatsApp
 number to send from); optional ``assign_to_sender`` (assign the conversation to
@@ -32,8 +33,11 @@ from providers.base import (
     Provider,
     ProviderTemplate,
     SendResult,
+    WebhookRequest,
+    WebhookResult,
     is_whatsapp_window_refusal,
 )
+from providers.callbell_webhooks import REFERENCE_KEY, parse_callback
 from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
 
 # §4.6: metadata holds at most 10 pairs, keys up to 50 and string values up to 500 characters.
@@ -154,7 +158,7 @@ class CallbellProvider(Provider):
             "type": kind,
             "content": content,
         }
-        metadata = bounded_metadata({"herald_id": message.reference})
+        metadata = bounded_metadata({REFERENCE_KEY: message.reference})
         if metadata:
             body["metadata"] = metadata
         if self.config.option("assign_to_sender", False) and message.sender_email:
@@ -181,6 +185,13 @@ class CallbellProvider(Provider):
         return SendResult(
             uuid if isinstance(uuid, str) and uuid else None, DeliveryStatus.ACCEPTED, raw=raw
         )
+
+    # webhook_needs_token stays True: §4.5 documents no signature to check instead.
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """``message_status_updated`` → one receipt; anything else (other events, the
+        connection check) → none. Always answered ``{"status": "ok"}`` (§4.5)."""
+        return parse_callback(request, self.name)
 
     def error_detail(self, response: httpx.Response) -> str:
         # §4.3: the error body is UNKNOWN. Callbell documents {"error", "code"} for its

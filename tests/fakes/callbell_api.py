@@ -6,14 +6,20 @@ types and their content, the template fields and the metadata limits. Where the
 doc says UNKNOWN it is configurable: the success code (``success_status``), the
 error body (``error_body``), and how a free-form message outside WhatsApp's
 24-hour window is refused (``window_open``, ``window_status``).
+
+It also writes the callbacks Callbell would post (§4.5): `status_update_body` for
+any message, `CallbellFake.status_callback` for one it accepted (its metadata
+echoed), `event_body` for the other events and `CONNECTION_CHECKS` for the
+periodic check, whose shape Callbell does not document.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from providers import CallbellProvider, Channel
@@ -56,6 +62,7 @@ class CallbellFake(ProviderFake):
         # WhatsApp Business API integration (seed 004).
         self.business_api = True
         self.sent: list[dict[str, Any]] = []  # bodies of accepted messages
+        self.accepted: dict[str, dict[str, Any]] = {}  # message.uuid → its body, in order
 
     def handle(self, request: Recorded) -> Reply:
         if request.method != "POST" or request.path not in ("/messages/send", "/v1/messages/send"):
@@ -73,7 +80,30 @@ class CallbellFake(ProviderFake):
             return problem
         self.sent.append(body)
         message = {"uuid": uuid.uuid4().hex, "status": "enqueued"}
+        self.accepted[message["uuid"]] = body
         return Reply(self.success_status, {"message": message})
+
+    def status_callback(
+        self,
+        message_uuid: str,
+        status: str,
+        *,
+        reason: str | None = None,
+        code: int | None = None,
+        ts: int | None = None,
+    ) -> bytes:
+        """The ``message_status_updated`` callback for a message this fake accepted: its
+        metadata echoed and its number without the ``+``, as §4.5 shows."""
+        sent = self.accepted[message_uuid]
+        return status_update_body(
+            message_uuid,
+            status,
+            metadata=sent.get("metadata"),
+            phone=str(sent.get("to", "")).lstrip("+") or DEFAULT_PHONE,
+            reason=reason,
+            code=code,
+            ts=ts,
+        )
 
     def _problem(self, body: dict[str, Any]) -> Reply | None:
         # §4.2: `to` or `bsuid` (2026-06); E.164 as in the examples, the `+` optional.
@@ -158,6 +188,85 @@ class CallbellFake(ProviderFake):
 
     def _error(self, status: int, message: str, code: str) -> Reply:
         return Reply(status, self.error_body(message, code))
+
+
+# -- callbacks (§4.5) ----------------------------------------------------------------
+
+DEFAULT_PHONE = "331122334455"  # §4.5: webhooks give numbers without the "+"
+DEFAULT_TS = 1686563913
+# §4.5: "Callbell performs periodic connection checks"; what they post is UNKNOWN.
+CONNECTION_CHECKS: tuple[bytes, ...] = (b"", b"{}", b'{"status": "ok"}', b'{"event": "ping"}')
+# §4.5's event list, less message_status_updated.
+OTHER_EVENTS = (
+    "message_created",
+    "contact_created",
+    "contact_updated",
+    "contact_deleted",
+    "conversation_opened",
+    "conversation_closed",
+    "agent_status_updated",
+    "agent_session_updated",
+    "team_membership_updated",
+)
+
+
+def event_body(event: str, payload: Mapping[str, Any]) -> bytes:
+    """Any webhook event as Callbell posts it: ``{"event": ..., "payload": ...}``."""
+    return json.dumps({"event": event, "payload": dict(payload)}).encode()
+
+
+def status_update_body(
+    message_uuid: str,
+    status: str,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    phone: str = DEFAULT_PHONE,
+    reason: str | None = None,
+    code: int | None = None,
+    ts: int | None = DEFAULT_TS,
+) -> bytes:
+    """A ``message_status_updated`` callback as §4.5 shows it.
+
+    ``messageStatusPayload`` is the Gupshup-shaped BSP payload of §4.5's example: a
+    failure carries ``payload{code, reason}`` (``reason``/``code`` here), other
+    statuses ``payload{ts}``; ``enqueued`` looks like §4.5's polling answer.
+    ``metadata`` appears only when given, as Callbell echoes it only when sent.
+    """
+    digits = phone.lstrip("+")
+    inner: dict[str, Any]
+    if status == "enqueued":
+        inner = {"type": "session", "whatsappMessageId": "wamid." + secrets.token_hex(12)}
+    elif status == "failed":
+        inner = {key: value for key, value in (("code", code), ("reason", reason)) if value}
+    else:
+        inner = {}
+    if ts is not None and status != "enqueued":
+        inner["ts"] = ts
+    payload: dict[str, Any] = {
+        "uuid": message_uuid,
+        "status": status,
+        "contact": {
+            "href": "https://dash.callbell.eu/contacts/" + uuid.uuid4().hex,
+            "conversationHref": "https://dash.callbell.eu/chat/" + uuid.uuid4().hex,
+            "name": "John Doe",
+            "tags": ["Lead"],
+            "uuid": uuid.uuid4().hex,
+            "source": "whatsapp",
+            "avatarUrl": None,
+            "createdAt": "2023-06-12T09:58:33Z",
+            "phoneNumber": digits,
+        },
+    }
+    if metadata is not None:
+        payload["metadata"] = dict(metadata)
+    payload["messageStatusPayload"] = {
+        "id": "gBGGM2MSRxl_" + secrets.token_hex(8),
+        "gsId": str(uuid.uuid4()),
+        "type": status,
+        "payload": inner,
+        "destination": digits,
+    }
+    return event_body("message_status_updated", payload)
 
 
 def _text(value: Any) -> bool:

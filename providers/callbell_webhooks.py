@@ -1,0 +1,188 @@
+"""Callbell's webhook callbacks read into `Receipt`s (``shared/spec/providers.md`` §4.4, §4.5).
+
+Callbell posts every subscribed event to the one webhook of an account as
+``{"event": ..., "payload": {...}}``. Only ``message_status_updated`` says anything
+about delivery: ``payload.uuid`` is the ``message.uuid`` of the send, ``payload.metadata``
+echoes the metadata sent with it (Herald's id under ``herald_id``) and
+``payload.messageStatusPayload`` is the raw payload of the WhatsApp provider behind
+Callbell, whose shape varies (§4.5 says to treat it as opaque; a reason and a
+timestamp are read from it where they are visible). Every other event, and the
+periodic connection check, is answered ``{"status": "ok"}`` (§4.5) and yields nothing.
+
+Callbell signs nothing (§4.5): the connection's ``?token=``, checked by the core,
+is what protects the endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from providers.base import (
+    WHATSAPP_WINDOW_HINT,
+    DeliveryStatus,
+    Receipt,
+    WebhookRequest,
+    WebhookResult,
+    is_whatsapp_window_refusal,
+)
+from providers.errors import WebhookError
+
+STATUS_EVENT = "message_status_updated"
+REFERENCE_KEY = "herald_id"  # the metadata key the adapter sends Herald's id under
+# §4.5: what the periodic connection check must get back.
+OK_REPLY: Mapping[str, str] = MappingProxyType({"status": "ok"})
+
+# §4.4. ``accepted`` is not in Callbell's list but is what several WhatsApp providers
+# call the hand-over, so it is read like ``enqueued``. Not here, so ignored: ``mismatch``
+# (WhatsApp corrected the number; the message is still on its way) and ``deleted``
+# (deprecated), and any status Callbell adds later.
+STATUSES: Mapping[str, DeliveryStatus] = {
+    "enqueued": DeliveryStatus.ACCEPTED,
+    "accepted": DeliveryStatus.ACCEPTED,
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+    "failed": DeliveryStatus.FAILED,
+}
+
+# Where BSP payloads keep the words of a failure: Gupshup ``payload.reason``, Meta
+# (Cloud API, 360dialog) ``errors[].error_data.details`` / ``message`` / ``title``.
+_REASON_KEYS = ("details", "reason", "message", "title", "description", "error")
+_REASON_LIMIT = 300
+# Epoch values above this are milliseconds (it is in 1973 as milliseconds, 5138 as seconds).
+_MILLISECONDS_FROM = 10**11
+
+
+def parse_callback(request: WebhookRequest, provider: str) -> WebhookResult:
+    """Read one callback; `WebhookError` (400) if it is not JSON or a status update is broken."""
+    if not request.body.strip():
+        # The shape of the periodic connection check is not documented: an empty
+        # body is the likeliest, and answering it keeps the subscription alive.
+        return WebhookResult([], reply=OK_REPLY)
+    try:
+        body = request.json()
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        raise WebhookError("the callback is not JSON", provider=provider, status_code=400) from exc
+    if not isinstance(body, dict):
+        raise WebhookError(
+            'expected a JSON object {"event": ..., "payload": ...}',
+            provider=provider,
+            status_code=400,
+        )
+    if body.get("event") != STATUS_EVENT:
+        return WebhookResult([], reply=OK_REPLY)
+    receipt = status_receipt(body, provider)
+    return WebhookResult([receipt] if receipt else [], reply=OK_REPLY)
+
+
+def status_receipt(body: Mapping[str, Any], provider: str) -> Receipt | None:
+    """The receipt a ``message_status_updated`` event carries; None for a status Herald
+    does not track."""
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        payload = {}
+    uuid, status = _string(payload.get("uuid")), _string(payload.get("status"))
+    if uuid is None or status is None:
+        raise WebhookError(
+            "message_status_updated without payload.uuid and payload.status",
+            provider=provider,
+            status_code=400,
+        )
+    delivery = STATUSES.get(status.lower())
+    if delivery is None:
+        return None
+    metadata = payload.get("metadata")
+    reference = _string(metadata.get(REFERENCE_KEY)) if isinstance(metadata, dict) else None
+    bsp = payload.get("messageStatusPayload")
+    bsp = bsp if isinstance(bsp, dict) else {}
+    return Receipt(
+        delivery,
+        provider_message_id=uuid,
+        reference=reference,
+        reason=failure_reason(payload, bsp) if delivery is DeliveryStatus.FAILED else None,
+        occurred_at=_occurred_at(bsp),
+        raw=dict(body),
+    )
+
+
+def failure_reason(payload: Mapping[str, Any], bsp: Mapping[str, Any]) -> str | None:
+    """The provider's words for a failure, with its code; None where none is visible."""
+    errors = bsp.get("errors")
+    places: list[Any] = [
+        bsp.get("payload"),
+        *(errors[:1] if isinstance(errors, list) else []),
+        bsp.get("error"),
+        bsp,
+        payload.get("error"),
+        payload,
+    ]
+    for place in places:
+        if not isinstance(place, dict):
+            continue
+        words = _words(place)
+        code = place.get("code")
+        code = str(code) if isinstance(code, int | str) and not isinstance(code, bool) else ""
+        if words or code:
+            reason = f"{words} (code {code})" if words and code else words or f"error code {code}"
+            if is_whatsapp_window_refusal(reason):
+                reason = f"{reason}. {WHATSAPP_WINDOW_HINT}"
+            return reason
+    return None
+
+
+def _words(place: Mapping[str, Any]) -> str:
+    details = place.get("error_data")
+    values = [details.get("details") if isinstance(details, dict) else None]
+    values += [place.get(key) for key in _REASON_KEYS]
+    for value in values:
+        text = _string(value)
+        if text is not None:
+            return _clip(text)
+    return ""
+
+
+def _occurred_at(bsp: Mapping[str, Any]) -> datetime | None:
+    """When the status happened, from the BSP's ``payload.ts`` (Gupshup) or ``timestamp``
+    (Meta); None leaves the core to use the time the callback arrived."""
+    inner = bsp.get("payload")
+    candidates = [inner.get("ts") if isinstance(inner, dict) else None]
+    candidates += [bsp.get("ts"), bsp.get("timestamp")]
+    for value in candidates:
+        moment = _moment(value)
+        if moment is not None:
+            return moment
+    return None
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not isinstance(value, int | float) or value <= 0:
+        return None
+    seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _string(value: Any) -> str | None:
+    """A non-blank string, stripped; None for anything else."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
