@@ -44,6 +44,10 @@ def create_app(settings: Settings) -> Starlette:
         connection = request.path_params["connection"]
         if connection not in settings.connections:
             return JSONResponse({"error": f"no connection named {connection!r}"}, status_code=404)
+        if request.method != "POST":
+            # Providers check that the URL answers (Callbell disables a subscription that
+            # stops answering); a GET carries no callback.
+            return JSONResponse({"status": "ok"})
         body = await _read_limited(request, MAX_WEBHOOK_BYTES)
         if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)
@@ -105,7 +109,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/webhooks/{connection}", webhook, methods=["POST"]),
+            Route("/webhooks/{connection}", webhook, methods=["POST", "GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -143,3 +143,9 @@ def test_oversized_webhook_is_refused_unread(running: RunningHerald) -> None:
     answer = running.http.post("/webhooks/sandbox", content=b"x" * 1_000_001)
 
     assert answer.status_code == 413
+
+
+def test_providers_can_check_that_the_callback_url_answers(running: RunningHerald) -> None:
+    assert running.http.get("/webhooks/sandbox").json() == {"status": "ok"}
+    assert running.http.head("/webhooks/sandbox").status_code == 200
+    assert running.http.get("/webhooks/nope").status_code == 404
