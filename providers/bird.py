@@ -13,12 +13,14 @@ is ``POST /workspaces/{workspace_id}/channels/{channel_id}/messages`` with
 | a provider template | ``template`` instead of ``body`` (never both, §2.4) |
 
 Keys are checked by `read_settings`. Herald schedules itself, so ``scheduledFor`` is never sent.
+Delivery callbacks are read by `providers.bird_webhooks` (§2.7).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from mimetypes import MimeTypes
@@ -38,8 +40,11 @@ from providers.base import (
     ProviderTemplate,
     ReceiptSink,
     SendResult,
+    WebhookRequest,
+    WebhookResult,
     is_whatsapp_window_refusal,
 )
+from providers.bird_webhooks import read_callback
 from providers.errors import ProviderRejectedError, ProviderUnsupportedError
 
 PROVIDER = "bird"
@@ -182,6 +187,13 @@ class BirdProvider(Provider):
     def error_hint(self, response: httpx.Response) -> str | None:
         detail = self.error_detail(response)
         return self._hint(response.status_code, detail, sent_template=_sent_template(response))
+
+    def webhook_needs_token(self) -> bool:
+        # Bird signs every callback when the subscription has a signingKey (§2.7).
+        return self.settings.signing_key is None
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        return read_callback(request, self.settings.signing_key, now=time.time())
 
     def _hint(self, status: int, detail: str, *, sent_template: bool) -> str | None:
         lowered = detail.lower()

@@ -7,6 +7,10 @@ and channel in the path (else 404), and the ``CreateChannelMessage`` schema (§2
 ``template``, at most 10 tags and 10 images — answering 422 with the problems, or 202 with
 a message resource (§2.5).
 
+`BirdFake.status_callback` builds the delivery-status webhook Bird would send for a message
+(§2.7): the ``<platform>.outbound`` envelope around the message resource, signed with the
+fake's ``signing_key`` for a given URL and timestamp; `sign_callback` signs any body.
+
 What the spec leaves UNKNOWN is a setting, not a guess: the error body's shape
 (``error_body``), whether a template needs a ``locale``, whether a ``Bearer`` JWT is taken
 (§2.2), and the words of a WhatsApp refusal outside the 24-hour window
@@ -15,8 +19,13 @@ What the spec leaves UNKNOWN is a setting, not a guess: the error body's shape
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -121,7 +130,7 @@ class BirdFake(ProviderFake):
         return Reply(status, self.error_body(code, message, problems or []))
 
     def _accept(self, body: dict[str, Any]) -> dict[str, Any]:
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = _rfc3339(datetime.now(UTC))
         receiver = body["receiver"]
         contacts = receiver.get("contacts") or [receiver["connector"]]
         sender = (body.get("sender") or {}).get("connector") or {}
@@ -158,6 +167,71 @@ class BirdFake(ProviderFake):
                 resource[key] = body[key]
         self.messages[resource["id"]] = resource
         return resource
+
+    def status_callback(
+        self,
+        url: str,
+        message_id: str,
+        status: str,
+        *,
+        reference: str | None = None,
+        reason: str | None = None,
+        failure: str | None = None,
+        platform: str = "sms",
+        timestamp: int | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The ``<platform>.outbound`` callback for ``message_id`` reaching ``status``, as
+        (raw body, lower-cased headers) signed for ``url`` at ``timestamp`` (default now).
+
+        A message this fake accepted keeps its resource (and reference); any other id gets
+        a minimal one. ``reason`` and ``failure`` (a description) fill a failure (§2.5, §2.6).
+        """
+        now = _rfc3339(datetime.now(UTC))
+        resource: dict[str, Any] = dict(self.messages.get(message_id) or {})
+        resource.setdefault("id", message_id)
+        resource.setdefault("channelId", self.channel_id)
+        resource.setdefault("direction", "outgoing")
+        resource.setdefault("createdAt", now)
+        if reference is not None:
+            resource["reference"] = reference
+        resource.update(status=status, lastStatusAt=now, updatedAt=now)
+        if reason is not None:
+            resource["reason"] = reason
+        if failure is not None:
+            resource["failure"] = {
+                "description": failure,
+                "source": {"code": "0", "name": "platform"},
+            }
+        envelope = {"service": "channels", "event": f"{platform}.outbound", "payload": resource}
+        if message_id in self.messages:
+            self.messages[message_id] = resource
+        return self.sign_body(url, envelope, timestamp=timestamp)
+
+    def sign_body(
+        self, url: str, body: Any, *, timestamp: int | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """Any callback body (bytes as they are, else JSON), signed as Bird signs (§2.7)."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            "content-type": "application/json",
+            "messagebird-signature": sign_callback(self.signing_key, stamp, url, raw),
+            "messagebird-request-timestamp": stamp,
+            "messagebird-request-id": str(uuid.uuid4()),
+        }
+        return raw, headers
+
+
+def sign_callback(signing_key: str, timestamp: str, url: str, body: bytes) -> str:
+    """``messagebird-signature``: base64 HMAC-SHA256(key, ts + "\\n" + url + "\\n" +
+    SHA-256(body)), the body hash as raw bytes, not hex (§2.7)."""
+    signed = b"\n".join((timestamp.encode(), url.encode(), hashlib.sha256(body).digest()))
+    digest = hmac.new(signing_key.encode(), signed, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def message_problems(body: Any, *, require_locale: bool = False) -> list[Problem]:
