@@ -78,3 +78,33 @@ def test_sociocs_signed_failure_fails_the_receipt_with_the_reason(
             ts = receipt.ts
             reply = fake_slack.wait_for(lambda s, ts=ts: s.replies(ts))[0]
             assert "21614" in reply.text
+
+
+def test_bird_signed_callbacks_move_the_receipt_and_forgeries_do_not(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    case = CASES["bird"]
+    public = "https://herald.example.com"
+    with case.fake() as fake:
+        body = f'[server]\npublic_url = "{public}"\n' + connection("out", case, fake)
+        for running in serve(tmp_path, fake_slack, body):
+            running.slash(f"out {case.recipient} Hello")
+            receipt = receipt_saying(fake_slack, "accepted")
+            message_id = _provider_id(running)
+            url = f"{public}/webhooks/out"
+
+            wrong_url, headers = fake.status_callback(
+                f"{public}/webhooks/other", message_id, "delivered"
+            )
+            assert (
+                running.http.post("/webhooks/out", content=wrong_url, headers=headers).status_code
+                == 401
+            )
+
+            signed, headers = fake.status_callback(url, message_id, "delivered")
+            assert (
+                running.http.post("/webhooks/out", content=signed, headers=headers).status_code
+                == 200
+            )
+
+            fake_slack.wait_for(lambda s, r=receipt: r.text.startswith("delivered "))
