@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 from bot.announcing import Announcer
 from bot.errors import InputError
 from bot.models import Message, MessageStatus
+from bot.processes import process_id
 from bot.receipts import advances
 from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.sending import check_content
-from bot.storage import Store, process_id, utcnow
+from bot.storage import Store, utcnow
 from bot.throttling import RateLimiter
 from providers import (
     ConnectionConfig,

@@ -22,12 +22,13 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.errors import MessageNotFoundError
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
+from bot.processes import is_running_elsewhere
 from bot.receipts import advances
 from bot.rendering import Rendered, TemplateInfo, TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending import SendRequest, build_messages
-from bot.storage import Store, is_running_elsewhere
+from bot.storage import Store
 from providers import (
     PROVIDERS,
     Provider,

@@ -1,16 +1,14 @@
 """Herald's own SQLite tables: messages, their status history and the audit trail.
 
 sqlite-utils over one connection in WAL mode with a busy timeout, so a second
-process (the CLI beside the server) waits instead of failing. Schema changes
-are `Migrations`; add a function, never edit an applied one.
+process (the CLI beside the server) waits instead of failing. The schema is in
+`bot.migrations`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -19,124 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from bot.errors import ConfigError
+from bot.migrations import migrations
 from bot.models import Message, MessageStatus, StatusEvent, new_message_id
+from bot.processes import process_id
 from providers import Channel, ProviderTemplate
 
 BUSY_TIMEOUT_SECONDS = 30
-
-migrations = Migrations("herald")
-
-
-@migrations()
-def create_messages(db: Database) -> None:
-    db["messages"].create(  # type: ignore[union-attr]
-        {
-            "id": str,
-            "connection": str,
-            "channel": str,
-            "recipient": str,
-            "text": str,
-            "subject": str,
-            "media_urls": str,
-            "sender": str,
-            "origin": str,
-            "status": str,
-            "provider_message_id": str,
-            "error": str,
-            "announce_to": str,
-            "receipt_channel": str,
-            "receipt_ts": str,
-            "failure_announced": int,
-            "send_started_at": str,
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        not_null={"connection", "channel", "recipient", "text", "sender", "status"},
-        defaults={"failure_announced": 0, "media_urls": "[]"},
-    )
-    db["messages"].create_index(["connection", "provider_message_id"])  # type: ignore[union-attr]
-    db["messages"].create_index(["status"])  # type: ignore[union-attr]
-    db["messages"].create_index(["sender", "created_at"])  # type: ignore[union-attr]
-    db["status_events"].create(  # type: ignore[union-attr]
-        {
-            "id": int,
-            "message_id": str,
-            "status": str,
-            "reason": str,
-            "source": str,
-            "at": str,
-            "raw": str,
-        },
-        pk="id",
-        foreign_keys=[("message_id", "messages", "id")],
-    )
-    db["status_events"].create_index(["message_id"])  # type: ignore[union-attr]
-    db["audit"].create(  # type: ignore[union-attr]
-        {
-            "id": int,
-            "at": str,
-            "actor": str,
-            "action": str,
-            "message_id": str,
-            "connection": str,
-            "detail": str,
-        },
-        pk="id",
-    )
-
-
-@migrations()
-def add_delivery_columns(db: Database) -> None:
-    """Failover, the sender's e-mail (for providers that assign replies) and templates."""
-    table = db["messages"]
-    table.add_column("failover_from", str)  # type: ignore[union-attr]
-    table.add_column("sender_email", str)  # type: ignore[union-attr]
-    table.add_column("template", str)  # type: ignore[union-attr]
-    table.add_column("variables", str)  # type: ignore[union-attr]
-    table.add_column("attempts", int, not_null_default=0)  # type: ignore[union-attr]
-
-
-@migrations()
-def add_provider_template(db: Database) -> None:
-    """The provider-side template a message was rendered into (id, parameters, …)."""
-    db["messages"].add_column("provider_template", str)  # type: ignore[union-attr]
-
-
-@migrations()
-def add_confidential(db: Database) -> None:
-    """Messages whose text Slack must not show (from confidential templates)."""
-    db["messages"].add_column("confidential", int, not_null_default=0)  # type: ignore[union-attr]
-
-
-@migrations()
-def add_owner(db: Database) -> None:
-    """Which process is working on a message (``host:pid``), so a restart of the server
-    leaves alone what a running ``herald send`` is still handing over."""
-    db["messages"].add_column("owner", str)  # type: ignore[union-attr]
-
-
-def process_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def is_running_elsewhere(owner: str | None) -> bool:
-    """Whether ``owner`` is another process on this machine that is still alive."""
-    if not owner or owner == process_id():
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def utcnow() -> datetime:
