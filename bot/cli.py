@@ -208,7 +208,13 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
             except TimeoutError:
                 print(f"(stopped waiting after {args.wait:g}s)", file=sys.stderr)
         elif args.wait <= 0 and any(m.status is not MessageStatus.FAILED for m in messages):
-            print(f"Follow up: herald status {messages[0].id}", file=sys.stderr)
+            sandbox = settings.connections[messages[0].connection].provider == "sandbox"
+            print(
+                "The sandbox reports sent/delivered only while Herald runs: add --wait 5 to see them."
+                if sandbox
+                else f"Follow up: herald status {messages[0].id}",
+                file=sys.stderr,
+            )
     finally:
         await herald.stop()
     final = [announcer.latest.get(m.id, m) for m in messages]
