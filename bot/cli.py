@@ -210,7 +210,7 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
         elif args.wait <= 0 and any(m.status is not MessageStatus.FAILED for m in messages):
             sandbox = settings.connections[messages[0].connection].provider == "sandbox"
             print(
-                "The sandbox reports sent/delivered only while Herald runs: add --wait 5 to see them."
+                "The sandbox reports sent/delivered only while Herald runs: add --wait 5."
                 if sandbox
                 else f"Follow up: herald status {messages[0].id}",
                 file=sys.stderr,
