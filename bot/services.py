@@ -242,7 +242,9 @@ class Herald:
                     at=receipt.occurred_at,
                 )
                 await self.announcer.message_changed(changed)
-            else:
+            elif not self.db.has_event(message.id, reported, source):
+                # a late report is history worth keeping; a repeated one (provider retries,
+                # replays) is not
                 self.db.record_event(
                     message.id,
                     reported,

@@ -193,6 +193,13 @@ class Store:
         with self._write():
             self._event(message_id, status, source, reason, raw, at or utcnow())
 
+    def has_event(self, message_id: str, status: MessageStatus, source: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM status_events WHERE message_id = ? AND status = ? AND source = ?",
+            [message_id, status.value, source],
+        ).fetchone()
+        return row is not None
+
     def history(self, message_id: str) -> list[StatusEvent]:
         return [
             StatusEvent(

@@ -100,6 +100,8 @@ def test_out_of_order_receipts_keep_the_latest_status_and_all_history(tmp_path: 
             pid = message.provider_message_id
             await herald.apply_receipts("sandbox", [Receipt(DeliveryStatus.DELIVERED, pid)])
             await herald.apply_receipts("sandbox", [Receipt(DeliveryStatus.SENT, pid)])
+            await herald.apply_receipts("sandbox", [Receipt(DeliveryStatus.SENT, pid)])  # a replay
+            await herald.apply_receipts("sandbox", [Receipt(DeliveryStatus.DELIVERED, pid)])
             report = herald.report(message.id)
             return report.message.status, [e.status.value for e in report.history]
         finally:
