@@ -86,7 +86,9 @@ class Delivery:
             attempt += 1
             retry: list[tuple[Message, ProviderError]] = []
             for message, outcome in await self._attempt(connection, pending, attempt):
-                if isinstance(outcome, SendResult):
+                if isinstance(outcome, Message):
+                    finished[message.id] = outcome
+                elif isinstance(outcome, SendResult):
                     finished[message.id] = await self._accepted(message, outcome)
                 elif outcome.retryable:
                     retry.append((message, outcome))
@@ -98,9 +100,8 @@ class Delivery:
             gives_up = self.policy.gives_up(attempt, waited, delay)
             pending = []
             for message, error in retry:
-                current = self._current(message)
-                if current.status.rank >= MessageStatus.ACCEPTED.rank:
-                    finished[message.id] = current  # a receipt says it went: never resend
+                if (settled := self._settled(message)) is not None:
+                    finished[message.id] = settled  # a receipt says it went: never resend
                 elif not gives_up:
                     # Queued while waiting: it was certainly not accepted, so a restart in
                     # the meantime sends it rather than marking it as possibly sent.
@@ -129,23 +130,39 @@ class Delivery:
 
     async def _attempt(
         self, connection: str, messages: list[Message], attempt: int
-    ) -> list[tuple[Message, Outcome]]:
-        """One try for each message: one request each, or one request for the batch."""
+    ) -> list[tuple[Message, Outcome | Message]]:
+        """One try for each message: one request each, or one request for the batch.
+
+        A message a receipt has settled in the meantime (during a backoff or a rate-limit
+        wait) is not sent again: its outcome is its stored state.
+        """
         provider = self.providers[connection]
         limiter = self.limiters.get(connection)
+        outcomes: list[tuple[Message, Outcome | Message]] = []
         if provider.batches:
             if limiter is not None:
                 await limiter.acquire(len(messages))
+            batch = []
             for message in messages:
-                self._sending(message, attempt)
-            results = await _guarded(provider, provider.send_many([_outbound(m) for m in messages]))
-            if isinstance(results, ProviderError):
-                results = [results] * len(messages)
-            return list(zip(messages, results, strict=True))
-        outcomes: list[tuple[Message, Outcome]] = []
+                if (settled := self._settled(message)) is not None:
+                    outcomes.append((message, settled))
+                else:
+                    self._sending(message, attempt)
+                    batch.append(message)
+            if batch:
+                results = await _guarded(
+                    provider, provider.send_many([_outbound(m) for m in batch])
+                )
+                if isinstance(results, ProviderError):
+                    results = [results] * len(batch)
+                outcomes += zip(batch, results, strict=True)
+            return outcomes
         for message in messages:
             if limiter is not None:
                 await limiter.acquire()  # just before each send, so the rate is the real one
+            if (settled := self._settled(message)) is not None:
+                outcomes.append((message, settled))
+                continue
             self._sending(message, attempt)
             outcome = await _guarded(provider, provider.send(_outbound(message)))
             if isinstance(outcome, SendResult):
@@ -153,6 +170,11 @@ class Delivery:
                 self._record_acceptance(message, outcome)
             outcomes.append((message, outcome))
         return outcomes
+
+    def _settled(self, message: Message) -> Message | None:
+        """The stored message if a receipt says it went (or it is final); never resend those."""
+        current = self._current(message)
+        return current if current.status.rank >= MessageStatus.ACCEPTED.rank else None
 
     def _sending(self, message: Message, attempt: int) -> None:
         self.store.set_status(

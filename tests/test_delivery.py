@@ -308,3 +308,20 @@ def test_media_that_the_fallback_cannot_carry_fails_clearly(tmp_path: Path) -> N
     assert message.status is MessageStatus.FAILED
     assert "could not fail over to sms: --media needs an MMS" in (message.error or "")
     assert rig.sms.sent == []
+
+
+def test_a_receipt_during_the_backoff_stops_the_resend(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[_unavailable()], sms=[])
+
+    async def receipt_arrives_while_waiting(seconds: float) -> None:
+        (message,) = rig.store.with_status(MessageStatus.QUEUED)
+        rig.store.set_status(message.id, MessageStatus.DELIVERED, source="scripted")
+
+    rig.delivery.policy = RetryPolicy(
+        attempts=3, backoff=1.0, sleep=receipt_arrives_while_waiting, random=lambda: 1.0
+    )
+
+    (message,) = rig.send()
+
+    assert message.status is MessageStatus.DELIVERED
+    assert rig.wa.sent == [] and rig.sms.sent == []  # the provider had it: never sent twice
