@@ -48,8 +48,10 @@ class Delivery:
         announcer: Callable[[], Announcer],
         policy: RetryPolicy,
         templates: TemplateLibrary,
+        accepted: Callable[[Message], Awaitable[None]] | None = None,
     ) -> None:
         self.templates = templates
+        self._after_acceptance = accepted
         self.store = store
         self.providers = providers
         self.connections = connections
@@ -211,7 +213,9 @@ class Delivery:
     async def _accepted(self, message: Message, result: SendResult) -> Message:
         updated = self._record_acceptance(message, result)
         await self._announcer().message_changed(updated)
-        return updated
+        if self._after_acceptance is not None:
+            await self._after_acceptance(updated)
+        return self._current(updated)
 
     async def _failed(
         self, message: Message, error: ProviderError, tries: int, reason: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ from providers import (
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+EARLY_RECEIPT_TTL = 600.0  # seconds a report for a not-yet-known provider id is kept
+EARLY_RECEIPT_LIMIT = 10_000
 INTERRUPTED_REASON = (
     "Herald stopped while handing this message to the provider, so it may or may not "
     "have gone out. Check with the recipient before sending it again."
@@ -67,6 +70,7 @@ class Herald:
         self.providers: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
         self._delivery: Delivery | None = None
+        self._early: dict[tuple[str, str], list[tuple[float, Receipt]]] = {}
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -99,6 +103,7 @@ class Herald:
                 max_wait=delivery.retry_max_wait,
             ),
             self.templates,
+            accepted=self._accepted,
         )
         if serve:
             self.scheduler = create_scheduler(self.settings.db_path)
@@ -218,51 +223,99 @@ class Herald:
     # -- receipts ---------------------------------------------------------------
 
     async def apply_receipts(self, connection: str, receipts: Sequence[Receipt]) -> int:
-        """Record provider-reported statuses; returns how many matched a message."""
+        """Record provider-reported statuses; returns how many matched a message.
+
+        The Slack (or CLI) announcement runs in the background, so a provider's callback
+        is answered at once however slow Slack is. A report for a message whose send is
+        still waiting for the provider's answer is kept for a while and applied when the
+        answer brings the provider id.
+        """
         matched = 0
         for receipt in receipts:
             message = self._match(connection, receipt)
             if message is None:
-                log.info(
-                    "receipt on %s for unknown message (provider id %s); ignored",
-                    connection,
-                    receipt.provider_message_id,
-                )
+                self._keep_early(connection, receipt)
                 continue
             matched += 1
-            reported = MessageStatus.from_delivery(receipt.status)
-            source = self.settings.connections[connection].provider
-            if advances(message.status, reported):
-                changed = self.db.set_status(
-                    message.id,
-                    reported,
-                    source=source,
-                    reason=receipt.reason,
-                    raw=receipt.raw,
-                    at=receipt.occurred_at,
-                )
-                await self.announcer.message_changed(changed)
-            elif not self.db.has_event(message.id, reported, source):
-                # a late report is history worth keeping; a repeated one (provider retries,
-                # replays) is not
-                self.db.record_event(
-                    message.id,
-                    reported,
-                    source=source,
-                    reason=receipt.reason,
-                    raw=receipt.raw,
-                    at=receipt.occurred_at,
-                )
+            self._apply(message, receipt, self.settings.connections[connection].provider)
         return matched
 
+    def _apply(self, message: Message, receipt: Receipt, source: str) -> None:
+        reported = MessageStatus.from_delivery(receipt.status)
+        if advances(message.status, reported):
+            changed = self.db.set_status(
+                message.id,
+                reported,
+                source=source,
+                reason=receipt.reason,
+                raw=receipt.raw,
+                at=receipt.occurred_at,
+            )
+            self.background.spawn(
+                self.announcer.message_changed(changed), name=f"announce-{message.id}"
+            )
+        elif not self.db.has_event(message.id, reported, source):
+            # a late report is history worth keeping; a repeated one (retries, replays) is not
+            self.db.record_event(
+                message.id,
+                reported,
+                source=source,
+                reason=receipt.reason,
+                raw=receipt.raw,
+                at=receipt.occurred_at,
+            )
+
+    def _keep_early(self, connection: str, receipt: Receipt) -> None:
+        provider = self.settings.connections[connection].provider
+        if not receipt.provider_message_id:
+            log.info("receipt on %s names no message; ignored", connection)
+            return
+        now = time.monotonic()
+        self._early = {
+            key: kept for key, kept in self._early.items() if now - kept[0][0] < EARLY_RECEIPT_TTL
+        }
+        if len(self._early) >= EARLY_RECEIPT_LIMIT:
+            log.info(
+                "receipt on %s for unknown message %s; ignored",
+                connection,
+                receipt.provider_message_id,
+            )
+            return
+        log.info(
+            "receipt on %s for unknown message %s; kept in case its send is still in flight",
+            connection,
+            receipt.provider_message_id,
+        )
+        self._early.setdefault((provider, receipt.provider_message_id), []).append((now, receipt))
+
+    async def _accepted(self, message: Message) -> None:
+        """Apply reports that arrived before the provider's answer to the send."""
+        provider = self.settings.connections[message.connection].provider
+        kept = self._early.pop((provider, message.provider_message_id or ""), [])
+        for _, receipt in kept:
+            current = self.db.get(message.id)
+            if current is not None:
+                self._apply(current, receipt, provider)
+
     def _match(self, connection: str, receipt: Receipt) -> Message | None:
+        # Any connection of the same provider: Callbell, for one, has a single webhook per
+        # account, so one URL receives the callbacks of every connection on that account.
+        siblings = self._siblings(connection)
         if receipt.reference:
             message = self.db.get(receipt.reference)
-            if message is not None and message.connection == connection:
+            if message is not None and message.connection in siblings:
                 return message
         if receipt.provider_message_id:
-            return self.db.find_by_provider_id(connection, receipt.provider_message_id)
+            return self.db.find_by_provider_id(siblings, receipt.provider_message_id)
         return None
+
+    def _siblings(self, connection: str) -> list[str]:
+        provider = self.settings.connections[connection].provider
+        return [
+            name
+            for name, config in self.settings.connections.items()
+            if config.provider == provider
+        ]
 
     async def handle_webhook(self, connection: str, request: WebhookRequest) -> WebhookResult:
         """Verify and apply a provider's delivery callback for ``connection``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,9 +124,13 @@ class Store:
         row = self.db.execute("SELECT owner FROM messages WHERE id = ?", [message_id]).fetchone()
         return row[0] if row else None
 
-    def find_by_provider_id(self, connection: str, provider_message_id: str) -> Message | None:
+    def find_by_provider_id(
+        self, connections: Sequence[str], provider_message_id: str
+    ) -> Message | None:
+        marks = ", ".join("?" for _ in connections)
         found = self._select(
-            "connection = ? AND provider_message_id = ?", [connection, provider_message_id]
+            f"connection IN ({marks}) AND provider_message_id = ?",
+            [*connections, provider_message_id],
         )
         return found[0] if found else None
 

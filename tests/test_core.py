@@ -212,3 +212,57 @@ def test_restart_leaves_alone_what_a_running_cli_is_sending(tmp_path: Path) -> N
     statuses = list(asyncio.run(scenario()).values())
 
     assert statuses == [MessageStatus.QUEUED, MessageStatus.ACCEPTED]
+
+
+def test_a_report_that_beats_the_send_answer_is_applied_once_the_id_is_known(
+    tmp_path: Path,
+) -> None:
+    from providers import OutboundMessage, SendResult
+
+    async def scenario() -> tuple[MessageStatus, list[str]]:
+        herald = _herald(tmp_path)
+        await herald.start()
+        provider = herald.providers["sandbox"]
+
+        async def fast_callback(message: OutboundMessage) -> SendResult:
+            # the provider's callback (no reference, only its own id) arrives first …
+            await herald.apply_receipts(
+                "sandbox", [Receipt(DeliveryStatus.DELIVERED, provider_message_id="p-42")]
+            )
+            return SendResult("p-42")  # … then the answer to the send
+
+        provider.send = fast_callback  # type: ignore[method-assign]
+        try:
+            (message,) = await herald.send_now(_request())
+            await herald.background.drain(5)
+            report = herald.report(message.id)
+            return report.message.status, [e.status.value for e in report.history]
+        finally:
+            await herald.stop()
+
+    status, history = asyncio.run(scenario())
+
+    assert status is MessageStatus.DELIVERED
+    assert history[-2:] == ["accepted", "delivered"]
+
+
+def test_callbacks_reach_messages_of_any_connection_of_the_same_provider(tmp_path: Path) -> None:
+    body = (
+        '[connections.one]\nprovider = "sandbox"\nchannel = "sms"\n'
+        '[connections.two]\nprovider = "sandbox"\nchannel = "sms"\n'
+    )
+
+    async def scenario() -> MessageStatus:
+        herald = Herald(settings_for(tmp_path, body=body))
+        await herald.start()
+        try:
+            request = SendRequest("two", ["+31612345678"], "Hi", sender="cli:t", origin="cli")
+            (message,) = await herald.send_now(request)
+            pid = message.provider_message_id
+            # one webhook URL per account (Callbell): the callback comes in on 'one'
+            await herald.apply_receipts("one", [Receipt(DeliveryStatus.READ, pid)])
+            return herald.report(message.id).message.status
+        finally:
+            await herald.stop()
+
+    assert asyncio.run(scenario()) is MessageStatus.READ
