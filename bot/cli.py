@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import re
 import sys
+import time
 from collections.abc import Sequence
 
 from bot import __version__
@@ -202,11 +204,8 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         announcer.expect({m.id for m in messages})
-        if args.wait > 0 and not announcer.settled.is_set():
-            try:
-                await asyncio.wait_for(announcer.settled.wait(), timeout=args.wait)
-            except TimeoutError:
-                print(f"(stopped waiting after {args.wait:g}s)", file=sys.stderr)
+        if args.wait > 0 and not await _wait(herald, announcer, args.wait):
+            print(f"(stopped waiting after {args.wait:g}s)", file=sys.stderr)
         elif args.wait <= 0 and any(m.status is not MessageStatus.FAILED for m in messages):
             sandbox = settings.connections[messages[0].connection].provider == "sandbox"
             print(
@@ -219,6 +218,27 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
         await herald.stop()
     final = [announcer.latest.get(m.id, m) for m in messages]
     return EXIT_FAILED if any(m.status is MessageStatus.FAILED for m in final) else 0
+
+
+async def _wait(herald: Herald, announcer: PrintAnnouncer, seconds: float) -> bool:
+    """Follow the messages until all are settled; False if ``seconds`` ran out first.
+
+    Receipts reach this process only for the sandbox; a real provider's callbacks reach
+    ``herald serve``, so the store is read again every second to see what it recorded.
+    """
+    deadline = time.monotonic() + seconds
+    while not announcer.settled.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(announcer.settled.wait(), timeout=min(1.0, left))
+        for message_id in announcer.expected:
+            stored = herald.db.get(message_id)
+            seen = announcer.latest.get(message_id)
+            if stored is not None and (seen is None or seen.status is not stored.status):
+                await announcer.message_changed(stored)
+    return True
 
 
 async def _status(settings: Settings, message_id: str) -> int:

@@ -177,8 +177,8 @@ def _occurred_at(*sources: Mapping[str, Any]) -> datetime | None:
             value = source.get(key)
             if value is None or isinstance(value, bool):
                 continue
-            if isinstance(value, str) and value.strip().isdigit():
-                value = int(value)
+            if isinstance(value, str) and value.strip().isdecimal() and len(value) <= 20:
+                value = int(value.strip())
             if isinstance(value, int | float):
                 seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
                 try:

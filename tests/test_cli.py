@@ -83,3 +83,44 @@ def test_console_script_and_python_m_bot_are_the_same_cli(config: Path) -> None:
     assert helped.returncode == 0
     for command in ("serve", "send", "status", "jobs", "templates"):
         assert command in helped.stdout
+
+
+def test_wait_follows_what_the_server_records_for_real_providers(tmp_path: Path) -> None:
+    from bot.models import MessageStatus
+    from bot.storage import Store
+    from tests.conftest import FAST_SANDBOX
+    from tests.providers.cases import load_cases
+    from tests.test_providers_e2e import connection
+
+    bird = next(c for c in load_cases() if c.name == "bird")
+    with bird.fake() as fake:
+        config = write_config(tmp_path, FAST_SANDBOX + connection("out", bird, fake))
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "--config",
+                str(config),
+                "send",
+                "out",
+                bird.recipient,
+                "Hello",
+                "--wait",
+                "20",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline().split()
+        assert first[1] == "accepted"
+
+        store = Store(tmp_path / "herald.db")  # what herald serve does when Bird calls back
+        store.set_status(first[0], MessageStatus.DELIVERED, source="bird")
+        store.close()
+        out, _ = proc.communicate(timeout=30)
+
+    assert proc.returncode == 0
+    assert out.split()[:2] == [first[0], "delivered"]
