@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -190,10 +191,14 @@ class Herald:
             self.background.spawn(self.dispatch(queued), name="recover-queued")
 
     def _orphans(self, status: MessageStatus) -> list[Message]:
+        now = datetime.now(UTC)
         return [
             message
             for message in self.db.with_status(status)
-            if not is_running_elsewhere(self.db.owner_of(message.id))
+            if not is_running_elsewhere(
+                self.db.owner_of(message.id),
+                idle_seconds=(now - message.updated_at).total_seconds(),
+            )
         ]
 
     # -- templates --------------------------------------------------------------

@@ -266,3 +266,13 @@ def test_callbacks_reach_messages_of_any_connection_of_the_same_provider(tmp_pat
             await herald.stop()
 
     assert asyncio.run(scenario()) is MessageStatus.READ
+
+
+def test_a_process_on_another_machine_counts_as_alive_until_its_work_goes_stale() -> None:
+    from bot.processes import ELSEWHERE_TIMEOUT, is_running_elsewhere
+
+    other = "another-container:4242"
+
+    assert is_running_elsewhere(other, idle_seconds=60)
+    assert not is_running_elsewhere(other, idle_seconds=ELSEWHERE_TIMEOUT + 1)
+    assert not is_running_elsewhere(None, idle_seconds=0)
