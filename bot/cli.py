@@ -121,7 +121,9 @@ def _serve(settings: Settings, host: str, port: int | None) -> int:
     import uvicorn
 
     from bot.server import check_socket_mode, create_app
+    from bot.storage import Store
 
+    Store(settings.db_path).close()  # a database that cannot be opened stops here, in one line
     app = create_app(settings)
     asyncio.run(check_socket_mode(settings))
     logging.getLogger("uvicorn.access").addFilter(redact_tokens)

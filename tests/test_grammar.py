@@ -102,3 +102,10 @@ def test_one_quoted_text_loses_its_quotes() -> None:
 
     assert isinstance(parsed, grammar.QuickSend)
     assert parsed.text == "Running late"
+
+
+def test_a_quoted_word_is_text_even_when_it_looks_like_an_option() -> None:
+    parsed = grammar.parse('sms +31612345678 Type "--help" to see the options')
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.text == 'Type "--help" to see the options'

@@ -107,3 +107,28 @@ def test_serve_without_slack_credentials_says_what_to_set(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set" in done.stderr
     assert "app_manifest.yaml" in done.stderr
+
+
+def test_serve_with_an_unusable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = {
+        **os.environ,
+        "HERALD_CONFIG": str(write_config(tmp_path)),
+        "HERALD_DB": str(blocker / "herald.db"),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("herald: cannot open the database")

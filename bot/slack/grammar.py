@@ -124,7 +124,7 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
     while index < len(words):
         word = words[index]
         index += 1
-        if not word.startswith("--") or word == "--":
+        if not word.startswith("--") or word == "--" or spans[index - 1].quoted:
             text.append(spans[index - 1])
             continue
         name, has_value, value = word[2:].partition("=")
@@ -192,6 +192,7 @@ class Word:
     value: str  # with grouping quotes removed
     start: int  # where it stands in the text, quotes included
     end: int
+    quoted: bool = False  # quotes grouped some of it: never an option
 
 
 def tokenize(text: str) -> list[str]:
@@ -206,6 +207,7 @@ def words_of(text: str) -> list[Word]:
             i += 1
             continue
         start = i
+        quoted = False
         chars: list[str] = []
         while i < n and not text[i].isspace():
             c = text[i]
@@ -217,10 +219,11 @@ def words_of(text: str) -> list[Word]:
                 if end != -1:
                     chars.append(text[i + 1 : end])
                     i = end + 1
+                    quoted = True
                     continue
             chars.append(c)
             i += 1
-        words.append(Word("".join(chars), start, i))
+        words.append(Word("".join(chars), start, i, quoted))
     return words
 
 
