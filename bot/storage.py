@@ -79,7 +79,11 @@ class Store:
         except BaseException:
             self.db.conn.rollback()
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.conn.rollback()
+            raise
 
     def ping(self) -> bool:
         try:
