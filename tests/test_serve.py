@@ -14,6 +14,7 @@ import httpx
 
 from tests.conftest import FAST_SANDBOX, write_config
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.serving import run_cli
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
 
 HOOK = "hook-token-5f2a9c"
@@ -95,14 +96,7 @@ def test_serve_without_slack_credentials_says_what_to_set(tmp_path: Path) -> Non
         "HERALD_CONFIG": str(write_config(tmp_path))
     }
 
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("serve", env=env)
 
     assert done.returncode == 2
     assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set" in done.stderr
@@ -120,14 +114,7 @@ def test_serve_with_an_unusable_database_says_so_in_one_line(tmp_path: Path) -> 
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
     }
 
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("serve", env=env)
 
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

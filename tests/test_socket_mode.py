@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from tests.conftest import RunningHerald, run_herald, settings_for, write_config
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
+from tests.serving import run_cli
 from tests.slack_signing import SIGNING_SECRET
 
 
@@ -85,14 +84,7 @@ def test_refused_app_token_stops_serve_with_one_clear_line(
         "SLACK_APP_TOKEN": APP_TOKEN,
     }
 
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--port", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("serve", "--port", "0", env=env)
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
