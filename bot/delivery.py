@@ -20,7 +20,7 @@ from bot.processes import process_id
 from bot.receipts import advances
 from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
-from bot.sending import check_content
+from bot.sending import check_content, template_subject
 from bot.storage import Store, utcnow
 from bot.throttling import RateLimiter
 from providers import (
@@ -252,7 +252,8 @@ class Delivery:
                 )
                 rewritten = {
                     "text": rendered.text,
-                    "subject": current.subject or rendered.subject,
+                    # the template's e-mail subject only if the fallback sends e-mail
+                    "subject": current.subject or template_subject(target.channel, rendered),
                     "provider_template": rendered.provider_template,
                 }
             check_content(target, rewritten.get("subject", current.subject), current.media_urls)

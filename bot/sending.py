@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.errors import InputError, NotAvailableYetError, UnknownConnectionError
 from bot.models import Message, MessageStatus, new_message_id
 from bot.recipients import normalize_recipients
-from bot.rendering import TemplateLibrary
+from bot.rendering import Rendered, TemplateLibrary
 from bot.storage import utcnow
 from providers import Channel, ConnectionConfig, ProviderTemplate
 
@@ -70,7 +70,8 @@ def build_messages(
         rendered = library.render(
             request.template, request.variables, channel=channel, provider=connection.provider
         )
-        text, subject = rendered.text, subject or rendered.subject
+        text = rendered.text
+        subject = subject or template_subject(channel, rendered)
         provider_template = rendered.provider_template
         confidential = library.info(request.template).confidential
     elif request.variables:
@@ -129,6 +130,15 @@ def check_content(connection: ConnectionConfig, subject: str | None, media: Sequ
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError(f"--media must be a public http(s) URL, not {url!r}.", field="media")
+
+
+def template_subject(channel: Channel, rendered: Rendered) -> str | None:
+    """The template's subject if ``channel`` carries one (e-mail), else None.
+
+    A template for several channels keeps its e-mail subject in its header; on SMS or
+    WhatsApp that is not the user asking for a subject, so it is left out, not refused.
+    """
+    return rendered.subject if channel is Channel.EMAIL else None
 
 
 def unknown_connection_text(name: str, settings: Settings) -> str:

@@ -325,3 +325,52 @@ def test_a_receipt_during_the_backoff_stops_the_resend(tmp_path: Path) -> None:
 
     assert message.status is MessageStatus.DELIVERED
     assert rig.wa.sent == [] and rig.sms.sent == []  # the provider had it: never sent twice
+
+
+def test_failover_of_a_template_with_an_email_subject_sends_no_subject(tmp_path: Path) -> None:
+    from tests.conftest import TEMPLATES
+
+    rig = Rig(tmp_path, wa=[_unavailable()] * 3, sms=[])
+    rig.delivery.templates = TemplateLibrary(TEMPLATES)
+    variables = {"name": "Jo", "order": "A1", "carrier": "DHL", "tracking_url": "https://t.ex/1"}
+    request = SendRequest(
+        "wa",
+        ["+31612345678"],
+        "",
+        sender="U1",
+        origin="slack",
+        template="order_shipped",  # its header has an e-mail subject
+        variables=variables,
+    )
+    built = build_messages(request, rig.settings, rig.delivery.templates)
+    stored = rig.store.add_messages(built, actor="U1", action="send")
+
+    (message,) = asyncio.run(rig.delivery.deliver(stored))
+
+    assert message.status is MessageStatus.ACCEPTED and message.connection == "sms"
+    assert [(m.subject, m.text[:16]) for m in rig.sms.sent] == [(None, "Hi Jo, good news")]
+
+
+def test_failover_of_a_stored_template_message_keeps_it_free_of_a_subject(
+    tmp_path: Path,
+) -> None:
+    """A WhatsApp message stored without a subject fails over to SMS without one."""
+    from dataclasses import replace
+
+    from tests.conftest import TEMPLATES
+
+    rig = Rig(tmp_path, wa=[_unavailable()] * 3, sms=[])
+    rig.delivery.templates = TemplateLibrary(TEMPLATES)
+    (built,) = build_messages(
+        SendRequest("wa", ["+31612345678"], "Hi", sender="U1", origin="slack"),
+        rig.settings,
+        rig.delivery.templates,
+    )
+    variables = {"name": "Jo", "order": "A1", "carrier": "DHL", "tracking_url": "https://t.ex/1"}
+    built = replace(built, template="order_shipped", variables=variables)
+    stored = rig.store.add_messages([built], actor="U1", action="send")
+
+    (message,) = asyncio.run(rig.delivery.deliver(stored))
+
+    assert message.status is MessageStatus.ACCEPTED and message.connection == "sms"
+    assert rig.sms.sent[0].subject is None and rig.sms.sent[0].text.startswith("Hi Jo")

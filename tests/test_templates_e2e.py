@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from providers import Channel
 from tests.conftest import FAST_SANDBOX, TEMPLATES, RunningHerald, run_herald, write_config
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.slack_signing import SIGNING_SECRET
@@ -205,3 +206,63 @@ def test_confidential_must_be_true_or_false(tmp_path: Path) -> None:
     problems = TemplateLibrary(tmp_path).check()
 
     assert any("confidential must be true or false" in p for p in problems)
+
+
+def _shipped_template_channels() -> list[tuple[str, Channel]]:
+    from bot.rendering import TemplateLibrary
+
+    library = TemplateLibrary(TEMPLATES)
+    return [
+        (name, channel)
+        for name in library.names()
+        for channel in sorted(library.info(name).channels, key=lambda c: c.value)
+    ]
+
+
+ONE_SANDBOX_PER_CHANNEL = "".join(
+    f'[connections.{channel.value}]\nprovider = "sandbox"\nchannel = "{channel.value}"\n'
+    for channel in Channel
+)
+
+
+@pytest.mark.parametrize(("name", "channel"), _shipped_template_channels())
+def test_every_shipped_template_sends_on_every_channel_it_declares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, channel: Channel
+) -> None:
+    from bot.rendering import TemplateLibrary
+
+    info = TemplateLibrary(TEMPLATES).info(name)
+    config = write_config(tmp_path, ONE_SANDBOX_PER_CHANNEL)
+    recipient = "jane@example.com" if channel is Channel.EMAIL else "+31612345678"
+    pairs = [arg for key, value in info.samples.items() for arg in ("--var", f"{key}={value}")]
+
+    code = main(
+        ["--config", str(config), "send", channel.value, recipient, "--template", name, *pairs]
+    )
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.split()[1:3] == ["accepted", recipient]
+    with sqlite3.connect(tmp_path / "herald.db") as db:
+        ((stored_channel, subject, text),) = db.execute(
+            "SELECT channel, subject, text FROM messages"
+        ).fetchall()
+    assert stored_channel == channel.value and text
+    if channel is Channel.EMAIL:
+        assert subject  # the template's subject is the e-mail's subject
+    else:
+        assert subject is None  # an e-mail subject in the header is not a --subject on SMS
+
+
+def test_a_template_subject_does_not_stop_an_sms_send_from_slack(running: RunningHerald) -> None:
+    answer = running.slash(
+        "sandbox +31612345678 --template order_shipped --var name=Jo --var order=A1 "
+        "--var carrier=DHL --var tracking_url=https://t.example/1"
+    )
+
+    assert answer.status_code == 200 and answer.text == ""
+    running.slack.wait_for(
+        lambda s: next((r for r in s.receipts() if r.text.startswith("delivered")), None)
+    )
+    outbox = running.herald.providers["sandbox"].outbox  # type: ignore[attr-defined]
+    assert [(m.subject, m.text.startswith("Hi Jo, good news")) for m in outbox] == [(None, True)]
