@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+
+# Waking a hair early (asyncio may run a timer up to its clock resolution early, and a
+# float sum can land one ulp short) would otherwise mean sleeping for ~0 s, which an
+# injected clock may never advance past; this floor ends such a wait.
+MIN_WAIT = 0.001
 
 
 class RateLimiter:
-    """Lets at most ``per_second`` sends start each second (a token bucket holding one
-    second's worth), waiting as long as needed; fair in arrival order."""
+    """Lets at most ``per_second`` sends start in ANY one-second window, waiting as long as
+    needed; fair in arrival order.
+
+    It remembers the start times of the last sends (a sliding window): N sends may start
+    at once, the next when the oldest of them is a second old. (A token bucket holding a
+    second's worth lets 2N start within a second: its burst, then the refill.) A rate
+    below 1 lets one send start every ``1 / per_second`` seconds; a fractional rate above
+    1 is rounded down (2.5 → 2 a second), so the promise holds in every window.
+    """
 
     def __init__(
         self,
@@ -18,26 +32,33 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if per_second <= 0:
-            raise ValueError("per_second must be positive")
+        if not (math.isfinite(per_second) and per_second > 0):
+            raise ValueError("per_second must be a positive, finite number")
         self.rate = per_second
-        self.capacity = max(1.0, per_second)
-        self._tokens = self.capacity
+        self.capacity = max(1, math.floor(per_second))
+        self.window = 1.0 if per_second >= 1 else 1.0 / per_second
+        self._starts: deque[float] = deque(maxlen=self.capacity)
         self._clock = clock
         self._sleep = sleep
-        self._updated = clock()
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # FIFO: waiters go in the order they arrived
 
     async def acquire(self, count: int = 1) -> None:
-        async with self._lock:
-            for _ in range(count):
-                self._refill()
-                if self._tokens < 1:
-                    await self._sleep((1 - self._tokens) / self.rate)
-                    self._refill()
-                self._tokens -= 1
+        """Wait until ``count`` sends may start together, and count them as started now.
 
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
+        A batch larger than the capacity waits for an empty window and then goes as one
+        request (it cannot be spread out without splitting it).
+        """
+        need = min(max(count, 1), self.capacity)
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._starts and now - self._starts[0] >= self.window:
+                    self._starts.popleft()
+                over = len(self._starts) + need - self.capacity
+                if over <= 0:
+                    break
+                # the start that must leave the window before these may begin
+                leaving = self._starts[over - 1]
+                await self._sleep(max(leaving + self.window - now, MIN_WAIT))
+            for _ in range(count):
+                self._starts.append(now)
