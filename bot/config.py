@@ -7,6 +7,7 @@ key or the variable to fix.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import os
 import re
@@ -112,12 +113,7 @@ def load_settings(
     where = "embedded default"
     if path is not None:
         where = str(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot read it: {exc.strerror}") from exc
+        raw = _read_toml(path)
         raw = _interpolate(raw, env, where, "")
     _check_keys(raw, SECTIONS, where, "")
     base = path.parent if path is not None else Path.cwd()
@@ -168,9 +164,33 @@ def _config_path(env: Mapping[str, str], explicit: Path | str | None) -> Path | 
     else:
         default = Path(DEFAULT_CONFIG_FILE)
         return default.resolve() if default.is_file() else None
+    if chosen.is_dir():
+        raise ConfigError(f"config file {chosen} is a directory (set by HERALD_CONFIG or --config)")
     if not chosen.is_file():
         raise ConfigError(f"config file {chosen} does not exist (set by HERALD_CONFIG or --config)")
     return chosen.resolve()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The config file as a table; a file that cannot be read as UTF-8 TOML is one line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    # a byte-order mark (some Windows editors write one) is not an error
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def _interpolate(value: Any, env: Mapping[str, str], where: str, key: str) -> Any:

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import write_config
+from tests.serving import run_cli
 
 
 @pytest.fixture
@@ -124,3 +125,53 @@ def test_wait_follows_what_the_server_records_for_real_providers(tmp_path: Path)
 
     assert proc.returncode == 0
     assert out.split()[:2] == [first[0], "delivered"]
+
+
+def _unreadable(path: Path) -> None:
+    path.write_text('[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n')
+    path.chmod(0)
+
+
+CONFIG_FILES_THAT_CANNOT_BE_READ = {
+    # Latin-1 "é" (0xe9) where UTF-8 is expected, on line 2
+    "not-utf8": lambda p: p.write_bytes(b'[slack]\ncommand = "/envi\xe9"\n'),
+    "not-toml": lambda p: p.write_text("[connections.a\nprovider = 'sandbox'\n"),
+    "unreadable": _unreadable,
+    "a-directory": lambda p: p.mkdir(),
+}
+CONFIG_FILE_PROBLEMS = {
+    "not-utf8": "line 2 is not UTF-8 text (byte 0xe9); save the file as UTF-8",
+    "not-toml": "not valid TOML",
+    "unreadable": "cannot read it: Permission denied",
+    "a-directory": "is a directory",
+}
+
+
+@pytest.mark.parametrize("command", [["serve"], ["send", "a", "+31612345678", "Hi"]])
+@pytest.mark.parametrize("kind", list(CONFIG_FILES_THAT_CANNOT_BE_READ))
+def test_a_config_file_that_cannot_be_read_stops_the_cli_in_one_line(
+    tmp_path: Path, command: list[str], kind: str
+) -> None:
+    if kind == "unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a file whatever its mode")
+    path = tmp_path / "herald.toml"
+    CONFIG_FILES_THAT_CANNOT_BE_READ[kind](path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HERALD_"))}
+
+    done = run_cli("--config", str(path), *command, env=env)
+
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr  # no traceback
+    assert lines[0].startswith("herald: ") and str(path) in lines[0]
+    assert CONFIG_FILE_PROBLEMS[kind] in lines[0]
+    assert done.stdout == ""
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    from bot.config import load_settings
+
+    path = tmp_path / "herald.toml"
+    path.write_bytes(b'\xef\xbb\xbf[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n')
+
+    assert list(load_settings({}, path).connections) == ["a"]
