@@ -6,7 +6,8 @@
     │   ├── UnknownConnectionError  no such connection (lists the valid ones)
     │   ├── InvalidRecipientError   a phone number or e-mail address that cannot be used
     │   └── NotAvailableYetError    a recognised option whose feature has not landed
-    └── MessageNotFoundError        no message with that id (also a LookupError)
+    ├── MessageNotFoundError        no message with that id (also a LookupError)
+    └── RepeatedRequestError        a request acted on before (a retry or a replay)
 
 Provider failures are `providers.ProviderError`s; the core records them on the
 message rather than raising them to the user.
@@ -45,3 +46,7 @@ class NotAvailableYetError(InputError):
 
 class MessageNotFoundError(HeraldError, LookupError):
     """No message has the given id."""
+
+
+class RepeatedRequestError(HeraldError):
+    """The same request (a Slack retry, a replayed signed request) was acted on before."""

@@ -41,6 +41,7 @@ class SendRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     at: str | None = None
     announce_to: str | None = None
+    request_key: str | None = None  # the same key twice (a replayed request) sends once
 
 
 def build_messages(

@@ -17,10 +17,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import HeraldError
+from bot.errors import HeraldError, RepeatedRequestError
 from bot.services import Herald
 from bot.slack import blocks, commands, grammar, home
 from bot.slack.announcer import SlackAnnouncer
+from bot.slack.replays import RequestLedger
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,16 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
         logger=bolt_logger,
     )
     announcer = SlackAnnouncer(client, herald)
+    app.middleware(RequestLedger(herald).middleware)
     commands.register(app, herald, announcer)
     home.register(app, herald)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         command = settings.slack.command
+        if isinstance(error, RepeatedRequestError):
+            log.info("ignored a repeated slash command")
+            return BoltResponse(status=200, body="")
         if isinstance(error, HeraldError):
             text = blocks.error_text(str(error), command, was_send=grammar.is_send(body))
         else:
@@ -65,7 +70,10 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
                 body=json.dumps({"response_type": "ephemeral", "text": text}),
                 headers={"content-type": "application/json;charset=utf-8"},
             )
-        return BoltResponse(status=500, body="")
+        # Slack retries an event or action answered with an error, which would run the
+        # failing listener again (and repeat whatever it did before failing): the error
+        # is logged, and Slack hears that the request arrived.
+        return BoltResponse(status=200, body="")
 
     return app, announcer
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import NotAvailableYetError
 from bot.sending import SendRequest
 from bot.services import Herald
 from bot.slack import blocks, grammar
 from bot.slack.announcer import SlackAnnouncer
+from bot.slack.replays import CONTEXT_KEY as REQUEST_KEY
 
 _LATER = {
     grammar.Compose: "The compose form is not available yet; send with "
@@ -30,7 +31,9 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
     mask = settings.mask_recipients
 
     @app.command(name)
-    async def send_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def send_command(
+        ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         parsed = grammar.parse(command.get("text", ""))
         if type(parsed) in _LATER:
             raise NotAvailableYetError(_LATER[type(parsed)].format(command=name))
@@ -64,6 +67,7 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
                     sender=command["user_id"],
                     origin="slack",
                     announce_to=command.get("channel_id"),
+                    request_key=context.get(REQUEST_KEY),
                 )
             )
             announcer.remember_response_url([m.id for m in messages], command.get("response_url"))

@@ -1,0 +1,101 @@
+"""Each Slack request is acted on once: event retries and replayed signed requests are not.
+
+Slack retries an event (same ``event_id``, ``X-Slack-Retry-Num``) when it did not get a
+200 within 3 s, and a captured signed request can be posted again for five minutes.
+A request's key is its event id, or else its signature (unique per timestamp and
+body). Keys live in a bounded in-memory map, for retries racing the original, and
+in the store, so a restart does not forget them; a slash command that sends records
+its key in the same transaction as its messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.services import Herald
+from bot.slack import grammar
+
+log = logging.getLogger(__name__)
+
+MEMORY_SECONDS = 3600.0
+MEMORY_LIMIT = 50_000  # keys; about 5 MB at the limit
+CONTEXT_KEY = "request_key"
+
+
+def request_key(request: AsyncBoltRequest) -> str | None:
+    """The key that identifies ``request`` across retries and replays, if it has one."""
+    body = request.body
+    event_id = body.get("event_id")
+    if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
+        return f"event:{event_id[:64]}"
+    if request.mode == "http":
+        signature = request.headers.get("x-slack-signature", [""])[0]
+        if signature:
+            return f"sig:{signature[:80]}"
+    return None
+
+
+class RequestLedger:
+    """Keys of the requests acted on: the recent ones in memory (bounded), all in the store."""
+
+    def __init__(
+        self,
+        herald: Herald,
+        *,
+        limit: int = MEMORY_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.herald = herald
+        self.limit = limit
+        self._clock = clock
+        self._recent: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    def seen(self, key: str) -> bool:
+        return key in self._recent or self.herald.db.request_seen(key)
+
+    def remember(self, key: str) -> None:
+        now = self._clock()
+        self._recent[key] = now
+        self._recent.move_to_end(key)
+        while self._recent and (
+            len(self._recent) > self.limit
+            or now - next(iter(self._recent.values())) > MEMORY_SECONDS
+        ):
+            self._recent.popitem(last=False)
+
+    async def middleware(
+        self,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        context: dict[str, Any],
+        next: Callable[[], Awaitable[None]],  # Bolt passes it by this name
+    ) -> BoltResponse:
+        """A Bolt global middleware: a repeated request is answered 200 and goes no further."""
+        key = request_key(req)
+        if key is None:
+            await next()
+            return resp
+        if self.seen(key):
+            retry = req.headers.get("x-slack-retry-num", ["0"])[0]
+            log.info("ignored a repeated Slack request (retry %s)", retry[:4])
+            return BoltResponse(status=200, body="")
+        self.remember(key)
+        context[CONTEXT_KEY] = key
+        if not (req.body.get("command") and grammar.is_send(req.body)):
+            # A send records its key with its messages; anything else records it now.
+            self.herald.background.spawn(self._record(key), name="remember-request")
+        await next()
+        return resp
+
+    async def _record(self, key: str) -> None:
+        self.herald.db.claim_request(key)

@@ -1,0 +1,260 @@
+"""What reaches ``POST /slack/events``: capped, verified, parsed by its type, acted on once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import RunningHerald, run_herald, settings_for
+from tests.fakes.slack_api import FakeSlack
+from tests.slack_signing import signed_headers, slash_body
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _texts(running: RunningHerald) -> list[str]:
+    with sqlite3.connect(running.settings.db_path) as db:
+        return [row[0] for row in db.execute("SELECT text FROM messages ORDER BY created_at")]
+
+
+def _home_event(event_id: str = "Ev0123ABC", user: str = "U2147483697") -> bytes:
+    return json.dumps(
+        {
+            "token": "x",
+            "team_id": "T111",
+            "api_app_id": "A111",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"},
+        }
+    ).encode()
+
+
+# -- every text a user can type reaches the command ------------------------------
+
+
+def test_text_with_the_word_payload_is_sent(running: RunningHerald) -> None:
+    # Bolt's own parser takes any form body containing "payload" for interactivity and
+    # finds no listener: Slack showed the user `{"error": "unhandled request"}` (404).
+    text = "Your payload is on its way; payload=1 & more"
+
+    answer = running.slash(f"sandbox +31612345678 {text}")
+
+    assert answer.status_code == 200, answer.text
+    assert _texts(running) == [text]
+
+
+_TYPED = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029"),
+    min_size=1,
+    max_size=200,
+).filter(lambda t: t.strip() and not any(w.startswith(("-", "—", "–")) for w in t.split()))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=_TYPED)
+@example(text="the payload is ready")
+@example(text='{"json": "looking"} text')
+@example(text="a=1&b=2 %41 + plus")
+def test_any_typed_text_reaches_the_command(running: RunningHerald, text: str) -> None:
+    answer = running.slash(f"sandbox +31612345678 {text}")
+
+    assert answer.status_code == 200, answer.text
+    if answer.content:  # an answer in words (a quote left open, …): from the command itself
+        assert answer.json()["response_type"] == "ephemeral"
+        assert "unhandled" not in answer.text
+    else:
+        assert _texts(running)[-1] == text.strip()
+
+
+def test_interactivity_payload_is_still_read_as_json(running: RunningHerald) -> None:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "actions": [{"action_id": "nothing_here", "block_id": "b", "type": "button"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+
+    answer = running.post_signed(body, FORM)
+
+    assert answer.status_code in (200, 404)  # no listener for it yet; never a parse error
+    assert "invalid" not in answer.text
+
+
+# -- bodies are capped before they are read, and never logged --------------------
+
+
+def test_oversized_body_is_refused_unread_and_not_logged(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"text=" + b"+31612345678 secret " * 60_000  # 1.2 MB
+
+    answer = running.http.post("/slack/events", content=body, headers={"content-type": FORM})
+
+    assert answer.status_code == 413
+    assert "+31612345678" not in caplog.text
+
+
+def test_oversized_body_without_a_length_is_cut_off(running: RunningHerald) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 65_536
+
+    answer = running.http.post("/slack/events", content=chunks(), headers={"content-type": FORM})
+
+    assert answer.status_code == 413
+
+
+def test_unsigned_request_is_refused_without_logging_its_body(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = slash_body("sandbox +31612345678 Your code is 123456")
+
+    with caplog.at_level(logging.DEBUG):
+        answer = running.http.post("/slack/events", content=body, headers={"content-type": FORM})
+
+    assert answer.status_code == 401
+    assert "123456" not in caplog.text
+    assert "31612345678" not in caplog.text
+    assert _texts(running) == []
+
+
+# -- malformed requests get a 4xx and at most one log line -----------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2, 3]", "application/json", 400),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400),
+        (b"payload=%7Bbroken", FORM, 400),
+        (b"text=%ff%fe", FORM, 400),
+        (b"\xff\xfe", FORM, 400),
+        (b"<xml/>", "application/xml", 415),
+    ],
+)
+def test_malformed_signed_body_is_a_client_error(
+    running: RunningHerald,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    content_type: str,
+    status: int,
+) -> None:
+    answer = running.post_signed(body, content_type)
+
+    assert answer.status_code == status
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) <= 1
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-slack-request-timestamp": "abc", "x-slack-signature": "v0=00"},
+        {"x-slack-request-timestamp": "1e9", "x-slack-signature": "v0=00"},
+        {"x-slack-request-timestamp": "\uff19\uff19\uff19".encode(), "x-slack-signature": "v0=00"},
+        {
+            "x-slack-request-timestamp": str(int(time.time())),
+            "x-slack-signature": "v0=ünï".encode(),
+        },
+        {"x-slack-signature": "v0=00"},
+        {},
+    ],
+)
+def test_bad_signature_headers_are_refused_quietly(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture, headers: dict[str, str | bytes]
+) -> None:
+    answer = running.http.post(
+        "/slack/events", content=b"{", headers={"content-type": "application/json", **headers}
+    )
+
+    assert answer.status_code == 401
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) <= 1
+
+
+def test_ssl_check_is_answered(running: RunningHerald) -> None:
+    answer = running.http.post(
+        "/slack/events", content=b"ssl_check=1&token=x", headers={"content-type": FORM}
+    )
+
+    assert answer.status_code == 200
+
+
+# -- each request is acted on once -----------------------------------------------
+
+
+def test_retried_event_is_handled_once(running: RunningHerald) -> None:
+    body = _home_event()
+    first = running.post_signed(body, "application/json")
+    running.slack.wait_for(lambda s: s.calls_to("views.publish"))
+
+    retry_headers = {**signed_headers(body, "application/json"), "x-slack-retry-num": "1"}
+    retry = running.http.post("/slack/events", content=body, headers=retry_headers)
+    other = running.post_signed(_home_event("Ev999"), "application/json")
+
+    assert (first.status_code, retry.status_code, other.status_code) == (200, 200, 200)
+    running.slack.wait_for(lambda s: len(s.calls_to("views.publish")) >= 2)
+    assert len(running.slack.calls_to("views.publish")) == 2  # the original and Ev999
+
+
+def test_replayed_slash_command_sends_once(running: RunningHerald) -> None:
+    body = slash_body("sandbox +31612345678 Hello", response_url=running.slack.response_url)
+    headers = signed_headers(body, FORM)
+
+    answers = [running.http.post("/slack/events", content=body, headers=headers) for _ in range(3)]
+    with_retry = running.http.post(
+        "/slack/events", content=body, headers={**headers, "x-slack-retry-num": "1"}
+    )
+
+    assert [a.status_code for a in [*answers, with_retry]] == [200] * 4
+    assert _texts(running) == ["Hello"]
+
+
+def test_replay_after_a_restart_sends_once(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    body = slash_body("sandbox +31612345678 Hello", response_url=fake_slack.response_url)
+    headers = signed_headers(body, FORM)
+    settings_ = settings_for(tmp_path, fake_slack)
+    for running in run_herald(settings_, fake_slack):
+        assert running.http.post("/slack/events", content=body, headers=headers).is_success
+    for running in run_herald(settings_, fake_slack):
+        assert running.http.post("/slack/events", content=body, headers=headers).is_success
+        assert _texts(running) == ["Hello"]
+
+
+def test_same_text_typed_twice_sends_twice(running: RunningHerald) -> None:
+    # Two requests of their own (their own timestamps or bodies) are two sends.
+    running.slash("sandbox +31612345678 Hello")
+    running.slash("sandbox +31612345678 Hello", channel_id="C999")
+
+    assert _texts(running) == ["Hello", "Hello"]
+
+
+# -- a listener that fails does not make Slack retry -----------------------------
+
+
+def test_failing_event_listener_answers_200(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture
+) -> None:
+    # views.publish refuses an empty user id, so the listener raises SlackApiError
+    answer = running.post_signed(_home_event(user=""), "application/json")
+
+    assert answer.status_code == 200
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
