@@ -11,6 +11,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from urllib.parse import unquote_plus
 
 from bot import __version__
 from bot.config import Settings, load_settings
@@ -115,6 +116,11 @@ def _configure_logging(command: str) -> None:
         level=logging.INFO if command == "serve" else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request's full URL at INFO (httpcore: connection details at DEBUG).
+    # Herald logs each send's outcome itself; a URL is no place for a secret, but if one
+    # ever carries one (an account id, a key in a query), it stays out of the log.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _serve(settings: Settings, host: str, port: int | None) -> int:
@@ -137,17 +143,27 @@ def _serve(settings: Settings, host: str, port: int | None) -> int:
     return 0
 
 
-_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&])token=)[^&\s]*")
+_QUERY_PAIR = re.compile(r"(^|[?&])([^=&?\s]*)=([^&\s]*)")
 
 
 def redact_tokens(record: logging.LogRecord) -> bool:
-    """Keep ``?token=<webhook_token>`` out of the access log."""
+    """Keep ``?token=<webhook_token>`` out of the access log.
+
+    The log shows the query as it came; the server reads it decoded, so ``%74oken=``
+    is a token too.
+    """
     if isinstance(record.args, tuple):
         record.args = tuple(
-            _TOKEN_IN_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+            _QUERY_PAIR.sub(_hide_token, arg) if isinstance(arg, str) else arg
             for arg in record.args
         )
     return True
+
+
+def _hide_token(pair: re.Match[str]) -> str:
+    if unquote_plus(pair.group(2)).strip().lower() != "token":
+        return pair.group(0)
+    return f"{pair.group(1)}{pair.group(2)}=[redacted]"
 
 
 class PrintAnnouncer:

@@ -2,7 +2,7 @@
 
 `load_settings` returns a frozen `Settings`; nothing else in Herald reads the
 environment. Every problem is a `ConfigError` whose one line names the file, the
-key or the variable to fix.
+key or the variable to fix, and never shows a value that came from a ``${VAR}``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from bot.config_values import (
+    MAX_RATE,
+    MAX_RETRY_ATTEMPTS,
+    MAX_RETRY_WAIT,
+    MAX_TIMEOUT,
+    check_url,
+    number,
+    one_line,
+    port,
+    refuse_non_finite,
+    resolve_path,
+    scrub,
+    text,
+)
 from bot.errors import ConfigError
 from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
 
@@ -108,50 +121,72 @@ def load_settings(
 ) -> Settings:
     """Read the config file (or the embedded default) and the environment."""
     env = dict(os.environ if environ is None else environ)
+    substituted: dict[str, str] = {}  # ${VAR} name → value, kept out of every error
+    try:
+        return _load(env, config_path, substituted)
+    except ConfigError as exc:
+        problem = str(exc)
+    # Raised outside the except block, so the unscrubbed error is not kept as its context.
+    raise ConfigError(one_line(scrub(problem, substituted)))
+
+
+def _load(
+    env: Mapping[str, str], config_path: Path | str | None, substituted: dict[str, str]
+) -> Settings:
     path = _config_path(env, config_path)
     raw: dict[str, Any] = {}
     where = "embedded default"
     if path is not None:
         where = str(path)
         raw = _read_toml(path)
-        raw = _interpolate(raw, env, where, "")
+        refuse_non_finite(raw, where)
+        raw = _interpolate(raw, env, where, "", substituted)
     _check_keys(raw, SECTIONS, where, "")
     base = path.parent if path is not None else Path.cwd()
 
     slack_raw = raw.get("slack", {})
-    command = str(slack_raw.get("command", DEFAULT_COMMAND))
+    command = text(slack_raw.get("command"), f"{where}: slack.command") or DEFAULT_COMMAND
     if not re.fullmatch(r"/[a-z0-9_-]{1,31}", command):
         raise ConfigError(f"{where}: slack.command must look like '/send', not {command!r}")
+    api_url = env.get("SLACK_API_URL") or None
+    if api_url is not None:
+        check_url(api_url, "SLACK_API_URL")
     slack = SlackSettings(
         command=command,
         bot_token=env.get("SLACK_BOT_TOKEN") or None,
         signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-        api_url=env.get("SLACK_API_URL") or None,
+        api_url=api_url,
         app_token=env.get("SLACK_APP_TOKEN") or None,
     )
     if slack.app_token and not slack.app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-'")
 
-    db_value = env.get("HERALD_DB") or raw.get("storage", {}).get("path", DEFAULT_DB_PATH)
-    templates_value = raw.get("templates", {}).get("dir", DEFAULT_TEMPLATES_DIR)
+    db_value = env.get("HERALD_DB") or text(
+        raw.get("storage", {}).get("path"), f"{where}: storage.path"
+    )
+    templates_value = text(raw.get("templates", {}).get("dir"), f"{where}: templates.dir")
     mask = raw.get("privacy", {}).get("mask_recipients", True)
     if not isinstance(mask, bool):
         raise ConfigError(f"{where}: privacy.mask_recipients must be true or false")
-    public_url = raw.get("server", {}).get("public_url")
+    public_url = text(raw.get("server", {}).get("public_url"), f"{where}: server.public_url")
     if public_url is not None:
-        _check_url(str(public_url), f"{where}: server.public_url")
+        check_url(public_url, f"{where}: server.public_url")
 
     connections = _connections(raw.get("connections"), where, path is None)
     _check_fallbacks(connections, where)
     return Settings(
         slack=slack,
         delivery=_delivery(raw.get("delivery", {}), where),
-        db_path=_resolve(base, str(db_value)) if not env.get("HERALD_DB") else Path(db_value),
-        templates_dir=_resolve(base, str(templates_value)),
+        db_path=Path(env["HERALD_DB"])
+        if env.get("HERALD_DB")
+        else resolve_path(base, db_value or DEFAULT_DB_PATH, f"{where}: storage.path"),
+        templates_dir=resolve_path(
+            base, templates_value or DEFAULT_TEMPLATES_DIR, f"{where}: templates.dir"
+        ),
         connections=connections,
-        public_url=str(public_url).rstrip("/") if public_url else None,
+        public_url=public_url.rstrip("/") if public_url else None,
         mask_recipients=mask,
-        port=_port(env.get("PORT")),
+        port=port(env.get("PORT"), DEFAULT_PORT),
         config_path=path,
     )
 
@@ -193,13 +228,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _interpolate(value: Any, env: Mapping[str, str], where: str, key: str) -> Any:
+def _interpolate(
+    value: Any, env: Mapping[str, str], where: str, key: str, substituted: dict[str, str]
+) -> Any:
+    """``value`` with each ``${VAR}`` replaced from ``env``; records each in ``substituted``."""
     if isinstance(value, dict):
         return {
-            k: _interpolate(v, env, where, f"{key}.{k}" if key else k) for k, v in value.items()
+            k: _interpolate(v, env, where, f"{key}.{k}" if key else k, substituted)
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_interpolate(v, env, where, key) for v in value]
+        return [_interpolate(v, env, where, key, substituted) for v in value]
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -209,6 +248,7 @@ def _interpolate(value: Any, env: Mapping[str, str], where: str, key: str) -> An
                     f"{where}: {key} uses ${{{name}}}, but the environment variable "
                     f"{name} is not set"
                 )
+            substituted[name] = env[name]
             return env[name]
 
         return _VAR.sub(substitute, value)
@@ -256,10 +296,10 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
         )
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: {prefix} must be a table")
-    provider_name = table.get("provider")
+    provider_name = text(table.get("provider"), f"{where}: {prefix}.provider")
     if provider_name is None:
         raise ConfigError(f"{where}: {prefix}: missing key 'provider' ({', '.join(PROVIDERS)})")
-    provider = PROVIDERS.get(str(provider_name))
+    provider = PROVIDERS.get(provider_name)
     if provider is None:
         raise ConfigError(
             f"{where}: {prefix}.provider: unknown provider '{provider_name}'; "
@@ -267,12 +307,12 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
         )
     allowed = COMMON_CONNECTION_KEYS + provider.required_keys + provider.optional_keys
     _check_keys(table, allowed, where, f"{prefix}.")
-    channel_value = table.get("channel")
+    channel_value = text(table.get("channel"), f"{where}: {prefix}.channel")
     channels = ", ".join(c.value for c in Channel)
     if channel_value is None:
         raise ConfigError(f"{where}: {prefix}: missing key 'channel' (one of {channels})")
     try:
-        channel = Channel(str(channel_value))
+        channel = Channel(channel_value)
     except ValueError:
         raise ConfigError(
             f"{where}: {prefix}.channel: '{channel_value}' is not one of {channels}"
@@ -283,25 +323,26 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
             f"{where}: {prefix}: provider '{provider_name}' needs "
             + ", ".join(f"'{key}'" for key in missing)
         )
-    if table.get("base_url"):
-        _check_url(str(table["base_url"]), f"{where}: {prefix}.base_url")
+    base_url = text(table.get("base_url"), f"{where}: {prefix}.base_url")
+    if base_url is not None:
+        check_url(base_url, f"{where}: {prefix}.base_url")
+    # An empty webhook_token (say, from an empty ${VAR}) would leave callbacks open.
+    webhook_token = text(table.get("webhook_token"), f"{where}: {prefix}.webhook_token")
     options = {key: value for key, value in table.items() if key not in COMMON_CONNECTION_KEYS}
     rate = table.get("max_per_second")
     config = ConnectionConfig(
         name=name,
-        provider=str(provider_name),
+        provider=provider_name,
         channel=channel,
-        base_url=str(table["base_url"]).rstrip("/") if table.get("base_url") else None,
-        webhook_token=str(table["webhook_token"]) if table.get("webhook_token") else None,
+        base_url=base_url.rstrip("/") if base_url else None,
+        webhook_token=webhook_token,
         options=options,
-        fallback=str(table["fallback"]) if table.get("fallback") else None,
+        fallback=text(table.get("fallback"), f"{where}: {prefix}.fallback"),
         max_per_second=None
         if rate is None
-        else _positive(rate, f"{where}: {prefix}.max_per_second"),
-        connect_timeout=_positive(
-            table.get("connect_timeout", 5.0), f"{where}: {prefix}.connect_timeout"
-        ),
-        read_timeout=_positive(table.get("read_timeout", 15.0), f"{where}: {prefix}.read_timeout"),
+        else number(rate, f"{where}: {prefix}.max_per_second", high=MAX_RATE, unit="sends"),
+        connect_timeout=_timeout(table, "connect_timeout", 5.0, f"{where}: {prefix}"),
+        read_timeout=_timeout(table, "read_timeout", 15.0, f"{where}: {prefix}"),
     )
     try:
         provider.check_config(config)
@@ -331,46 +372,29 @@ def _check_fallbacks(connections: Mapping[str, ConnectionConfig], where: str) ->
 
 
 def _delivery(table: Mapping[str, Any], where: str) -> DeliverySettings:
-    attempts = table.get("retry_attempts", 4)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        raise ConfigError(f"{where}: delivery.retry_attempts must be a whole number ≥ 1")
+    name = f"{where}: delivery"
     return DeliverySettings(
-        retry_attempts=attempts,
-        retry_backoff=_positive(
-            table.get("retry_backoff", 0.5), f"{where}: delivery.retry_backoff"
+        retry_attempts=int(
+            number(
+                table.get("retry_attempts", 4),
+                f"{name}.retry_attempts",
+                high=MAX_RETRY_ATTEMPTS,
+                low=1,
+                unit="tries in all",
+                whole=True,
+            )
         ),
-        retry_max_wait=_positive(
-            table.get("retry_max_wait", 30.0), f"{where}: delivery.retry_max_wait"
+        retry_backoff=number(
+            table.get("retry_backoff", 0.5), f"{name}.retry_backoff", high=60, unit="seconds"
+        ),
+        retry_max_wait=number(
+            table.get("retry_max_wait", 30.0),
+            f"{name}.retry_max_wait",
+            high=MAX_RETRY_WAIT,
+            unit="seconds",
         ),
     )
 
 
-def _check_url(value: str, name: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"{name} must be an http(s) URL like https://herald.example.com, not {value!r}"
-        )
-
-
-def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds or sends, not {value!r}")
-    return float(value)
-
-
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _port(value: str | None) -> int:
-    if not value:
-        return DEFAULT_PORT
-    try:
-        port = int(value)
-    except ValueError:
-        raise ConfigError(f"PORT must be a number, not {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"PORT must be between 0 and 65535, not {port}")
-    return port
+def _timeout(table: Mapping[str, Any], key: str, default: float, prefix: str) -> float:
+    return number(table.get(key, default), f"{prefix}.{key}", high=MAX_TIMEOUT, unit="seconds")

@@ -175,3 +175,58 @@ def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path.write_bytes(b'\xef\xbb\xbf[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n')
 
     assert list(load_settings({}, path).connections) == ["a"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/webhooks/sandbox?token=hook-s3cret",
+        "/webhooks/sandbox?a=1&token=hook-s3cret",
+        "/webhooks/sandbox?%74oken=hook-s3cret",  # the server decodes it: a token too
+        "/webhooks/sandbox?Token=hook-s3cret&b=2",
+    ],
+)
+def test_access_log_lines_never_carry_a_webhook_token(path: str) -> None:
+    import logging
+
+    from bot.cli import redact_tokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", path, "1.1", 200),
+        None,
+    )
+
+    assert redact_tokens(record) is True
+    shown = record.getMessage()
+    assert "hook-s3cret" not in shown and "=[redacted]" in shown
+    assert "/webhooks/sandbox?" in shown
+
+
+def test_serve_logging_keeps_request_urls_of_httpx_out_of_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    import httpx
+
+    from bot.cli import _configure_logging
+
+    levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    caplog.set_level(logging.INFO)  # what `herald serve` logs at
+    url = "https://api.example.com/v1/messages?api_key=k3y-in-a-url"
+    try:
+        _configure_logging("serve")
+        transport = httpx.MockTransport(lambda request: httpx.Response(202))
+        with httpx.Client(transport=transport) as client:
+            assert client.post(url).status_code == 202
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    assert "k3y-in-a-url" not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]

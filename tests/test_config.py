@@ -177,11 +177,11 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
         ),
         (
             '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\nmax_per_second = 0\n',
-            "max_per_second must be a positive number",
+            "max_per_second must be more than 0 and at most 1000 sends, not 0",
         ),
         (
             "[delivery]\nretry_attempts = 0\n",
-            "delivery.retry_attempts must be a whole number",
+            "delivery.retry_attempts must be at least 1 and at most 100 tries in all, not 0",
         ),
     ],
 )
@@ -207,3 +207,193 @@ def test_webhook_urls_are_printed_without_tokens(tmp_path: Path) -> None:
     lines = webhook_urls(load_settings({}, path))
 
     assert lines == ["sms → https://herald.example.com/webhooks/sms?token=<its webhook_token>"]
+
+
+SANDBOX_A = '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n'
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        # nan compares false with everything: a range check alone lets it through
+        ("max_per_second = nan", "connections.a.max_per_second is nan; give a finite number"),
+        ("max_per_second = inf", "connections.a.max_per_second is inf"),
+        ("max_per_second = -1", "max_per_second must be more than 0 and at most 1000 sends"),
+        ("max_per_second = 1e6", "max_per_second must be more than 0 and at most 1000 sends"),
+        ("max_per_second = true", "max_per_second must be a number of sends, not true/false"),
+        ("read_timeout = inf", "connections.a.read_timeout is inf"),
+        ("connect_timeout = -inf", "connections.a.connect_timeout is -inf"),
+        ("read_timeout = 0", "read_timeout must be more than 0 and at most 300 seconds"),
+        ("read_timeout = 86400", "read_timeout must be more than 0 and at most 300 seconds"),
+        ('connect_timeout = "5"', "connect_timeout must be a number of seconds, not text"),
+        ("sent_after = nan", "connections.a.sent_after is nan"),  # a provider's own key
+        ("webhook_token = 12345", 'webhook_token must be text in quotes ("…"), not a number'),
+        ('webhook_token = ""', "webhook_token is empty"),
+        ("fallback = 3", "connections.a.fallback must be text in quotes"),
+        ('base_url = "http://[::1"', "connections.a.base_url is not a usable URL"),
+        ('base_url = "https://api.example.com:99999"', "base_url is not a usable URL"),
+    ],
+)
+def test_connection_numbers_and_types_are_checked_at_startup(
+    tmp_path: Path, extra: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({}, _write(tmp_path, SANDBOX_A + extra + "\n"))
+
+    assert problem in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("[storage]\npath = 5", 'storage.path must be text in quotes ("…"), not a number'),
+        ('[storage]\npath = ""', "storage.path is empty"),
+        ('[storage]\npath = "~no-such-user-h3r4ld/h.db"', "storage.path: cannot find the home"),
+        ('[templates]\ndir = ["a"]', "templates.dir must be text in quotes"),
+        ("[server]\npublic_url = 8080", "server.public_url must be text in quotes"),
+        ("[slack]\ncommand = 5", "slack.command must be text in quotes"),
+        ("[delivery]\nretry_attempts = 2.5", "delivery.retry_attempts must be a whole number"),
+        ("[delivery]\nretry_attempts = -1", "retry_attempts must be at least 1 and at most 100"),
+        ("[delivery]\nretry_attempts = 1000", "retry_attempts must be at least 1 and at most 100"),
+        ("[delivery]\nretry_backoff = nan", "delivery.retry_backoff is nan"),
+        ("[delivery]\nretry_backoff = 0", "retry_backoff must be more than 0 and at most 60"),
+        ("[delivery]\nretry_max_wait = inf", "delivery.retry_max_wait is inf"),
+        ("[delivery]\nretry_max_wait = 1e9", "retry_max_wait must be more than 0 and at most 3600"),
+        ("[delivery]\nretry_max_wait = false", "retry_max_wait must be a number of seconds"),
+    ],
+)
+def test_section_values_are_checked_at_startup(tmp_path: Path, table: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({}, _write(tmp_path, table + "\n" + SANDBOX_A))
+
+    assert problem in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "provider_keys"),
+    [
+        ('provider = 5\nchannel = "sms"', "connections.a.provider must be text in quotes"),
+        ('provider = "sandbox"\nchannel = 5', "connections.a.channel must be text in quotes"),
+    ],
+)
+def test_provider_and_channel_must_be_text(tmp_path: Path, extra: str, provider_keys: str) -> None:
+    with pytest.raises(ConfigError, match=provider_keys):
+        load_settings({}, _write(tmp_path, f"[connections.a]\n{extra}\n"))
+
+
+def test_sane_numbers_are_kept(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "[delivery]\nretry_attempts = 1\nretry_backoff = 0.25\nretry_max_wait = 60\n"
+        + SANDBOX_A
+        + "max_per_second = 0.5\nconnect_timeout = 2\nread_timeout = 300\n",
+    )
+
+    settings = load_settings({}, path)
+
+    connection = settings.connections["a"]
+    assert (connection.max_per_second, connection.connect_timeout) == (0.5, 2.0)
+    assert connection.read_timeout == 300.0
+    assert settings.delivery.retry_attempts == 1 and settings.delivery.retry_max_wait == 60.0
+
+
+def test_cli_prints_a_bad_number_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, SANDBOX_A + "max_per_second = nan\n")
+
+    code = main(["--config", str(path), "send", "a", "+31612345678", "hi"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"herald: {path}: connections.a.max_per_second is nan; give a finite number\n"
+
+
+SECRET = "s3cr3t-Value-9f2"
+
+
+@pytest.mark.parametrize(
+    ("body", "environ", "problem"),
+    [
+        (
+            SANDBOX_A + f'base_url = "https://herald:{SECRET}@api.example.com"\n',
+            {},
+            "connections.a.base_url must not carry a user name or password",
+        ),
+        (
+            SANDBOX_A + 'base_url = "${API_URL}"\n',
+            {"API_URL": f"https://herald:{SECRET}@api.example.com"},
+            "connections.a.base_url must not carry a user name or password",
+        ),
+        (
+            SANDBOX_A + f'base_url = "ftp://herald:{SECRET}@api.example.com"\n',
+            {},
+            "must not carry a user name or password",
+        ),
+        (
+            SANDBOX_A + f'base_url = "https://api.example.com/v1?api_key={SECRET}"\n',
+            {},
+            "base_url must not have a query",
+        ),
+        (
+            f'[server]\npublic_url = "https://ops:{SECRET}@herald.example.com"\n' + SANDBOX_A,
+            {},
+            "server.public_url must not carry a user name or password",
+        ),
+        (SANDBOX_A, {"SLACK_API_URL": f"https://x:{SECRET}@slack.example/api/"}, "SLACK_API_URL"),
+        # the value of ${VAR} is never shown, whichever check (core or provider) fails
+        (
+            '[connections.a]\nprovider = "sandbox"\nchannel = "${CHANNEL}"\n',
+            {"CHANNEL": SECRET},
+            "connections.a.channel: '${CHANNEL}' is not one of sms",
+        ),
+        (
+            SANDBOX_A + 'base_url = "${API_URL}"\n',
+            {"API_URL": f"api.example.com/{SECRET}"},
+            "connections.a.base_url must be an http(s) URL",
+        ),
+        (SANDBOX_A + 'fallback = "${FB}"\n', {"FB": SECRET}, "no connection named '${FB}'"),
+        (SANDBOX_A + 'sent_after = "${AFTER}"\n', {"AFTER": SECRET}, "'sent_after' must be a"),
+        ('[slack]\ncommand = "${CMD}"\n' + SANDBOX_A, {"CMD": SECRET}, "slack.command must look"),
+        (SANDBOX_A + 'webhook_token = "${HOOK}"\n', {"HOOK": ""}, "webhook_token is empty"),
+    ],
+)
+def test_config_errors_never_show_secrets(
+    tmp_path: Path, body: str, environ: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ, _write(tmp_path, body))
+
+    shown = str(error.value)
+    assert problem in shown
+    assert SECRET not in shown and SECRET.lower() not in shown.lower()
+    assert error.value.__cause__ is None and error.value.__context__ is None  # nor chained
+
+
+def test_a_value_with_a_newline_is_reported_on_one_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, '[connections.a]\nprovider = "sandbox"\nchannel = "fax\\nERROR forged"\n'
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_settings({}, path)
+
+    assert "\n" not in str(error.value) and "'fax\\nERROR forged' is not one of" in str(error.value)
+
+
+def test_a_secret_in_a_base_url_never_reaches_the_cli_output(tmp_path: Path) -> None:
+    import os
+
+    from tests.serving import run_cli
+
+    path = _write(tmp_path, SANDBOX_A + 'base_url = "${API_URL}"\n')
+    env = {**os.environ, "API_URL": f"https://herald:{SECRET}@api.example.com"}
+
+    for command in (["serve"], ["send", "a", "+31612345678", "Hi"]):
+        done = run_cli("--config", str(path), *command, env=env)
+
+        assert done.returncode == 2
+        assert done.stderr.count("\n") == 1 and "must not carry a user name" in done.stderr
+        assert SECRET not in done.stdout + done.stderr
