@@ -9,6 +9,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+CANCEL_ROUNDS = 3
+
 
 class Background:
     """A set of asyncio tasks that are kept alive, logged when they fail and awaited on stop."""
@@ -31,12 +33,25 @@ class Background:
             log.error("background work %s failed", task.get_name(), exc_info=task.exception())
 
     async def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for running work, then cancel what is left."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            log.warning("cancelling %s at shutdown", task.get_name())
-            task.cancel()
-        if pending:
+        """Wait up to ``timeout`` seconds for the work, then cancel what is left.
+
+        Work spawned while draining (an announcement after a send finishes, a receipt's
+        follow-up) is waited for too: only when the set is empty may the store and the
+        providers close under it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        # Cancelled work may spawn more on its way out (a finally that announces): cancel
+        # that too, a few rounds at most, so a task that respawns forever cannot hang stop.
+        for _ in range(CANCEL_ROUNDS):
+            if not self._tasks:
+                return
+            pending = set(self._tasks)
+            for task in pending:
+                log.warning("cancelling %s at shutdown", task.get_name())
+                task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._tasks:
+            log.error("%d background task(s) still running after shutdown", len(self._tasks))

@@ -185,6 +185,9 @@ class PrintAnnouncer:
         print(_line(message), flush=True)
         self._check()
 
+    def unannounced(self) -> list[Message]:
+        return []  # a terminal shows only what this run sends
+
     def _check(self) -> None:
         if self.expected and all(
             i in self.latest and self.latest[i].status in WAIT_FOR for i in self.expected

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from bot.announcing import Announcer
 from bot.errors import InputError
 from bot.models import Message, MessageStatus
-from bot.processes import process_id
 from bot.receipts import advances
 from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
@@ -49,8 +48,10 @@ class Delivery:
         policy: RetryPolicy,
         templates: TemplateLibrary,
         accepted: Callable[[Message], Awaitable[None]] | None = None,
+        owner: str | None = None,
     ) -> None:
         self.templates = templates
+        self.owner = owner  # the `bot.processes` token of the process handing messages over
         self._after_acceptance = accepted
         self.store = store
         self.providers = providers
@@ -90,12 +91,8 @@ class Delivery:
             for message, outcome in await self._attempt(connection, pending, attempt):
                 if isinstance(outcome, Message):
                     finished[message.id] = outcome
-                elif isinstance(outcome, SendResult):
-                    finished[message.id] = await self._accepted(message, outcome)
-                elif outcome.retryable:
-                    retry.append((message, outcome))
                 else:
-                    finished[message.id] = await self._failed(message, outcome, attempt)
+                    retry.append((message, outcome))
             if not retry:
                 break
             delay = self.policy.delay(attempt, [error for _, error in retry])
@@ -132,15 +129,18 @@ class Delivery:
 
     async def _attempt(
         self, connection: str, messages: list[Message], attempt: int
-    ) -> list[tuple[Message, Outcome | Message]]:
+    ) -> list[tuple[Message, Message | ProviderError]]:
         """One try for each message: one request each, or one request for the batch.
 
-        A message a receipt has settled in the meantime (during a backoff or a rate-limit
-        wait) is not sent again: its outcome is its stored state.
+        Each outcome is settled and announced as soon as it is known (accepted, or refused
+        for good), not after the whole send: a stop midway must not leave an accepted
+        message unannounced. What remains is a retryable error. A message a receipt has
+        settled in the meantime (during a backoff or a rate-limit wait) is not sent
+        again: its outcome is its stored state.
         """
         provider = self.providers[connection]
         limiter = self.limiters.get(connection)
-        outcomes: list[tuple[Message, Outcome | Message]] = []
+        outcomes: list[tuple[Message, Message | ProviderError]] = []
         if provider.batches:
             if limiter is not None:
                 await limiter.acquire(len(messages))
@@ -157,7 +157,8 @@ class Delivery:
                 )
                 if isinstance(results, ProviderError):
                     results = [results] * len(batch)
-                outcomes += zip(batch, results, strict=True)
+                for message, result in zip(batch, results, strict=True):
+                    outcomes.append((message, await self._settle(message, result, attempt)))
             return outcomes
         for message in messages:
             if limiter is not None:
@@ -167,11 +168,19 @@ class Delivery:
                 continue
             self._sending(message, attempt)
             outcome = await _guarded(provider, provider.send(_outbound(message)))
-            if isinstance(outcome, SendResult):
-                # Stored at once, before the next send: a receipt may quote this id any moment.
-                self._record_acceptance(message, outcome)
-            outcomes.append((message, outcome))
+            # Stored (and announced) at once, before the next send: a receipt may quote
+            # this id any moment, and a stop before the next recipient loses nothing.
+            outcomes.append((message, await self._settle(message, outcome, attempt)))
         return outcomes
+
+    async def _settle(
+        self, message: Message, outcome: Outcome, attempt: int
+    ) -> Message | ProviderError:
+        if isinstance(outcome, SendResult):
+            return await self._accepted(message, outcome)
+        if not outcome.retryable:
+            return await self._failed(message, outcome, attempt)
+        return outcome
 
     def _settled(self, message: Message) -> Message | None:
         """The stored message if a receipt says it went (or it is final); never resend those."""
@@ -179,13 +188,14 @@ class Delivery:
         return current if current.status.rank >= MessageStatus.ACCEPTED.rank else None
 
     def _sending(self, message: Message, attempt: int) -> None:
+        fields: dict[str, Any] = {"owner": self.owner} if self.owner else {}
         self.store.set_status(
             message.id,
             MessageStatus.SENDING,
             source="herald",
             send_started_at=utcnow(),
             attempts=message.attempts + attempt,
-            owner=process_id(),
+            **fields,
         )
 
     def _current(self, message: Message) -> Message:

@@ -98,3 +98,13 @@ def add_owner(db: Database) -> None:
     """Which process is working on a message (``host:pid``), so a restart of the server
     leaves alone what a running ``herald send`` is still handing over."""
     db["messages"].add_column("owner", str)  # type: ignore[union-attr]
+
+
+@migrations()
+def add_processes(db: Database) -> None:
+    """Every running Herald's heartbeat (``bot.processes``): a message's ``owner`` is a
+    process token from here, and an owner whose ``last_seen`` is stale is dead."""
+    db["processes"].create(  # type: ignore[union-attr]
+        {"token": str, "host": str, "pid": int, "started_at": float, "last_seen": float},
+        pk="token",
+    )

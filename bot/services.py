@@ -7,12 +7,13 @@ validate → store → hand to the provider → record every status change → a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,7 +25,7 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.errors import MessageNotFoundError
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
-from bot.processes import is_running_elsewhere
+from bot.processes import Heartbeat
 from bot.receipts import advances
 from bot.rendering import Rendered, TemplateInfo, TemplateLibrary
 from bot.retries import RetryPolicy
@@ -39,12 +40,14 @@ from providers import (
     WebhookRequest,
     WebhookResult,
 )
+from providers.sandbox import SandboxProvider
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 EARLY_RECEIPT_TTL = 600.0  # seconds a report for a not-yet-known provider id is kept
 EARLY_RECEIPT_LIMIT = 10_000
+RECOVER_EVERY = 15.0  # seconds; with STALE_AFTER, a dead process's work moves within a minute
 INTERRUPTED_REASON = (
     "Herald stopped while handing this message to the provider, so it may or may not "
     "have gone out. Check with the recipient before sending it again."
@@ -72,13 +75,17 @@ class Herald:
         self._clients: list[httpx.AsyncClient] = []
         self._delivery: Delivery | None = None
         self._early: dict[tuple[str, str], list[tuple[float, Receipt]]] = {}
+        self.heartbeat = Heartbeat(settings.db_path)
+        self.recover_every = RECOVER_EVERY
+        self._recovery: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self, *, serve: bool = False) -> None:
         """Open the store and the providers; with ``serve``, also run the scheduler
-        and finish what a previous run left unfinished."""
-        self.store = Store(self.settings.db_path)
+        and finish what a previous run, or a process that died, left unfinished."""
+        self.store = Store(self.settings.db_path, owner=self.heartbeat.token)
+        await self.heartbeat.start()  # before this process owns any message
         for name, config in self.settings.connections.items():
             client = httpx.AsyncClient(
                 timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
@@ -105,20 +112,38 @@ class Herald:
             ),
             self.templates,
             accepted=self._accepted,
+            owner=self.heartbeat.token,
         )
         if serve:
             self.scheduler = create_scheduler(self.settings.db_path)
             self.scheduler.start()
-            await self._recover()
+            await self._recover(starting=True)
+            self._recovery = asyncio.get_running_loop().create_task(
+                self._keep_recovering(), name="recovery"
+            )
 
     async def stop(self) -> None:
+        """Finish (or, after the grace period, cancel) the work in progress, then close.
+
+        The heartbeat goes last: until the work is over this process still owns messages
+        that no other process may take over.
+        """
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE_SECONDS
         await self.background.drain(SHUTDOWN_GRACE_SECONDS)
         for provider in self.providers.values():
             await provider.aclose()
+        # closing a provider may still report (the sandbox's receipts in flight): announce
+        await self.background.drain(max(0.0, deadline - loop.time()))
         for client in self._clients:
             await client.aclose()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.heartbeat.stop()
         if self.store is not None:
             self.store.close()
 
@@ -173,33 +198,66 @@ class Herald:
     async def send_now(self, request: SendRequest) -> list[Message]:
         return await self.dispatch(self.submit(request))
 
-    async def _recover(self) -> None:
-        """Finish what a crash or restart interrupted, without ever sending twice.
+    async def _recover(self, *, starting: bool = False) -> None:
+        """Take over what a dead process left unfinished, without ever sending twice.
 
-        Messages another live process (a ``herald send`` in progress) is handing over are
-        left to it.
+        Runs at start and every `recover_every` seconds while serving. A message stays
+        with its owner while the owner's heartbeat is fresh (a ``herald send`` in
+        progress, this process's own sends). Of a dead owner's work, an interrupted
+        hand-over is failed (it may or may not have gone out), a queued message is sent
+        and a sandbox message's scripted receipts are re-armed. At start, every receipt
+        Slack never got (a stop between a change and its announcement) is posted.
         """
-        for message in self._orphans(MessageStatus.SENDING):
+        live = await self.heartbeat.live()
+        owner = self.heartbeat.token
+        failed = []
+        for message in self.db.claim_orphans([MessageStatus.SENDING], live, owner):
             log.warning("message %s was interrupted mid-send; marking it failed", message.id)
-            failed = self.db.set_status(
-                message.id, MessageStatus.FAILED, source="herald", reason=INTERRUPTED_REASON
+            failed.append(
+                self.db.set_status(
+                    message.id, MessageStatus.FAILED, source="herald", reason=INTERRUPTED_REASON
+                )
             )
-            await self.announcer.message_changed(failed)
-        queued = self._orphans(MessageStatus.QUEUED)
+        queued = self.db.claim_orphans([MessageStatus.QUEUED], live, owner)
         if queued:
-            log.info("sending %d message(s) stored before the last stop", len(queued))
+            log.info("sending %d message(s) a stopped process left queued", len(queued))
             self.background.spawn(self.dispatch(queued), name="recover-queued")
+        self._resume_sandboxes(live)
+        unannounced = self.announcer.unannounced() if starting else failed
+        if unannounced:
+            self.background.spawn(self._announce_each(unannounced), name="recover-announce")
 
-    def _orphans(self, status: MessageStatus) -> list[Message]:
-        now = datetime.now(UTC)
-        return [
-            message
-            for message in self.db.with_status(status)
-            if not is_running_elsewhere(
-                self.db.owner_of(message.id),
-                idle_seconds=(now - message.updated_at).total_seconds(),
+    async def _keep_recovering(self) -> None:
+        while True:
+            await asyncio.sleep(self.recover_every)
+            try:
+                await self._recover()
+            except Exception:  # the loop must outlive one bad pass (a locked database)
+                log.exception("recovering unfinished work failed; trying again later")
+
+    def _resume_sandboxes(self, live: set[str]) -> None:
+        """Re-arm the scripted receipts of sandbox messages a stopped process accepted:
+        its timers died with it, but the acceptance time is stored."""
+        sandboxes = {n: p for n, p in self.providers.items() if isinstance(p, SandboxProvider)}
+        if not sandboxes:
+            return
+        resumable = [MessageStatus.ACCEPTED, MessageStatus.SENT]
+        owner = self.heartbeat.token
+        for message in self.db.claim_orphans(resumable, live, owner, list(sandboxes)):
+            if message.provider_message_id is None:
+                continue
+            accepted_at = next(
+                (e.at for e in self.db.history(message.id) if e.status is MessageStatus.ACCEPTED),
+                message.send_started_at or message.updated_at,
             )
-        ]
+            sandboxes[message.connection].resume(
+                message.provider_message_id, message.recipient, accepted_at
+            )
+
+    async def _announce_each(self, messages: Sequence[Message]) -> None:
+        # one at a time: a restart after a long outage must not burst past Slack's limits
+        for message in messages:
+            await self.announcer.message_changed(message)
 
     # -- templates --------------------------------------------------------------
 

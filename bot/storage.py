@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,6 @@ from sqlite_utils import Database
 from bot.errors import ConfigError
 from bot.migrations import migrations
 from bot.models import Message, MessageStatus, StatusEvent, new_message_id
-from bot.processes import process_id
 from providers import Channel, ProviderTemplate
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -42,8 +41,9 @@ def _dt(value: str | None) -> datetime | None:
 class Store:
     """All reads and writes of Herald's tables."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, owner: str | None = None) -> None:
         self.path = Path(path)
+        self.owner = owner  # the `bot.processes` token new messages are stored under
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,7 @@ class Store:
             for message in messages:
                 while self._exists(message.id):
                     message = _replace(message, id=new_message_id())
-                row = _row(message)
+                row = {**_row(message), "owner": self.owner}
                 self.db.execute(_INSERT_MESSAGE, [row[c] for c in _MESSAGE_COLUMNS])
                 self._event(message.id, message.status, "herald", None, None, message.created_at)
                 self._audit(actor, action, message, {"recipient": message.recipient})
@@ -142,6 +142,41 @@ class Store:
         marks = ", ".join("?" for _ in statuses)
         return self._select(
             f"status IN ({marks})", [s.value for s in statuses], "ORDER BY created_at"
+        )
+
+    def claim_orphans(
+        self,
+        statuses: Sequence[MessageStatus],
+        live: Collection[str],
+        owner: str,
+        connections: Sequence[str] | None = None,
+    ) -> list[Message]:
+        """Make ``owner`` the owner of every message in ``statuses`` whose owner is not in
+        ``live`` (optionally only on ``connections``), in one transaction: two processes
+        never take over the same message."""
+        where = (
+            f"status IN ({', '.join('?' for _ in statuses)}) AND (owner IS NULL "
+            f"OR owner NOT IN ({', '.join('?' for _ in live)}))"
+        )
+        args: list[Any] = [s.value for s in statuses] + list(live)
+        if connections is not None:
+            where += f" AND connection IN ({', '.join('?' for _ in connections)})"
+            args += connections
+        with self._write():
+            found = self._select(where, args, "ORDER BY created_at")
+            for message in found:
+                self.db.execute("UPDATE messages SET owner = ? WHERE id = ?", [owner, message.id])
+        return found
+
+    def unannounced(self, quiet: Collection[MessageStatus]) -> list[Message]:
+        """Messages with a Slack destination whose receipt (or failure reply) was never
+        posted; ``quiet`` statuses get no receipt."""
+        marks = ", ".join("?" for _ in quiet)
+        return self._select(
+            f"announce_to IS NOT NULL AND status NOT IN ({marks}) AND (receipt_ts IS NULL "
+            "OR (status = 'failed' AND failure_announced = 0))",
+            [s.value for s in quiet],
+            "ORDER BY created_at",
         )
 
     def recent(self, sender: str | None = None, limit: int = 10) -> list[Message]:
@@ -362,7 +397,7 @@ def _row(message: Message) -> dict[str, Any]:
         "attempts": message.attempts,
         "provider_template": _template_json(message.provider_template),
         "confidential": int(message.confidential),
-        "owner": process_id(),
+        "owner": None,
     }
 
 

@@ -24,7 +24,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from providers.base import (
     Channel,
@@ -102,6 +102,17 @@ class SandboxProvider(Provider):
             )
         self.outbox.append(message)
         provider_id = "sbx_" + secrets.token_hex(6)
+        self.resume(provider_id, message.to, datetime.now(UTC))
+        return SendResult(provider_id, DeliveryStatus.ACCEPTED, raw={"id": provider_id})
+
+    def resume(self, provider_id: str, to: str, accepted_at: datetime) -> None:
+        """Report the scripted receipts of a message accepted at ``accepted_at``.
+
+        Those due by now are reported at once, stamped with the time they were due; the
+        rest are scheduled. The timers live in memory, so after a restart Herald calls
+        this for every sandbox message still waiting for its receipts.
+        """
+        script = re.sub(r"\D", "", to)[-4:]
         last = (
             Receipt(
                 DeliveryStatus.FAILED,
@@ -111,9 +122,9 @@ class SandboxProvider(Provider):
             if script == "0013"
             else Receipt(DeliveryStatus.DELIVERED, provider_message_id=provider_id)
         )
-        self._later(self.sent_after, Receipt(DeliveryStatus.SENT, provider_message_id=provider_id))
-        self._later(self.delivered_after, last)
-        return SendResult(provider_id, DeliveryStatus.ACCEPTED, raw={"id": provider_id})
+        sent = Receipt(DeliveryStatus.SENT, provider_message_id=provider_id)
+        for after, receipt in ((self.sent_after, sent), (self.delivered_after, last)):
+            self._later(accepted_at + timedelta(seconds=after), receipt)
 
     def webhook_needs_token(self) -> bool:
         return False  # nothing to protect: no real message goes anywhere
@@ -139,8 +150,9 @@ class SandboxProvider(Provider):
                 status_code=400,
             ) from exc
 
-    def _later(self, delay: float, receipt: Receipt) -> None:
+    def _later(self, due: datetime, receipt: Receipt) -> None:
         loop = asyncio.get_running_loop()
+        delay = max(0.0, (due - datetime.now(UTC)).total_seconds())
         handle: asyncio.TimerHandle
 
         def fire() -> None:
@@ -149,7 +161,7 @@ class SandboxProvider(Provider):
                 receipt.status,
                 provider_message_id=receipt.provider_message_id,
                 reason=receipt.reason,
-                occurred_at=datetime.now(UTC),
+                occurred_at=due,
             )
             task: asyncio.Task[None] = loop.create_task(self.receipts([stamped]))
             self._tasks.add(task)

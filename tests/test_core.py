@@ -180,40 +180,6 @@ def test_providers_import_nothing_from_the_core() -> None:
                 assert not node.module.startswith("bot"), f"{path.name} imports {node.module}"
 
 
-def test_restart_leaves_alone_what_a_running_cli_is_sending(tmp_path: Path) -> None:
-    import os
-    import socket
-    import subprocess
-    import sys
-
-    settings = settings_for(tmp_path)
-    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])  # a process now gone
-    dead_pid.wait()
-    host = socket.gethostname()
-
-    async def scenario() -> dict[str, MessageStatus]:
-        first = Herald(settings)
-        await first.start()
-        busy, orphan = first.submit(
-            SendRequest("sandbox", ["+31612345678", "+4915112345678"], "Hi", "cli:t", "cli")
-        )
-        first.db.update(busy.id, owner=f"{host}:{os.getppid()}")  # alive: the test's parent
-        first.db.update(orphan.id, owner=f"{host}:{dead_pid.pid}")
-        await first.stop()
-
-        server = Herald(settings)
-        await server.start(serve=True)
-        try:
-            await server.background.drain(5)
-            return {m.id: server.db.get(m.id).status for m in (busy, orphan)}  # type: ignore[union-attr]
-        finally:
-            await server.stop()
-
-    statuses = list(asyncio.run(scenario()).values())
-
-    assert statuses == [MessageStatus.QUEUED, MessageStatus.ACCEPTED]
-
-
 def test_a_report_that_beats_the_send_answer_is_applied_once_the_id_is_known(
     tmp_path: Path,
 ) -> None:
@@ -266,13 +232,3 @@ def test_callbacks_reach_messages_of_any_connection_of_the_same_provider(tmp_pat
             await herald.stop()
 
     assert asyncio.run(scenario()) is MessageStatus.READ
-
-
-def test_a_process_on_another_machine_counts_as_alive_until_its_work_goes_stale() -> None:
-    from bot.processes import ELSEWHERE_TIMEOUT, is_running_elsewhere
-
-    other = "another-container:4242"
-
-    assert is_running_elsewhere(other, idle_seconds=60)
-    assert not is_running_elsewhere(other, idle_seconds=ELSEWHERE_TIMEOUT + 1)
-    assert not is_running_elsewhere(None, idle_seconds=0)

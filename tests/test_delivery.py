@@ -375,3 +375,36 @@ def test_failover_of_a_stored_template_message_keeps_it_free_of_a_subject(
 
     assert message.status is MessageStatus.ACCEPTED and message.connection == "sms"
     assert rig.sms.sent[0].subject is None and rig.sms.sent[0].text.startswith("Hi Jo")
+
+
+def _announced_before_each_send(rig: Rig) -> list[list[tuple[str, MessageStatus]]]:
+    seen: list[list[tuple[str, MessageStatus]]] = []
+    original = rig.wa.send
+
+    async def checking(message: OutboundMessage) -> SendResult:
+        seen.append(list(rig.announced.seen))
+        return await original(message)
+
+    rig.wa.send = checking  # type: ignore[method-assign]
+    return seen
+
+
+def test_each_message_is_announced_as_soon_as_it_is_accepted(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, wa=[], sms=[])
+    seen = _announced_before_each_send(rig)
+
+    first, _, _ = rig.send(["+31612345678", "+4915112345678", "+31612345679"])
+
+    # a stop while the later recipients are handed over must not cost the first its receipt
+    assert seen[1] == [(first.id, MessageStatus.ACCEPTED)]
+
+
+def test_a_refusal_is_announced_before_the_next_recipient_is_tried(tmp_path: Path) -> None:
+    refused = ProviderRejectedError("invalid number", provider="scripted", status_code=400)
+    rig = Rig(tmp_path, wa=[refused, None], sms=[])
+    seen = _announced_before_each_send(rig)
+
+    first, second = rig.send(["+31612345678", "+4915112345678"])
+
+    assert seen[1] == [(first.id, MessageStatus.FAILED)]
+    assert rig.announced.seen[-1] == (second.id, MessageStatus.ACCEPTED)

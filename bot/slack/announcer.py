@@ -2,13 +2,21 @@
 
 Every change re-renders the receipt from the stored message under a per-message
 lock, so receipts that arrive while the first post is in flight, or out of
-order, still end with Slack showing the current status.
+order, still end with Slack showing the current status. What it keeps in memory
+is bounded: a lock exists only while a change is being shown, and a sender's
+``response_url`` only until the receipt is posted (at most 30 minutes, at most
+`RESPONSE_URL_LIMIT` of them), so messages that never reach a final state
+(Capillary's stay ``accepted``) leave nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
@@ -24,15 +32,23 @@ log = logging.getLogger(__name__)
 
 UNPOSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 QUIET_STATUSES = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
+RESPONSE_URL_TTL = 30 * 60.0  # Slack takes a response_url for 30 minutes
+RESPONSE_URL_LIMIT = 10_000
 
 
 class SlackAnnouncer:
-    def __init__(self, client: AsyncWebClient, herald: Herald) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        herald: Herald,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.herald = herald
         self.mask = herald.settings.mask_recipients
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._response_urls: dict[str, str] = {}
+        self.locks = MessageLocks()
+        self.response_urls = ResponseUrls(clock)
 
     @property
     def _store(self) -> Store:
@@ -41,30 +57,29 @@ class SlackAnnouncer:
     def remember_response_url(self, message_ids: list[str], url: str | None) -> None:
         """Where to tell the sender privately if the channel cannot take the receipt."""
         if url:
-            for message_id in message_ids:
-                self._response_urls[message_id] = url
+            self.response_urls.remember(message_ids, url)
+
+    def unannounced(self) -> list[Message]:
+        """Messages for Slack whose receipt, or failure reply, was never posted."""
+        return self._store.unannounced(QUIET_STATUSES)
 
     async def message_changed(self, message: Message) -> None:
         if message.status in QUIET_STATUSES or not message.announce_to:
             return
-        lock = self._locks.setdefault(message.id, asyncio.Lock())
-        async with lock:
+        async with self.locks.hold(message.id):
             current = self._store.get(message.id)
             if current is None:
                 return
             try:
                 if current.receipt_ts is None:
                     current = await self._post(current)
+                    self.response_urls.forget(message.id)  # only a first post needs it
                 else:
                     await self._update(current)
                 if current.status is MessageStatus.FAILED and not current.failure_announced:
                     await self._reply_failure(current)
             except (SlackApiError, ClientError, TimeoutError) as exc:
                 log.error("could not show the receipt of %s in Slack: %s", message.id, _why(exc))
-        if current.status.is_final or current.status is MessageStatus.DELIVERED:
-            # Most messages end at delivered; a later 'read' simply takes a new lock.
-            self._locks.pop(message.id, None)
-            self._response_urls.pop(message.id, None)
 
     async def _post(self, message: Message) -> Message:
         assert message.announce_to
@@ -121,12 +136,77 @@ class SlackAnnouncer:
         self._store.update(message.id, failure_announced=True)
 
     async def _tell_privately(self, message: Message, text: str) -> None:
-        url = self._response_urls.get(message.id)
+        url = self.response_urls.get(message.id)
         if url is None:
             return
         response = await AsyncWebhookClient(url).send(text=text, response_type="ephemeral")
         if response.status_code != 200:
             log.info("response_url answered %s for %s", response.status_code, message.id)
+
+
+class MessageLocks:
+    """One lock per message, kept only while a change of it is shown or waits to be."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._held.get(key, (asyncio.Lock(), 0))
+        self._held[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._held[key]
+            if users == 1:
+                del self._held[key]
+            else:
+                self._held[key] = (lock, users - 1)
+
+
+class ResponseUrls:
+    """Each message's ``response_url``, for at most ``ttl`` seconds and ``limit`` messages
+    (the oldest go first)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        ttl: float = RESPONSE_URL_TTL,
+        limit: int = RESPONSE_URL_LIMIT,
+    ) -> None:
+        self.clock, self.ttl, self.limit = clock, ttl, limit
+        self._urls: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    def __len__(self) -> int:
+        self._expire()
+        return len(self._urls)
+
+    def remember(self, message_ids: list[str], url: str) -> None:
+        self._expire()
+        now = self.clock()
+        for message_id in message_ids:
+            self._urls[message_id] = (now, url)
+            self._urls.move_to_end(message_id)
+        while len(self._urls) > self.limit:
+            self._urls.popitem(last=False)
+
+    def get(self, message_id: str) -> str | None:
+        self._expire()
+        kept = self._urls.get(message_id)
+        return kept[1] if kept else None
+
+    def forget(self, message_id: str) -> None:
+        self._urls.pop(message_id, None)
+
+    def _expire(self) -> None:
+        # insertion order is time order, so the expired ones are at the front
+        cutoff = self.clock() - self.ttl
+        while self._urls and next(iter(self._urls.values()))[0] <= cutoff:
+            self._urls.popitem(last=False)
 
 
 def _error(exc: SlackApiError) -> str:
