@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -48,6 +49,7 @@ from providers.errors import (
 
 DEFAULT_SENT_AFTER = 1.0
 DEFAULT_DELIVERED_AFTER = 2.0
+OUTBOX_LIMIT = 1000  # the latest messages, for tests to look at: a server runs for months
 
 
 class SandboxProvider(Provider):
@@ -57,7 +59,7 @@ class SandboxProvider(Provider):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.outbox: list[OutboundMessage] = []
+        self.outbox: deque[OutboundMessage] = deque(maxlen=OUTBOX_LIMIT)
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent_after = float(self.config.option("sent_after", DEFAULT_SENT_AFTER))

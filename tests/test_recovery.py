@@ -12,6 +12,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.background import Background
 from bot.config import Settings
 from bot.models import Message, MessageStatus
@@ -19,6 +21,7 @@ from bot.processes import FORGET_AFTER, STALE_AFTER
 from bot.sending import SendRequest
 from bot.services import INTERRUPTED_REASON, Herald
 from bot.storage import Store
+from providers import OutboundMessage, sandbox
 from tests.conftest import settings_for
 
 DEADLINE = 5.0
@@ -309,3 +312,23 @@ def test_sandbox_receipts_resume_after_a_restart_from_the_stored_acceptance(
     ]
     assert [s for s, _ in failed[-2:]] == ["sent", "failed"]
     assert [s for s, _ in sent] == ["queued", "sending", "accepted", "sent"]
+
+
+def test_the_sandbox_keeps_only_its_latest_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "OUTBOX_LIMIT", 3)
+
+    async def scenario() -> list[str]:
+        herald = Herald(settings_for(tmp_path))
+        await herald.start()
+        try:
+            provider = herald.providers["sandbox"]
+            assert isinstance(provider, sandbox.SandboxProvider)
+            for n in range(5):
+                await provider.send(OutboundMessage(f"m{n}", provider.config.channel, "+316", "x"))
+            return [m.reference for m in provider.outbox]
+        finally:
+            await herald.stop()
+
+    assert asyncio.run(scenario()) == ["m2", "m3", "m4"]
