@@ -209,10 +209,15 @@ class Delivery:
             MessageStatus.ACCEPTED.rank
         ):
             return current  # recorded already
-        if advances(current.status, MessageStatus.ACCEPTED):
+        # The answer may already say more than "accepted" (Bird: "sent"); never "failed",
+        # which an adapter raises as an error instead.
+        reported = MessageStatus.from_delivery(result.status)
+        if reported is MessageStatus.FAILED:
+            reported = MessageStatus.ACCEPTED
+        if advances(current.status, reported):
             return self.store.set_status(
                 message.id,
-                MessageStatus.ACCEPTED,
+                reported,
                 source=self.providers[current.connection].name,
                 raw=result.raw,
                 provider_message_id=result.provider_message_id,

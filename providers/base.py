@@ -91,7 +91,8 @@ class ProviderTemplate:
     """A template approved at the provider (WhatsApp outside the 24-hour window needs one).
 
     ``parameters`` keeps its order: providers that take named parameters use the keys
-    (Bird), providers that take positional values use the values in order (Callbell).
+    (Bird, Sociocs); Callbell's placeholders are numbered, so its keys are the numbers
+    (``1``, ``2``, …) and the values go out in that order, whatever order they were written.
     """
 
     id: str  # Bird projectId, Callbell template_uuid, Sociocs template id / Content SID
@@ -159,6 +160,9 @@ class WebhookResult:
 
 
 CHECK_BEFORE_RESENDING = "Check with the recipient before sending it again."
+# 502 Bad Gateway and 504 Gateway Timeout come from a proxy that forwarded the request
+# and lost the API's answer; 500 and 503 are the API's own "not done" (retryable).
+GATEWAY_FAILURES = frozenset({502, 504})
 WHATSAPP_WINDOW_HINT = (
     "Outside WhatsApp's 24-hour window only approved templates can be sent: use --template."
 )
@@ -170,6 +174,15 @@ _WINDOW_REFUSAL = re.compile(
     r"|\b63016\b|\b131047\b",
     re.IGNORECASE,
 )
+
+
+def require_content(message: OutboundMessage, provider: str) -> None:
+    """Refuse, before any request, a message with no text, no media and no template:
+    providers either refuse it or deliver an empty message."""
+    if message.template is None and not message.media_urls and not message.text.strip():
+        raise ProviderRejectedError(
+            "the message is empty: it has no text, media or template", provider=provider
+        )
 
 
 def is_whatsapp_window_refusal(text: str) -> bool:
@@ -272,6 +285,18 @@ class Provider(abc.ABC):
                 status_code=status,
                 retry_after=_retry_after(response.headers.get("retry-after")),
                 hint=hint,
+            )
+        elif status in GATEWAY_FAILURES:
+            # A gateway in front of the API gave up waiting for it (502) or timed out (504):
+            # the request went through, so the API may have taken the message. Like a lost
+            # answer, never retried blindly (issue: a 504 retried reached the customer twice).
+            # Its body is the gateway's page, not the provider's words: name the failure.
+            error = ProviderOutcomeUnknownError(
+                f"the API's gateway answered {status} {response.reason_phrase} after the "
+                "request went out, so it may or may not have gone out",
+                provider=self.name,
+                status_code=status,
+                hint=CHECK_BEFORE_RESENDING,
             )
         elif status >= 500:
             error = ProviderUnavailableError(detail, provider=self.name, status_code=status)

@@ -9,24 +9,26 @@ is ``POST /workspaces/{workspace_id}/channels/{channel_id}/messages`` with
 | --- | --- |
 | text (SMS, WhatsApp, MMS without media) | ``body`` of type ``text`` |
 | MMS / WhatsApp media | ``image`` body if all are images (≤ 10, text as caption), else ``file`` |
-| e-mail | receiver ``emailaddress``, ``meta.email.subject``, media as ``text.attachments`` |
+| e-mail | receiver ``emailaddress``; subject in the body's ``metadata.subject`` (as seed 001 |
+| | shows it) and ``meta.email.subject`` (in its schema); media as ``text.attachments`` |
 | a provider template | ``template`` instead of ``body`` (never both, §2.4) |
 
-Keys are checked by `read_settings`. Herald schedules itself, so ``scheduledFor`` is never sent.
+A media URL whose extension names no type is asked with ``HEAD`` (`providers.media`), so an
+image behind an extensionless CDN link still goes as an image. Keys are checked by
+`read_settings`. Herald schedules itself, so ``scheduledFor`` is never sent.
 Delivery callbacks are read by `providers.bird_webhooks` (§2.7).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from mimetypes import MimeTypes
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -43,9 +45,12 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
+    require_content,
 )
+from providers.bird_errors import describe_error
 from providers.bird_webhooks import read_callback
 from providers.errors import ProviderRejectedError, ProviderUnsupportedError
+from providers.media import OCTET_STREAM, content_type, guess_type, url_file
 
 PROVIDER = "bird"
 MAX_TAGS = 10  # §2.3
@@ -62,15 +67,10 @@ MMS_HINT = "MMS needs an MMS-capable (US or Canadian) number on the Bird SMS cha
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
 # Bird's statuses (§2.6) that mean a message will not go, should a send answer carry one.
 _REFUSED = frozenset({"rejected", "sending_failed", "delivery_failed", "deleted"})
-# The stdlib table only (not the host's mime.types), so the guess is the same everywhere;
-# plus what it lacks and MMS/WhatsApp carry.
-_MIME = MimeTypes()
-_EXTRA_TYPES = {
-    ".webp": "image/webp",
-    ".m4a": "audio/mp4",
-    ".amr": "audio/amr",
-    ".ogg": "audio/ogg",
-}
+# Statuses past "accepted" a send answer may already carry (§2.6: ``sent`` is "the API
+# attempted to hand the message to the platform"); the rest (accepted, processing,
+# scheduled, anything new) mean accepted.
+_ANSWERED = {"sent": DeliveryStatus.SENT, "delivered": DeliveryStatus.DELIVERED}
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,8 @@ class BirdProvider(Provider):
 
     async def send(self, message: OutboundMessage) -> SendResult:
         s = self.settings
-        payload = build_payload(message, s)
+        types = await self._media_types(message)
+        payload = build_payload(message, s, types)
         url = f"{self.base_url}/workspaces/{s.workspace_id}/channels/{s.channel_id}/messages"
         headers = {"Authorization": f"AccessKey {s.access_key}", "Accept": "application/json"}
         response = await self.request("POST", url, json=payload, headers=headers)
@@ -174,8 +175,19 @@ class BirdProvider(Provider):
                 hint=self._hint(response.status_code, detail, sent_template=sent_template),
             )
         message_id = str(raw["id"]) if raw.get("id") else None
-        sent = DeliveryStatus.SENT if status == "sent" else DeliveryStatus.ACCEPTED
-        return SendResult(message_id, sent, raw=raw)
+        return SendResult(message_id, _ANSWERED.get(status, DeliveryStatus.ACCEPTED), raw=raw)
+
+    async def _media_types(self, message: OutboundMessage) -> dict[str, str]:
+        """Each media URL's type, asking the server for those whose extension says nothing.
+
+        E-mail attachments need none, and a template carries no media (refused later)."""
+        if message.channel is Channel.EMAIL or message.template is not None:
+            return {}
+        urls = list(dict.fromkeys(message.media_urls))
+        found = await asyncio.gather(
+            *(content_type(self.client, url, provider=self.name) for url in urls)
+        )
+        return {url: kind for url, kind in zip(urls, found, strict=True) if kind}
 
     def error_detail(self, response: httpx.Response) -> str:
         try:
@@ -226,17 +238,28 @@ def _sent_template(response: httpx.Response) -> bool:
         return False
 
 
-def build_payload(message: OutboundMessage, settings: BirdSettings) -> dict[str, Any]:
-    """The ``CreateChannelMessage`` body for one message (§2.3)."""
+def build_payload(
+    message: OutboundMessage,
+    settings: BirdSettings,
+    content_types: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ``CreateChannelMessage`` body for one message (§2.3). ``content_types`` gives
+    the type of media URLs whose extension names none (else they go as generic files)."""
     if message.channel not in BirdProvider.channels:
         raise ProviderUnsupportedError(f"cannot carry channel {message.channel}", provider=PROVIDER)
+    require_content(message, PROVIDER)
+    if message.channel is Channel.EMAIL and message.template is None and not message.text.strip():
+        # An e-mail body is a text part; Bird needs its text even beside attachments.
+        raise ProviderRejectedError("an e-mail needs text, not only attachments", provider=PROVIDER)
     key = "emailaddress" if message.channel is Channel.EMAIL else "phonenumber"
     payload: dict[str, Any] = {
         "receiver": {"contacts": [{"identifierKey": key, "identifierValue": message.to}]},
         "reference": message.reference,
     }
     domain = settings.short_links_domain if message.channel in SHORT_LINK_CHANNELS else None
-    short_links = {"domain": domain} if domain else None
+    # Bird's e-mail documentation shows {"enabled": true, "domain": …}; the seed's schema
+    # shows only the domain, and without `enabled` the links are left as they are.
+    short_links = {"enabled": True, "domain": domain} if domain else None
     if message.template is not None:
         if message.media_urls:
             raise ProviderUnsupportedError(
@@ -245,13 +268,14 @@ def build_payload(message: OutboundMessage, settings: BirdSettings) -> dict[str,
             )
         payload["template"] = _template(message.template, settings, short_links)
     else:
-        payload["body"] = _body(message)
+        payload["body"] = _body(message, content_types or {})
         if short_links:
             # With a template the template-level shortLinks applies instead (seed 001).
             payload["shortLinks"] = short_links
     if message.channel is Channel.EMAIL and message.subject:
-        # §2.4 leaves the non-template subject field unverified; meta.email.subject is the
-        # one the schema shows (seed 001).
+        # Seed 001 shows the subject as the body part's metadata.subject (set by `_body`);
+        # its schema also has meta.email.subject, which §2.4 could not verify: both are
+        # sent, as the spec asks where that is harmless.
         payload["meta"] = {"email": {"subject": message.subject}}
     if settings.sender:
         payload["sender"] = {"connector": {"identifierValue": settings.sender}}
@@ -262,63 +286,21 @@ def build_payload(message: OutboundMessage, settings: BirdSettings) -> dict[str,
     return payload
 
 
-def describe_error(body: Any) -> str:
-    """A short reading of a Bird error body ("" if none): its shape is unknown (§2.5, §6), so
-    read the common fields, per-field details and a refused message's ``failure``."""
-    if isinstance(body, list):
-        return "; ".join(filter(None, (describe_error(item) for item in body[:3])))
-    if not isinstance(body, dict):
-        return ""
-    if isinstance(body.get("error"), dict):
-        return describe_error(body["error"])
-    failure = body.get("failure")
-    failure_text = failure.get("description") if isinstance(failure, dict) else None
-    message = _first_text(body, "message", "description", "detail", "title", "error")
-    message = message or _first_text(body, "reason") or failure_text or ""
-    code = body.get("code")
-    if isinstance(code, str | int) and not isinstance(code, bool) and str(code) not in message:
-        message = f"{message} ({code})" if message else str(code)
-    fields = _field_problems(body.get("details") or body.get("errors") or body.get("fields"))
-    return f"{message}: {fields}" if message and fields else message or fields
-
-
-def _first_text(body: dict[str, Any], *keys: str) -> str | None:
-    for key in keys:
-        value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
-def _field_problems(details: Any) -> str:
-    problems: list[str] = []
-    if isinstance(details, dict):
-        for name, value in details.items():
-            text = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-            problems.append(f"{name}: {text}")
-    elif isinstance(details, list):
-        for item in details:
-            if isinstance(item, dict):
-                name = _first_text(item, "field", "path", "property", "pointer", "key")
-                text = _first_text(item, "message", "description", "detail", "reason") or ""
-                problems.append(f"{name}: {text}" if name else text)
-            elif isinstance(item, str):
-                problems.append(item)
-    elif isinstance(details, str):
-        problems.append(details)
-    return "; ".join(p for p in problems[:3] if p)
-
-
-def _body(message: OutboundMessage) -> dict[str, Any]:
-    if not message.media_urls:
-        return {"type": "text", "text": {"text": message.text}}
-    if message.channel is Channel.EMAIL:
-        attachments = [
-            {"mediaUrl": url, "filename": _url_file(url).name or "attachment"}
-            for url in message.media_urls
-        ]
-        return {"type": "text", "text": {"text": message.text, "attachments": attachments}}
-    types = [_content_type(url) for url in message.media_urls]
+def _body(message: OutboundMessage, content_types: Mapping[str, str]) -> dict[str, Any]:
+    if not message.media_urls or message.channel is Channel.EMAIL:
+        text: dict[str, Any] = {"text": message.text}
+        if message.media_urls:
+            text["attachments"] = [
+                {"mediaUrl": url, "filename": url_file(url).name or "attachment"}
+                for url in message.media_urls
+            ]
+        if message.subject:
+            # Seed 001: "text": {"text": …, "attachments": […], "metadata": {"subject": …}}.
+            text["metadata"] = {"subject": message.subject}
+        return {"type": "text", "text": text}
+    types = [
+        guess_type(url) or content_types.get(url) or OCTET_STREAM for url in message.media_urls
+    ]
     part: dict[str, Any]
     if all(t.startswith("image/") for t in types):
         if len(types) > MAX_IMAGES:
@@ -360,16 +342,6 @@ def _template(
     if short_links:
         shape["shortLinks"] = short_links
     return shape
-
-
-def _url_file(url: str) -> PurePosixPath:
-    return PurePosixPath(unquote(urlsplit(url).path))
-
-
-def _content_type(url: str) -> str:
-    suffix = _url_file(url).suffix.lower()
-    guessed, _ = _MIME.guess_type("file" + suffix) if suffix else (None, None)
-    return _EXTRA_TYPES.get(suffix) or guessed or "application/octet-stream"
 
 
 def _bad_key(key: str, problem: str) -> ProviderUnsupportedError:

@@ -7,6 +7,12 @@ message. Herald's message id travels in ``metadata`` (echoed in Callbell's
 webhooks, §4.5); `providers.callbell_webhooks` reads those webhooks. Callbell
 signs nothing, so callbacks need the connection's ``webhook_token``.
 
+A template's parameters are its placeholders' numbers (``1``, ``2``, …): their
+values go out as ``template_values`` in placeholder order, whatever order they were
+written in. A template without parameters sends no ``content.text``: Callbell would
+put it into the template's placeholder (seed 004). An attachment whose URL extension
+names no type is asked with ``HEAD`` (`providers.media`) to choose the message type.
+
 Connection keys: ``token`` (API key, Bearer), ``channel_uuid`` (the WhatsApp
 number to send from); optional ``assign_to_sender`` (assign the conversation to
 the Slack sender's e-mail), ``optin_contact`` (default true; templates need it),
@@ -18,9 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -36,9 +40,16 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
+    require_content,
 )
 from providers.callbell_webhooks import REFERENCE_KEY, parse_callback
-from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
+from providers.errors import (
+    ProviderError,
+    ProviderOutcomeUnknownError,
+    ProviderRejectedError,
+    ProviderUnsupportedError,
+)
+from providers.media import content_type, url_file
 
 # §4.6: metadata holds at most 10 pairs, keys up to 50 and string values up to 500 characters.
 METADATA_MAX_PAIRS = 10
@@ -54,6 +65,12 @@ _MEDIA_TYPES = {
 }
 # §4.5: GET /v1/templates lists templateType text|image|video|document; no audio templates.
 _TEMPLATE_MEDIA = frozenset({"image", "video", "document"})
+# What a send answer's message.status says (§4.3: "enqueued"; §4.4's lifecycle past it).
+_ANSWERED = {
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+}
 
 
 class CallbellProvider(Provider):
@@ -85,6 +102,7 @@ class CallbellProvider(Provider):
         return bool(self.config.option("assign_to_sender", False))
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        require_content(message, self.name)
         if len(message.media_urls) > 1:
             raise ProviderUnsupportedError(
                 f"Callbell sends one attachment per message, not {len(message.media_urls)}; "
@@ -92,11 +110,11 @@ class CallbellProvider(Provider):
                 provider=self.name,
             )
         url = message.media_urls[0] if message.media_urls else None
+        kind = await self._media_kind(url) if url is not None else "text"
         if message.template is not None:
-            return await self._post(self._template_body(message, message.template, url))
+            return await self._post(self._template_body(message, message.template, url, kind))
         if url is None:
             return await self._post(self._body(message, "text", {"text": message.text}))
-        kind = media_type(url)
         if kind == "image":
             content = {"url": url, "text": message.text} if message.text else {"url": url}
             return await self._post(self._body(message, kind, content))
@@ -107,8 +125,16 @@ class CallbellProvider(Provider):
             return attachment
         try:
             follow_up = await self._post(self._body(message, "text", {"text": message.text}))
+        except ProviderOutcomeUnknownError as exc:
+            # Not retryable either way: a retry would send the attachment a second time.
+            raise ProviderOutcomeUnknownError(
+                "the attachment was sent; the text after it may or may not have been: "
+                f"{exc.detail}",
+                provider=self.name,
+                status_code=exc.status_code,
+                hint=exc.hint,
+            ) from exc
         except ProviderError as exc:
-            # Not retryable: a retry would send the attachment a second time.
             raise ProviderRejectedError(
                 f"the attachment was sent but the text after it was not: {exc.detail}",
                 provider=self.name,
@@ -119,8 +145,15 @@ class CallbellProvider(Provider):
         raw["text_message"] = _message_part(follow_up.raw)
         return SendResult(attachment.provider_message_id, DeliveryStatus.ACCEPTED, raw=raw)
 
+    async def _media_kind(self, url: str) -> str:
+        """The message type of an attachment: from its extension, else from a HEAD."""
+        kind = _MEDIA_TYPES.get(url_file(url).suffix.lower().lstrip("."))
+        if kind is not None:
+            return kind
+        return media_type(url, await content_type(self.client, url, provider=self.name))
+
     def _template_body(
-        self, message: OutboundMessage, template: ProviderTemplate, url: str | None
+        self, message: OutboundMessage, template: ProviderTemplate, url: str | None, kind: str
     ) -> dict[str, Any]:
         if not self.config.option("optin_contact", True):
             raise ProviderUnsupportedError(
@@ -128,13 +161,13 @@ class CallbellProvider(Provider):
                 "who opted in",
                 provider=self.name,
             )
-        values = [str(v) for v in template.parameters.values()]
-        # §4.2: content.text fills a single placeholder; template_values fill {{1}}, {{2}}…
-        # and win when present. Both are sent so either reading fills the template.
-        content: dict[str, str] = {"text": values[0] if values else message.text}
-        kind = "text"
+        values = placeholder_values(template.parameters, self.name)
+        # Seed 004: content.text "refers to the placeholder of the template message" (one
+        # variable), and "When template_values are valid, the values inside content will be
+        # ignored". So {{1}}'s value goes in both; without parameters content has no text,
+        # else Herald's rendered message would land in the template's placeholder.
+        content: dict[str, str] = {"text": values[0]} if values else {}
         if url is not None:
-            kind = media_type(url)
             if kind not in _TEMPLATE_MEDIA:
                 raise ProviderUnsupportedError(
                     f"a WhatsApp template carries an image, video or document, not {kind}",
@@ -181,9 +214,19 @@ class CallbellProvider(Provider):
         )
         # §4.3: 200 or 201 (which one is UNKNOWN); {"message": {"uuid", "status": "enqueued"}}.
         raw = _json(response)
-        uuid = _message_part(raw).get("uuid")
+        part = _message_part(raw)
+        uuid, status = part.get("uuid"), str(part.get("status") or "").lower()
+        if status == "failed":  # §4.4: "not deliverable"
+            raise ProviderRejectedError(
+                "Callbell answered that the message failed",
+                provider=self.name,
+                status_code=response.status_code,
+                raw=raw,
+            )
         return SendResult(
-            uuid if isinstance(uuid, str) and uuid else None, DeliveryStatus.ACCEPTED, raw=raw
+            uuid if isinstance(uuid, str) and uuid else None,
+            _ANSWERED.get(status, DeliveryStatus.ACCEPTED),
+            raw=raw,
         )
 
     # webhook_needs_token stays True: §4.5 documents no signature to check instead.
@@ -244,10 +287,40 @@ class CallbellProvider(Provider):
         return None
 
 
-def media_type(url: str) -> str:
-    """Callbell's message ``type`` for an attachment, from the URL's file extension."""
-    suffix = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
-    return _MEDIA_TYPES.get(suffix, "document")
+def media_type(url: str, mime: str | None = None) -> str:
+    """Callbell's message ``type`` for an attachment: from the URL's file extension, else
+    from its MIME type (as its server gave it); a document when neither says."""
+    kind = _MEDIA_TYPES.get(url_file(url).suffix.lower().lstrip("."))
+    if kind is not None:
+        return kind
+    family = (mime or "").split("/")[0]
+    return family if family in ("image", "audio", "video") else "document"
+
+
+def placeholder_values(parameters: Mapping[str, str], provider: str) -> list[str]:
+    """``template_values`` in placeholder order: the value of ``1`` first, then ``2``, ….
+
+    Seed 004: the values replace "{{1}}, {{2}}, {{3}}" in array order, so the keys must be
+    the placeholders' numbers, every one from 1 up; anything else is refused, not guessed.
+    """
+    numbered: dict[int, str] = {}
+    for key, value in parameters.items():
+        name = key.strip().removeprefix("{{").removesuffix("}}").strip()
+        if not name.isdigit() or int(name) < 1:
+            raise ProviderRejectedError(
+                f"template parameter '{key}' is not a placeholder number: Callbell fills "
+                "{{1}}, {{2}}, … in order, so name the parameters 1, 2, …",
+                provider=provider,
+            )
+        numbered[int(name)] = str(value)
+    missing = [n for n in range(1, len(numbered) + 1) if n not in numbered]
+    if missing:
+        raise ProviderRejectedError(
+            f"template parameters skip placeholder {missing[0]}: give every one from 1 to "
+            f"{max(numbered)}",
+            provider=provider,
+        )
+    return [numbered[n] for n in sorted(numbered)]
 
 
 def phone(number: str) -> str:

@@ -4,7 +4,10 @@ One ``POST {base_url}/v1.1/communications/sendMessage?channel=…`` carries a wh
 batch, so several recipients on one channel go out in one request and come back
 as one result each, in order (spec providers.md §1.3, §1.5). Capillary has no
 delivery webhooks (§1.7) and its JSON answer shows no message id (§1.5), so
-results normally carry ``provider_message_id=None``.
+results normally carry ``provider_message_id=None``. An answer is read at both
+levels: each item's ``errors``, and the batch's ``status`` block (``success``,
+``successCount``), which may count failures no item names; recipients it leaves
+in doubt get "may or may not have gone out", never a guess.
 
 Connection keys; ``base_url``, the cluster host, is required (there is no default
 cluster, §1.1), and exactly one credential pair must be given:
@@ -37,11 +40,23 @@ from providers.base import (
     Provider,
     ReceiptSink,
     SendResult,
+    require_content,
+)
+from providers.capillary_answers import (
+    code_hint,
+    code_of,
+    describe,
+    errors_of,
+    json_body,
+    judge,
+    unknown,
 )
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRejectedError,
+    ProviderUnavailableError,
     ProviderUnsupportedError,
 )
 
@@ -51,12 +66,10 @@ TOKEN_HEADER = "X-CAP-API-OAUTH-TOKEN"  # noqa: S105 - §1.2 "Name conflict": no
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 DEFAULT_TOKEN_TTL = 300.0  # §1.2's example; used only if an answer leaves ttlSeconds out
 TOKEN_MARGIN = 30.0  # renew this long before expiry, so a token does not die in flight
-BATCH_LIMIT_CODE = 1060  # §1.5 "Batch limit size exceeded"; the limit itself is UNKNOWN (§1.8)
 
 BASIC_HINT = "Check username and password (the password is sent md5-hashed)"
 OAUTH_HINT = "Check oauth_key and oauth_secret"
 ACCESS_HINT = "The till or OAuth client needs WRITE access to the Communication access group"
-BATCH_HINT = "Send to fewer recipients at once"
 
 
 class _Shape(NamedTuple):
@@ -150,6 +163,7 @@ class CapillaryProvider(Provider):
         if message.template is not None:
             # §1.3: WhatsApp/Zalo "template" is the message text, not a template reference.
             raise ProviderUnsupportedError("sends text, not provider templates", provider=self.name)
+        require_content(message, self.name)  # §1.3: body / template is required
         if channel is Channel.EMAIL:
             sender = _option(self.config, "from")
             if not sender:
@@ -178,45 +192,27 @@ class CapillaryProvider(Provider):
             return judged or [exc] * len(items)
         except ProviderError as exc:
             return [exc] * len(items)
-        body = _json(response)
+        body = json_body(response)
         judged = self._judge(body, channel, len(items), response.status_code, failed=False)
-        # An answer that cannot be matched to the items, and does not say anything failed.
-        return judged or [SendResult(None, raw=body) for _ in items]
+        if judged is not None:
+            return judged
+        # The batch went out, and the answer neither names each item nor says they all went.
+        why = "the answer does not say which recipients it took"
+        return [unknown(why, response.status_code, body, self.name)] * len(items)
 
     def _judge(
         self, body: Any, channel: Channel, count: int, status: int | None, *, failed: bool
     ) -> list[SendResult | ProviderError] | None:
-        """One outcome per item from a sendMessage answer; None if it cannot be matched up."""
-        if not isinstance(body, dict):
-            return None
         shape = SHAPES[channel]
-        reject = partial(ProviderRejectedError, provider=self.name, status_code=status)
-        envelope = body["status"] if isinstance(body.get("status"), dict) else {}
-        listing = body.get(shape.listing)
-        entries: list[Any] = listing if isinstance(listing, list) else []
-        codes = {_code(envelope)} | {_code(e) for entry in entries for e in _errors(entry)}
-        if BATCH_LIMIT_CODE in codes:
-            detail = f"refused a batch of {count}: batch limit size exceeded (code 1060)"
-            return [reject(detail, raw=body, hint=BATCH_HINT)] * count
-        if len(entries) != count:
-            # §1.5: HTTP 201 means "one or more requests have failed"; if the entries cannot
-            # be matched to the items, no recipient can be told that theirs went through.
-            if failed or not (status == 201 or envelope.get("success") is False):
-                return None
-            detail = _describe([envelope]) or "Capillary reported a failed item"
-            return [reject(detail, raw=body)] * count
-        outcomes: list[SendResult | ProviderError] = []
-        for entry in entries:
-            raw = {"status": envelope, shape.listing: [entry]}
-            errors = _errors(entry)
-            if errors or failed:
-                detail = _describe(errors) or _describe([envelope]) or "refused"
-                hint = _code_hint({_code(e) for e in errors})
-                outcomes.append(reject(detail, raw=raw, hint=hint))
-            else:
-                echo = entry.get(shape.array) if isinstance(entry, dict) else None
-                outcomes.append(SendResult(_message_id(entry, echo), raw=raw))
-        return outcomes
+        return judge(
+            body,
+            array=shape.array,
+            listing=shape.listing,
+            count=count,
+            status=status,
+            failed=failed,
+            provider=self.name,
+        )
 
     # -- auth -------------------------------------------------------------------
 
@@ -271,10 +267,17 @@ class CapillaryProvider(Provider):
             raise ProviderAuthError(
                 exc.detail, provider=self.name, status_code=exc.status_code, hint=OAUTH_HINT
             ) from None
-        body = _json(response)
+        except ProviderOutcomeUnknownError as exc:
+            # A lost token answer sent no message: trying again cannot send one twice.
+            raise ProviderUnavailableError(
+                f"the token endpoint did not answer: {exc.detail}",
+                provider=self.name,
+                status_code=exc.status_code,
+            ) from exc
+        body = json_body(response)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):
-            detail = _describe(_errors(body)) or "the token endpoint gave no access token"
+            detail = describe(errors_of(body)) or "the token endpoint gave no access token"
             raise ProviderAuthError(
                 detail, provider=self.name, status_code=response.status_code, hint=OAUTH_HINT
             )
@@ -287,16 +290,16 @@ class CapillaryProvider(Provider):
     # -- errors -----------------------------------------------------------------
 
     def error_detail(self, response: httpx.Response) -> str:
-        body = _json(response)
+        body = json_body(response)
         if not isinstance(body, dict):
             return super().error_detail(response)
         envelope = body.get("status")
-        parts = [_describe([envelope]) if isinstance(envelope, dict) else ""]
+        parts = [describe([envelope]) if isinstance(envelope, dict) else ""]
         for shape in SHAPES.values():  # the first item's errors say what the status means
             entries = body.get(shape.listing)
             if isinstance(entries, list) and entries:
-                parts.append(_describe(_errors(entries[0])))
-        parts.append(_describe(_errors(body)))  # the v3 token endpoint's {"errors": [...]}
+                parts.append(describe(errors_of(entries[0])))
+        parts.append(describe(errors_of(body)))  # the v3 token endpoint's {"errors": [...]}
         return ": ".join(part for part in parts if part) or super().error_detail(response)
 
     def error_hint(self, response: httpx.Response) -> str | None:
@@ -307,62 +310,8 @@ class CapillaryProvider(Provider):
             return OAUTH_HINT if self._uses_oauth else BASIC_HINT
         if status == 403:
             return ACCESS_HINT
-        body = _json(response)
-        return _code_hint({_code(body.get("status"))} if isinstance(body, dict) else set())
-
-
-# -- reading Capillary's answers (their error JSON is UNKNOWN, §1.5: read loosely) ---
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _code(value: Any) -> int | None:
-    code = value.get("code") if isinstance(value, dict) else None
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code
-    return int(code) if isinstance(code, str) and code.isdigit() else None
-
-
-def _errors(entry: Any) -> list[Any]:
-    errors = entry.get("errors") if isinstance(entry, dict) else None
-    return [e for e in errors if e] if isinstance(errors, list) else []
-
-
-def _describe(errors: Sequence[Any]) -> str:
-    """Capillary's words, with the code: "Batch limit size exceeded (code 1060)"."""
-    parts = []
-    for error in errors:
-        if not isinstance(error, dict):
-            parts.append(str(error))
-        elif text := str(error.get("message") or error.get("description") or ""):
-            code = _code(error)
-            parts.append(f"{text} (code {code})" if code is not None else text)
-    return "; ".join(parts)
-
-
-def _code_hint(codes: set[int | None]) -> str | None:
-    if BATCH_LIMIT_CODE in codes:
-        return BATCH_HINT
-    if 4208 in codes:  # §1.5 legacy item code: invalid email ID
-        return "Check the recipient's e-mail address"
-    if codes & set(range(4203, 4208)):  # §1.5 legacy item codes: template errors
-        return "Check the message template configured in Capillary"
-    return None
-
-
-def _message_id(entry: Any, echo: Any) -> str | None:
-    # §1.5/§6: only the XML SMS answer shows an id (nsAdminId); look for one anyway.
-    for source in (echo, entry):
-        for key in ("nsAdminId", "nsadmin_id", "id", "messageId"):
-            value = source.get(key) if isinstance(source, dict) else None
-            if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
-                return str(value)
-    return None
+        body = json_body(response)
+        return code_hint({code_of(body.get("status"))} if isinstance(body, dict) else set())
 
 
 # -- configuration --------------------------------------------------------------

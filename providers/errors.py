@@ -4,8 +4,9 @@
     ├── ProviderAuthError              credentials refused (401/403); not retryable
     ├── ProviderRejectedError          the provider refused this message (4xx); not retryable
     ├── ProviderRateLimitedError       429; retryable, honours retry_after
-    ├── ProviderUnavailableError       5xx, or the API could not be reached; retryable
-    ├── ProviderOutcomeUnknownError    the request went out but its answer was lost, so the
+    ├── ProviderUnavailableError       500/503, or the API could not be reached; retryable
+    ├── ProviderOutcomeUnknownError    the request went out but its answer was lost (or was
+    │   │                              a gateway's 502/504, or made no sense), so the
     │   │                              message may have gone: NOT retryable (no duplicates)
     │   └── ProviderTimeoutError       … because no answer came in time
     ├── ProviderUnsupportedError       channel or feature the provider cannot carry
@@ -95,7 +96,8 @@ class ProviderUnavailableError(ProviderError):
 
 
 class ProviderOutcomeUnknownError(ProviderError):
-    """The request went out but its answer was lost (connection broke, unreadable reply).
+    """The request went out but its answer was lost (connection broke, a gateway's 502 or
+    504) or says neither yes nor no (an answer the provider does not document).
 
     The provider may have accepted the message, so Herald neither retries nor fails
     over: sending again could reach the customer twice.

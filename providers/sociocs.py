@@ -1,8 +1,8 @@
 """The ``sociocs`` provider: Sociocs, a front for Twilio SMS, Twilio WhatsApp and Gupshup WhatsApp.
 
 One connection is one Sociocs channel. Its ``sociocs_provider`` says which network
-carries it: ``twlo`` (Twilio SMS) for the sms channel, ``twlowa`` (Twilio WhatsApp)
-or ``gswa`` (Gupshup WhatsApp) for the whatsapp channel. A send is one
+carries it: ``twlo`` (Twilio SMS) for the sms or mms channel, ``twlowa`` (Twilio
+WhatsApp) or ``gswa`` (Gupshup WhatsApp) for the whatsapp channel. A send is one
 ``POST /message`` with the ``apikey`` header (providers.md §3.2, §3.3).
 
 Connection keys:
@@ -24,8 +24,11 @@ callback must then carry a valid ``X-Sociocs-Signature``. Without it, set the
 connection's ``webhook_token`` and put ``?token=…`` in the ``webhook_url``.
 Reading the callbacks lives in `providers.sociocs_webhooks`.
 
-Media (``image_url``/``video_url``/``file_url``) goes out on ``twlo`` only. Provider
-templates go out on ``twlowa``/``gswa`` only; for ``gswa`` the template's
+Media (``image_url``/``video_url``/``file_url``, one of each) goes out on ``twlo``
+only, as Twilio MMS: so a ``twlo`` connection with ``channel = "mms"`` carries
+media, one with ``channel = "sms"`` text alone (the core refuses media on sms). A
+URL whose extension names no type is asked with ``HEAD`` (`providers.media`) to
+choose the field. Provider templates go out on ``twlowa``/``gswa`` only; for ``gswa`` the template's
 parameters are spelled ``MEDIA_URL``, ``Header.1``, ``Body.1``, ``Buttons.1``
 (a bare ``1`` means ``Body.1``). A message with a template sends the template
 alone, not its rendered text. Herald schedules on its own, so the API's
@@ -36,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -52,24 +54,29 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
+    require_content,
 )
-from providers.errors import ProviderError, ProviderRejectedError, ProviderUnsupportedError
+from providers.errors import (
+    ProviderOutcomeUnknownError,
+    ProviderRejectedError,
+    ProviderUnsupportedError,
+)
+from providers.media import content_type, guess_type
 from providers.sociocs_webhooks import parse_callback, verify_signature
 
-# The networks `POST /message` can send on, and the channel each carries (§3.3). Telnyx
+# The networks `POST /message` can send on, and the channels each carries (§3.3). Telnyx
 # (``tlnx``) is a Sociocs channel too, but only for webhooks: the send table leaves it out.
-NETWORKS: dict[str, Channel] = {
-    "twlo": Channel.SMS,
-    "twlowa": Channel.WHATSAPP,
-    "gswa": Channel.WHATSAPP,
+# Twilio SMS takes `image_url`/`video_url`/`file_url` (seed 003's "Sending text & image"
+# uses "provider": "twlo"), which Twilio delivers as MMS: hence sms and mms.
+NETWORKS: dict[str, frozenset[Channel]] = {
+    "twlo": frozenset({Channel.SMS, Channel.MMS}),
+    "twlowa": frozenset({Channel.WHATSAPP}),
+    "gswa": frozenset({Channel.WHATSAPP}),
 }
 NETWORK_NAMES = {"twlo": "Twilio SMS", "twlowa": "Twilio WhatsApp", "gswa": "Gupshup WhatsApp"}
 # Since 2024-11-11 the media fields are accepted only on Twilio SMS (§3.3, [SOC-SEND]).
 MEDIA_NETWORKS = frozenset({"twlo"})
 TEMPLATE_NETWORKS = frozenset({"twlowa", "gswa"})
-
-IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp"})
-VIDEO_EXTENSIONS = frozenset({"mp4", "3gp", "3gpp", "mov", "webm", "mpeg", "mpg", "m4v"})
 
 # Gupshup template variables are grouped by component (§3.3, template for gswa).
 GSWA_MEDIA_KEY = "MEDIA_URL"
@@ -80,7 +87,7 @@ API_KEY_PAGE = "app.sociocs.com → Profile & settings → API"
 
 class SociocsProvider(Provider):
     name = "sociocs"
-    channels = frozenset({Channel.SMS, Channel.WHATSAPP})
+    channels = frozenset({Channel.SMS, Channel.MMS, Channel.WHATSAPP})
     required_keys = ("api_key", "channel_key", "sociocs_provider")
     optional_keys = ("webhook_secret", "save_contacts", "contact_list_id")
     default_base_url = "https://api.sociocs.com"
@@ -108,11 +115,11 @@ class SociocsProvider(Provider):
                 + ", ".join(f"'{key}' ({NETWORK_NAMES[key]})" for key in NETWORKS)
             )
         carried = NETWORKS[network]
-        if config.channel is not carried:
-            others = " or ".join(f"'{k}'" for k, c in NETWORKS.items() if c is config.channel)
+        if config.channel not in carried:
+            others = " or ".join(f"'{k}'" for k, c in NETWORKS.items() if config.channel in c)
             cls._config_error(
                 f"'sociocs_provider' '{network}' ({NETWORK_NAMES[network]}) carries "
-                f"channel {carried}, but 'channel' is {config.channel}; "
+                f"channel {_names(carried)}, but 'channel' is {config.channel}; "
                 f"use 'sociocs_provider' {others} for {config.channel}"
             )
         save = config.option("save_contacts")
@@ -134,22 +141,51 @@ class SociocsProvider(Provider):
         return str(self.config.option("sociocs_provider"))
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        self._check(message)
+        types = {
+            url: await content_type(self.client, url, provider=self.name)
+            for url in dict.fromkeys(message.media_urls)
+        }
         response = await self.request(
             "POST",
             f"{self.base_url}/message",
-            json=self.payload(message),
+            json=self.payload(message, types),
             headers={"apikey": str(self.config.option("api_key"))},
         )
         return self._result(response)
 
-    def payload(self, message: OutboundMessage) -> dict[str, Any]:
-        """The JSON body of ``POST /message`` for one message (§3.3)."""
-        carried = NETWORKS.get(self.network)
-        if message.channel is not carried:
+    def _check(self, message: OutboundMessage) -> None:
+        carried = NETWORKS.get(self.network, frozenset())
+        if message.channel not in carried:
             raise ProviderUnsupportedError(
-                f"this connection ('{self.network}') carries {carried}, not {message.channel}",
+                f"this connection ('{self.network}') carries {_names(carried)}, "
+                f"not {message.channel}",
                 provider=self.name,
             )
+        # Seed 003: text is optional only "when image_url, … or template is present"; with
+        # none of them Sociocs refuses the request (or would send an empty message).
+        require_content(message, self.name)
+        if not message.media_urls:
+            return
+        if self.network not in MEDIA_NETWORKS:
+            raise ProviderUnsupportedError(
+                f"Sociocs sends media only on Twilio SMS ('twlo'), not on "
+                f"{NETWORK_NAMES.get(self.network, self.network)}; send the link in the text "
+                "or use an approved template with a media header",
+                provider=self.name,
+            )
+        if message.channel is not Channel.MMS:
+            raise ProviderUnsupportedError(
+                "media goes out as MMS: set channel = \"mms\" on this 'twlo' connection",
+                provider=self.name,
+            )
+
+    def payload(
+        self, message: OutboundMessage, types: Mapping[str, str | None] | None = None
+    ) -> dict[str, Any]:
+        """The JSON body of ``POST /message`` for one message (§3.3); ``types`` gives the
+        MIME type of media URLs whose extension names none."""
+        self._check(message)
         body: dict[str, Any] = {
             "provider": self.network,
             "channel_key": self.config.option("channel_key"),
@@ -161,9 +197,9 @@ class SociocsProvider(Provider):
             # A WhatsApp template carries its own approved wording; sending the
             # rendered text beside it is undocumented (§3.3: "one of" text/media/template).
             body["template"] = self._template(message.template)
-        elif message.text:
+        elif message.text.strip():
             body["text"] = message.text
-        body.update(self._media(message.media_urls))
+        body.update(self._media(message.media_urls, types or {}))
         if self.config.option("save_contacts") is True:
             saving: dict[str, Any] = {"save": True}
             list_id = self.config.option("contact_list_id")
@@ -172,19 +208,10 @@ class SociocsProvider(Provider):
             body["contact_saving"] = saving
         return body
 
-    def _media(self, urls: tuple[str, ...]) -> dict[str, str]:
-        if not urls:
-            return {}
-        if self.network not in MEDIA_NETWORKS:
-            raise ProviderUnsupportedError(
-                f"Sociocs sends media only on Twilio SMS ('twlo'), not on "
-                f"{NETWORK_NAMES.get(self.network, self.network)}; send the link in the text "
-                "or use an approved template with a media header",
-                provider=self.name,
-            )
+    def _media(self, urls: tuple[str, ...], types: Mapping[str, str | None]) -> dict[str, str]:
         fields: dict[str, str] = {}
         for url in urls:
-            field = _media_field(url)
+            field = _media_field(types.get(url) or guess_type(url))
             if field in fields:
                 # The API has one field per kind and `image_urls` is not defined (§3.3).
                 raise ProviderUnsupportedError(
@@ -231,13 +258,14 @@ class SociocsProvider(Provider):
                 raw=body,
                 hint=_hint(response.status_code, messages),
             )
-        # Not retryable on purpose: the message may have gone out.
-        raise ProviderError(
-            "unexpected answer (no 'status': 'success'); it may or may not have been sent: "
-            "check app.sociocs.com → Outbound before sending again",
+        # The request went out and the answer says neither yes nor no (§3.4 documents only
+        # "success" and "error"): the message may have gone, so never retried.
+        raise ProviderOutcomeUnknownError(
+            "unexpected answer (no 'status': 'success'), so it may or may not have gone out",
             provider=self.name,
             status_code=response.status_code,
             raw=body,
+            hint="Check app.sociocs.com → Outbound before sending it again.",
         )
 
     def webhook_needs_token(self) -> bool:
@@ -271,14 +299,16 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-def _media_field(url: str) -> str:
-    path = urlsplit(url).path
-    extension = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    if extension in IMAGE_EXTENSIONS:
+def _media_field(mime: str | None) -> str:
+    if mime and mime.startswith("image/"):
         return "image_url"
-    if extension in VIDEO_EXTENSIONS:
+    if mime and mime.startswith("video/"):
         return "video_url"
     return "file_url"
+
+
+def _names(channels: frozenset[Channel]) -> str:
+    return " or ".join(sorted(str(channel) for channel in channels)) or "nothing"
 
 
 def _gupshup_variables(parameters: Mapping[str, str], provider: str) -> dict[str, Any]:

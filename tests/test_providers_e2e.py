@@ -198,3 +198,35 @@ def test_hanging_provider_times_out_once_and_says_to_check(
             assert "may or may not have gone out" in shown
             assert "Check with the recipient before sending it again" in shown
             assert len(fake.requests) == 1  # not retried: it may have been accepted
+
+
+def test_bird_answer_saying_sent_is_recorded_as_sent(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    # Seed 001's send answer carries the message's "status" (accepted … sent … delivered):
+    # one that says "sent" already is stored as sent, not put back to accepted.
+    case = _case("bird")
+    with BirdFake(answer_status="sent") as fake:
+        for running in serve(tmp_path, fake_slack, connection("out", case, fake)):
+            running.slash(f"out {case.recipient} Your order A-1042 ships tomorrow")
+
+            receipt_saying(fake_slack, "sent")
+            assert rows(running, "SELECT status FROM messages") == [("sent",)]
+            history = [r[0] for r in rows(running, "SELECT status FROM status_events")]
+            assert history[-1] == "sent" and "accepted" not in history
+
+
+def test_sociocs_twilio_mms_connection_starts_and_sends_media(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    # Seed 003, "Sending text & image": "provider": "twlo", … "image_url": "https://…jpg".
+    case = _case("sociocs")
+    with case.fake() as fake:
+        body = connection("mms", case, fake, channel="mms") + connection("sms", case, fake)
+        for running in serve(tmp_path, fake_slack, body):
+            refused = running.slash(f"sms {case.recipient} Look --media https://x.test/a.jpg")
+            running.slash(f"mms {case.recipient} Look --media https://x.test/a.jpg")
+
+            receipt_saying(fake_slack, "accepted")
+            assert "--media needs an MMS" in refused.json()["text"]
+            [sent] = [request.json() for request in fake.requests]
+            assert (sent["provider"], sent["text"]) == ("twlo", "Look")
+            assert sent["image_url"] == "https://x.test/a.jpg"

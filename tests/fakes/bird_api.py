@@ -13,8 +13,17 @@ fake's ``signing_key`` for a given URL and timestamp; `sign_callback` signs any 
 
 What the spec leaves UNKNOWN is a setting, not a guess: the error body's shape
 (``error_body``), whether a template needs a ``locale``, whether a ``Bearer`` JWT is taken
-(§2.2), and the words of a WhatsApp refusal outside the 24-hour window
-(``free_form_refusal``: free-form bodies are refused with it while it is set).
+(§2.2), the words of a WhatsApp refusal outside the 24-hour window
+(``free_form_refusal``: free-form bodies are refused with it while it is set), and the
+status an accepted message comes back with (``answer_status``, "accepted" by default;
+§2.6 lists "sent" too).
+
+Where the seed shows a field, the fake reads it there and nowhere else, so an adapter
+that puts it elsewhere is seen: an e-mail's subject is the body part's
+``metadata.subject`` (seed 001: "Single image message with text and title"; e-mail
+without it is refused); links are shortened only when ``shortLinks`` says
+``"enabled": true`` as Bird's e-mail documentation shows it (``short_links`` records
+the domain each accepted message's links were shortened with, or None).
 """
 
 from __future__ import annotations
@@ -78,6 +87,7 @@ class BirdFake(ProviderFake):
         require_template_locale: bool = False,
         free_form_refusal: str | None = None,
         error_body: ErrorBody = default_error_body,
+        answer_status: str = "accepted",
     ) -> None:
         super().__init__()
         self.access_key = access_key or "ak_" + secrets.token_urlsafe(18)
@@ -89,7 +99,9 @@ class BirdFake(ProviderFake):
         self.require_template_locale = require_template_locale
         self.free_form_refusal = free_form_refusal
         self.error_body = error_body
+        self.answer_status = answer_status
         self.messages: dict[str, dict[str, Any]] = {}
+        self.short_links: dict[str, str | None] = {}  # message id → shortening domain
 
     def handle(self, request: Recorded) -> Reply:
         if not self._authorized(request.headers.get("authorization", "")):
@@ -155,7 +167,7 @@ class BirdFake(ProviderFake):
             },
             "meta": body.get("meta", {}),
             "parts": [],
-            "status": "scheduled" if body.get("scheduledFor") else "accepted",
+            "status": "scheduled" if body.get("scheduledFor") else self.answer_status,
             "direction": "outgoing",
             "lastStatusAt": now,
             "createdAt": now,
@@ -166,6 +178,8 @@ class BirdFake(ProviderFake):
             if body.get(key) is not None:
                 resource[key] = body[key]
         self.messages[resource["id"]] = resource
+        links = body.get("shortLinks") or (body.get("template") or {}).get("shortLinks") or {}
+        self.short_links[resource["id"]] = links["domain"] if links.get("enabled") else None
         return resource
 
     def status_callback(
@@ -247,6 +261,7 @@ def message_problems(body: Any, *, require_locale: bool = False) -> list[Problem
         problems.append(_problem("body", "is required unless template is set"))
     if has_body:
         problems += _body_problems(body["body"])
+        problems += _subject_problems(body)
     if has_template:
         problems += _template_problems(body["template"], require_locale)
     return problems + _extra_problems(body)
@@ -317,6 +332,23 @@ def _body_problems(body: Any) -> list[Problem]:
     if not isinstance(part.get("metadata", {}), dict):
         problems.append(_problem(f"body.{kind}.metadata", "must be an object"))
     return problems
+
+
+def _subject_problems(body: dict[str, Any]) -> list[Problem]:
+    """An e-mail's subject is where seed 001 shows it: ``body.<type>.metadata.subject``."""
+    receiver = body.get("receiver")
+    contacts = receiver.get("contacts") if isinstance(receiver, dict) else None
+    emails = isinstance(contacts, list) and any(
+        isinstance(c, dict) and c.get("identifierKey") == "emailaddress" for c in contacts
+    )
+    message = body["body"]
+    kind = message.get("type") if isinstance(message, dict) else None
+    part = message.get(kind) if isinstance(message, dict) and isinstance(kind, str) else None
+    metadata = part.get("metadata") if isinstance(part, dict) else None
+    subject = metadata.get("subject") if isinstance(metadata, dict) else None
+    if emails and not _text(subject):
+        return [_problem(f"body.{kind}.metadata.subject", "is required for an e-mail")]
+    return []
 
 
 def _media_problems(kind: str, part: dict[str, Any]) -> list[Problem]:

@@ -7,6 +7,13 @@ doc says UNKNOWN it is configurable: the success code (``success_status``), the
 error body (``error_body``), and how a free-form message outside WhatsApp's
 24-hour window is refused (``window_open``, ``window_status``).
 
+Templates are approved texts with numbered placeholders (``templates``: uuid → text),
+filled as seed 004 says: ``template_values`` replace ``{{1}}``, ``{{2}}``… in array
+order, and "When `template_values` are valid, the values inside `content` will be
+ignored, since it is used for template messages with only one variable" — so
+``content.text`` fills a lone ``{{1}}``. A template left with an unfilled
+placeholder is refused; ``delivered`` keeps what each accepted message reads as.
+
 It also writes the callbacks Callbell would post (§4.5): `status_update_body` for
 any message, `CallbellFake.status_callback` for one it accepted (its metadata
 echoed), `event_body` for the other events and `CONNECTION_CHECKS` for the
@@ -31,6 +38,13 @@ CHANNEL_TYPES = frozenset({"whatsapp", "facebook", "instagram", "telegram"})
 WINDOW_ERROR = (
     "The 24 hour window to reply to this contact has expired; only template messages can be sent"
 )
+# Seed 004's two examples, and one without placeholders.
+TEMPLATES = {
+    "d980fb66fd5043d3ace1aa06ba044342": "Hello {{1}}, this is a template message example",
+    "5d1c2b7e9a4f4e0b8c3d6a1f2e7b9c04": "Hello {{1}}, this is a template {{2}} example. {{3}}!",
+    "0e3f7a9b2c6d4e8f9a1b3c5d7e9f1a2b": "Your parcel is on its way.",
+}
+_PLACEHOLDER = re.compile(r"\{\{(\d+)\}\}")
 WALLET_ERROR = (
     "Your WhatsApp wallet is out of credit. Add credit to your wallet to keep sending "
     "outbound WhatsApp template messages."
@@ -52,7 +66,7 @@ class CallbellFake(ProviderFake):
     def reset(self) -> None:
         """Back to a fresh account's behaviour and no recorded requests (same token and channel)."""
         self.requests.clear()
-        self.templates: set[str] = {"d980fb66fd5043d3ace1aa06ba044342"}
+        self.templates: dict[str, str] = dict(TEMPLATES)
         self.success_status = 200  # §4.3: 200 or 201, UNKNOWN which
         self.error_body: Callable[[str, str], Any] = documented_error
         self.window_open = True  # False: free-form messages are refused (24-hour rule)
@@ -63,6 +77,7 @@ class CallbellFake(ProviderFake):
         self.business_api = True
         self.sent: list[dict[str, Any]] = []  # bodies of accepted messages
         self.accepted: dict[str, dict[str, Any]] = {}  # message.uuid → its body, in order
+        self.delivered: dict[str, str] = {}  # message.uuid → the text the customer reads
 
     def handle(self, request: Recorded) -> Reply:
         if request.method != "POST" or request.path not in ("/messages/send", "/v1/messages/send"):
@@ -81,6 +96,7 @@ class CallbellFake(ProviderFake):
         self.sent.append(body)
         message = {"uuid": uuid.uuid4().hex, "status": "enqueued"}
         self.accepted[message["uuid"]] = body
+        self.delivered[message["uuid"]] = self._reads(body) or ""
         return Reply(self.success_status, {"message": message})
 
     def status_callback(
@@ -124,8 +140,8 @@ class CallbellFake(ProviderFake):
             return self._error(422, f"type must be one of {sorted(MESSAGE_TYPES)}", "invalid_param")
         if not isinstance(content, dict):
             return self._error(422, "content must be an object", "invalid_param")
-        if kind == "text" and not _text(content.get("text")):
-            return self._missing("content.text")
+        if kind == "text" and "template_uuid" not in body and not _text(content.get("text")):
+            return self._missing("content.text")  # a template's text is its own (seed 004)
         if kind != "text" and not re.match(r"https?://", str(content.get("url", ""))):
             return self._missing("content.url")
         problem = self._template_problem(body) or self._extras_problem(body)
@@ -160,7 +176,28 @@ class CallbellFake(ProviderFake):
             return self._error(404, "Template not found", "template_not_found")
         if self.wallet_empty:
             return self._error(402, WALLET_ERROR, "whatsapp_wallet_depleted_credit")
+        if self._reads(body) is None:
+            wanted = len(set(_PLACEHOLDER.findall(self.templates[body["template_uuid"]])))
+            return self._error(
+                422, f"the template needs {wanted} values for its placeholders", "invalid_param"
+            )
         return None
+
+    def _reads(self, body: dict[str, Any]) -> str | None:
+        """The text the customer reads; None for a template left with an empty placeholder."""
+        content = body["content"]
+        if "template_uuid" not in body:
+            return str(content.get("text", ""))
+        text = self.templates[body["template_uuid"]]
+        numbers = sorted({int(n) for n in _PLACEHOLDER.findall(text)})
+        values = body.get("template_values")
+        if not (isinstance(values, list) and len(values) == len(numbers)):
+            lone = content.get("text")  # "used for template messages with only one variable"
+            values = [lone] if len(numbers) == 1 and _text(lone) else None
+        if numbers and values is None:
+            return None
+        filled = dict(zip(numbers, values or [], strict=True))
+        return _PLACEHOLDER.sub(lambda m: str(filled[int(m.group(1))]), text)
 
     def _extras_problem(self, body: dict[str, Any]) -> Reply | None:
         for field in ("assigned_user", "team_uuid"):

@@ -26,7 +26,11 @@ a test choose another:
 - ``batch_limit`` (none): more items answer 400 with status code 1060;
 - ``issue_ids`` (off): echo an ``nsAdminId`` and ``status`` per item, as the XML
   answer does; the JSON examples show none;
-- ``refused``: recipients whose items fail with 4101 "Unable to send message".
+- ``refused``: recipients whose items fail with 4101 "Unable to send message";
+- ``silently_refused``: recipients whose items fail with no item ``errors`` at all,
+  counted only by the batch ``status`` block (``successCount``, ``success``), as seed
+  000's block allows; whether the HTTP code then follows the block is UNKNOWN, so such
+  an answer comes with ``silent_status`` (200).
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ class CapillaryFake(ProviderFake):
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self.refused: set[str] = set()
+        self.silently_refused: set[str] = set()
+        self.silent_status = 200
         self.batch_limit: int | None = None
         self.email_body_required = False
         self.issue_ids = False
@@ -183,12 +189,14 @@ class CapillaryFake(ProviderFake):
             detail = "Batch limit size exceeded"
             return Reply(400, {"status": status_envelope(1060, detail, len(items))})
         entries = []
+        succeeded = silenced = 0
         for item in items:
             errors = self._item_errors(channel, item, required, optional)
-            entries.append(
-                {array: self._echo(channel, item, errors), "errors": errors, "warnings": []}
-            )
-        succeeded = sum(1 for entry in entries if not entry["errors"])
+            silent = not errors and _recipient(item) in self.silently_refused
+            succeeded += not errors and not silent
+            silenced += silent
+            echo = self._echo(channel, item, [{"silent": True}] if silent else errors)
+            entries.append({array: echo, "errors": errors, "warnings": []})
         if succeeded == len(entries):
             code, message = 200, "Success"
         elif succeeded:
@@ -196,7 +204,7 @@ class CapillaryFake(ProviderFake):
         else:
             code, message = 400, "All requests have failed due to errors"
         status = status_envelope(code, message, len(entries), succeeded)
-        return Reply(code, {"status": status, listing: entries})
+        return Reply(self.silent_status if silenced else code, {"status": status, listing: entries})
 
     def _item_errors(
         self, channel: str, item: Any, required: tuple[str, ...], optional: frozenset[str]
@@ -244,6 +252,10 @@ class CapillaryFake(ProviderFake):
         if self.issue_ids and not errors:
             echo |= {"status": "Queued", "nsAdminId": next(self._ids)}
         return echo
+
+
+def _recipient(item: Any) -> Any:
+    return item.get("to", item.get("receiver")) if isinstance(item, dict) else None
 
 
 def _fake(fake: ProviderFake) -> CapillaryFake:

@@ -5,6 +5,9 @@ the body and answers with the documented shapes (wrong auth → 401, a missing
 field → the documented error). Tests can make the next requests fail
 (`fail_next`, `rate_limit_next`, `hang_next`) and wait for requests on a
 condition variable instead of sleeping.
+
+`MediaHost` plays the web server a media URL points at, for adapters that ask a URL
+for its type (``HEAD``) before sending it.
 """
 
 from __future__ import annotations
@@ -72,7 +75,10 @@ class ProviderFake:
             def do_DELETE(self) -> None:
                 self._serve()
 
-            def _serve(self) -> None:
+            def do_HEAD(self) -> None:
+                self._serve(head=True)
+
+            def _serve(self, head: bool = False) -> None:
                 url = urlsplit(self.path)
                 length = int(self.headers.get("content-length") or 0)
                 request = Recorded(
@@ -99,7 +105,8 @@ class ProviderFake:
                     self.send_header(key, value)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if not head:
+                    self.wfile.write(payload)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -172,3 +179,32 @@ class ProviderFake:
             return self.handle(request)
         except (KeyError, TypeError, ValueError) as exc:
             return Reply(400, {"message": f"malformed request: {exc}"})
+
+
+class MediaHost(ProviderFake):
+    """A web server holding media files: `serve` a path with a ``Content-Type``, or
+    `redirect` it; anything else is 404. `refuse_head` answers HEAD with 405, as some
+    servers do, so the type must come from a GET's headers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, str] = {}  # path → Content-Type
+        self.moved: dict[str, str] = {}  # path → Location
+        self.refuse_head = False
+
+    def serve(self, path: str, content_type: str) -> str:
+        self.files[path] = content_type
+        return self.base_url + path
+
+    def redirect(self, path: str, location: str) -> str:
+        self.moved[path] = location
+        return self.base_url + path
+
+    def handle(self, request: Recorded) -> Reply:
+        if request.method == "HEAD" and self.refuse_head:
+            return Reply(405, b"", {"allow": "GET"})
+        if request.path in self.moved:
+            return Reply(302, b"", {"location": self.moved[request.path]})
+        if request.path in self.files:
+            return Reply(200, b"\x00" * 16, {"content-type": self.files[request.path]})
+        return Reply(404, "Not Found")

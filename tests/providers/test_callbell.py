@@ -17,6 +17,7 @@ from providers import (
     OutboundMessage,
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRejectedError,
     ProviderTemplate,
     ProviderUnavailableError,
@@ -26,12 +27,18 @@ from providers import (
 from providers.base import WHATSAPP_WINDOW_HINT as WINDOW_HINT
 from providers.callbell import bounded_metadata, media_type
 from tests.fakes.callbell_api import WALLET_ERROR, WINDOW_ERROR, CallbellFake
-from tests.fakes.provider_fake import Recorded, Reply
+from tests.fakes.provider_fake import MediaHost, Recorded, Reply
 
 T = TypeVar("T")
 TO = "+31612345678"
 TEXT = "Your order A-1042 ships tomorrow"
-TEMPLATE_ID = "d980fb66fd5043d3ace1aa06ba044342"
+TEMPLATE_ID = (
+    "d980fb66fd5043d3ace1aa06ba044342"  # "Hello {{1}}, this is a template message example"
+)
+MULTI_ID = (
+    "5d1c2b7e9a4f4e0b8c3d6a1f2e7b9c04"  # "Hello {{1}}, this is a template {{2}} example. {{3}}!"
+)
+PLAIN_ID = "0e3f7a9b2c6d4e8f9a1b3c5d7e9f1a2b"  # "Your parcel is on its way."
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +205,31 @@ def test_document_goes_first_and_the_text_follows(fake: CallbellFake) -> None:
     assert result.raw["text_message"]["uuid"] not in (None, result.provider_message_id)
 
 
+def test_image_without_an_extension_goes_as_an_image(fake: CallbellFake) -> None:
+    with MediaHost() as media:
+        assert isinstance(media, MediaHost)
+        url = media.serve("/v0/b/o/parcel", "image/webp")
+
+        _send(fake, _message(media_urls=(url,)))
+
+    [body] = _bodies(fake)
+    assert (body["type"], body["content"]) == ("image", {"url": url, "text": TEXT})
+
+
+def test_text_lost_after_the_attachment_may_have_gone_out() -> None:
+    class TextLost(CallbellFake):
+        def handle(self, request: Recorded) -> Reply:
+            if request.json()["type"] == "text":
+                return Reply(504, "<html>504 Gateway Time-out</html>")
+            return super().handle(request)
+
+    with TextLost() as fake:
+        error = _error(fake, _message(media_urls=("https://example.com/clip.mp4",)))
+
+    assert isinstance(error, ProviderOutcomeUnknownError) and not error.retryable
+    assert "may or may not" in str(error) and "attachment was sent" in str(error)
+
+
 def test_text_failing_after_the_attachment_is_not_retryable() -> None:
     class TextDown(CallbellFake):
         def handle(self, request: Recorded) -> Reply:
@@ -236,40 +268,98 @@ def test_more_than_one_attachment_is_refused_before_sending(fake: CallbellFake) 
 
 
 @pytest.mark.parametrize(
-    ("parameters", "media", "kind", "content", "values"),
+    ("template", "parameters", "media", "kind", "content", "values", "reads"),
     [
         (
-            {"n": "Jack", "o": "A-1042", "s": "Hi"},
+            MULTI_ID,
+            {"3": "Cheers", "1": "Jack", "2": "message"},
             (),
             "text",
             {"text": "Jack"},
-            ["Jack", "A-1042", "Hi"],
+            ["Jack", "message", "Cheers"],
+            "Hello Jack, this is a template message example. Cheers!",
         ),
-        ({}, (), "text", {"text": TEXT}, None),
+        (PLAIN_ID, {}, (), "text", {}, None, "Your parcel is on its way."),
         (
-            {"n": "Jack"},
+            TEMPLATE_ID,
+            {"1": "John Doe"},
             ("https://x.example/a.pdf",),
             "document",
-            {"text": "Jack", "url": "https://x.example/a.pdf"},
-            ["Jack"],
+            {"text": "John Doe", "url": "https://x.example/a.pdf"},
+            ["John Doe"],
+            "Hello John Doe, this is a template message example",
         ),
     ],
-    ids=["values-in-order", "no-parameters", "document-header"],
+    ids=["values-by-placeholder-number", "no-parameters", "document-header"],
 )
 def test_template_is_sent_with_uuid_optin_and_values(
     fake: CallbellFake,
+    template: str,
     parameters: dict[str, str],
     media: tuple[str, ...],
     kind: str,
     content: dict[str, str],
     values: list[str] | None,
+    reads: str,
 ) -> None:
-    _send(fake, _message(template=_template(**parameters), media_urls=media))
+    # Seed 004: "Hello {{1}}, this is a template {{2}} example. {{3}}!" with template_values
+    # ["Jack", "template", "Cheers"] reads "Hello Jack, … Cheers!": array order is placeholder
+    # order. And "In this context `text` refers to the placeholder of the template message".
+    _send(fake, _message(template=_template(template, **parameters), media_urls=media))
 
     [body] = _bodies(fake)
-    assert (body["type"], body["content"]) == (kind, content)  # content.text: one placeholder
-    assert (body["template_uuid"], body["optin_contact"]) == (TEMPLATE_ID, True)
+    assert (body["type"], body["content"]) == (kind, content)
+    assert (body["template_uuid"], body["optin_contact"]) == (template, True)
     assert body.get("template_values") == values
+    assert list(fake.delivered.values()) == [reads]
+
+
+def test_template_without_parameters_never_fills_a_placeholder_with_the_message(
+    fake: CallbellFake,
+) -> None:
+    # Seed 004: content.text "refers to the placeholder of the template message": the
+    # rendered Herald text there would read "Hello Your order A-1042 ships tomorrow, …".
+    error = _error(fake, _message(template=_template(TEMPLATE_ID)))
+
+    assert isinstance(error, ProviderRejectedError) and "needs 1 values" in error.detail
+    assert TEXT not in fake.requests[0].body.decode() and not fake.delivered
+
+
+@pytest.mark.parametrize(
+    ("parameters", "detail"),
+    [
+        ({"name": "Jack"}, "'name' is not a placeholder number"),
+        ({"1": "Jack", "3": "Cheers"}, "skip placeholder 2"),
+        ({"0": "Jack"}, "'0' is not a placeholder number"),
+    ],
+)
+def test_template_parameters_that_are_not_placeholder_numbers_are_refused(
+    fake: CallbellFake, parameters: dict[str, str], detail: str
+) -> None:
+    error = _error(fake, _message(template=_template(MULTI_ID, **parameters)))
+
+    assert isinstance(error, ProviderRejectedError) and detail in error.detail
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("sent", DeliveryStatus.SENT), ("delivered", DeliveryStatus.DELIVERED)],
+)
+def test_answer_status_past_enqueued_is_kept(
+    fake: CallbellFake, status: str, expected: DeliveryStatus
+) -> None:
+    fake.fail_next(200, {"message": {"uuid": "adf3d1216d4c4dcd908199d6700f2381", "status": status}})
+
+    assert _send(fake).status is expected
+
+
+def test_answer_status_failed_is_a_rejection(fake: CallbellFake) -> None:
+    fake.fail_next(
+        200, {"message": {"uuid": "adf3d1216d4c4dcd908199d6700f2381", "status": "failed"}}
+    )
+
+    assert isinstance(_error(fake), ProviderRejectedError)
 
 
 def test_template_with_audio_is_refused(fake: CallbellFake) -> None:
@@ -446,7 +536,7 @@ def test_known_failures_keep_callbells_words_and_add_a_next_step(
 def test_template_is_sent_outside_the_24_hour_window(fake: CallbellFake) -> None:
     fake.window_open = False
 
-    result = _send(fake, _message(template=_template(name="Jack")))
+    result = _send(fake, _message(template=_template(**{"1": "Jack"})))
 
     assert result.status is DeliveryStatus.ACCEPTED
 

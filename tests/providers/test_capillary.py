@@ -18,7 +18,10 @@ from providers import (
     OutboundMessage,
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRejectedError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
     ProviderUnsupportedError,
     SendResult,
 )
@@ -75,13 +78,14 @@ def run(
     *,
     options: dict[str, str] | None = None,
     channel: Channel = Channel.SMS,
+    timeout: float = 5.0,
 ) -> T:
     keys = basic(fake) if options is None else options
     config = ConnectionConfig("capillary-eu", "capillary", channel, fake.base_url, options=keys)
     CapillaryProvider.check_config(config)
 
     async def go() -> T:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as client:
             provider = CapillaryProvider(config, client, _no_receipts, clock=fake.clock)
             try:
                 return await call(provider)
@@ -327,14 +331,102 @@ def test_unsendable_item_is_refused_and_the_rest_still_goes(
     assert len(fake.requests[0].json()["root"]["sms"]) == 1
 
 
-def test_partial_failure_that_names_no_item_rejects_every_item(fake: CapillaryFake) -> None:
-    # §1.5: 201 means some item failed; with no item list, nobody can be told theirs went.
+def test_partial_failure_that_names_no_item_leaves_every_item_in_doubt(
+    fake: CapillaryFake,
+) -> None:
+    # §1.5: 201 means some item failed; with no item list, nobody can be told theirs went,
+    # nor that it did not.
     fake.fail_next(201, {"status": status_envelope(201, "Some requests have failed")})
 
     outcomes = send(fake, message(), message())
 
+    assert all(isinstance(o, ProviderOutcomeUnknownError) for o in outcomes)
+
+
+def test_partial_failure_of_a_single_item_is_its_rejection(fake: CapillaryFake) -> None:
+    fake.fail_next(201, {"status": status_envelope(201, "Some requests have failed")})
+
+    error = error_of(fake, message())
+
+    assert isinstance(error, ProviderRejectedError)
+    assert error.detail.startswith("Some requests have failed (code 201)")
+
+
+# Seed 000's answer: {"status": {"count": 2, "statusCode": {"status": true, …}, "successCount":
+# 2, …, "success": true}, "smsList": [{"sms": {…}, "errors": [], "warnings": []}, …]}. The
+# block counts what went; an item with no "errors" is not proof it went if the block disagrees.
+
+
+def test_batch_status_saying_nothing_went_rejects_items_without_errors(
+    fake: CapillaryFake,
+) -> None:
+    fake.silently_refused = {WIRE_NUMBER, "919000000001"}
+
+    outcomes = send(fake, message(), message("+919000000001"))
+
+    (request,) = fake.requests
+    answer = fake.handle(request).body  # what it answered: the fake is deterministic
+    assert answer["status"]["successCount"] == 0 and answer["status"]["success"] is False
+    assert all(entry["errors"] == [] for entry in answer["smsList"])
     assert all(isinstance(o, ProviderRejectedError) for o in outcomes)
-    assert outcomes[0].detail == "Some requests have failed (code 201)"
+    assert "All requests have failed" in outcomes[0].detail
+
+
+def test_single_send_the_batch_status_counts_as_failed_is_refused(fake: CapillaryFake) -> None:
+    fake.silently_refused = {WIRE_NUMBER}
+
+    error = error_of(fake, message())
+
+    assert isinstance(error, ProviderRejectedError) and not error.retryable
+
+
+def test_batch_status_counting_an_unnamed_failure_leaves_the_others_in_doubt(
+    fake: CapillaryFake,
+) -> None:
+    fake.silently_refused = {"919000000002"}
+    fake.refused = {"919000000003"}
+
+    outcomes = send(
+        fake, message("+919000000001"), message("+919000000002"), message("+919000000003")
+    )
+
+    # One failure is named (4101), one only counted: which of the other two it was is unknown.
+    assert [type(o) for o in outcomes] == [
+        ProviderOutcomeUnknownError,
+        ProviderOutcomeUnknownError,
+        ProviderRejectedError,
+    ]
+    shown = str(outcomes[0])
+    assert "counts 1 of 3 as sent" in shown and "may or may not have gone out" in shown
+
+
+def test_answer_without_items_or_counts_may_have_gone_out(fake: CapillaryFake) -> None:
+    fake.fail_next(200, {"ok": True})
+
+    outcomes = send(fake, message(), message())
+
+    assert all(isinstance(o, ProviderOutcomeUnknownError) for o in outcomes)
+
+
+def test_answer_without_items_that_counts_all_as_sent_is_accepted(fake: CapillaryFake) -> None:
+    fake.fail_next(200, {"status": status_envelope(200, "Success", count=2, succeeded=2)})
+
+    outcomes = send(fake, message(), message())
+
+    assert all(isinstance(o, SendResult) for o in outcomes)
+
+
+@pytest.mark.parametrize("fault", ["hang", 504])
+def test_lost_token_answer_is_retryable_as_no_message_went(fake: CapillaryFake, fault: Any) -> None:
+    if fault == "hang":
+        fake.hang_next()
+    else:
+        fake.fail_next(fault, "<html>Gateway Time-out</html>")
+
+    error = error_of(fake, message(), options=oauth(fake), timeout=0.3)
+
+    assert isinstance(error, ProviderUnavailableError) and error.retryable
+    assert not isinstance(error, ProviderTimeoutError) and fake.sends == []
 
 
 # -- configuration --------------------------------------------------------------

@@ -19,6 +19,7 @@ from providers import (
     Provider,
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
@@ -122,6 +123,38 @@ def test_server_error_is_retryable(case: ProviderCase) -> None:
 
     assert isinstance(error, ProviderUnavailableError)
     assert error.retryable and error.status_code == 503
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_failure_may_have_gone_out_and_is_not_retried(
+    case: ProviderCase, status: int
+) -> None:
+    # A proxy forwarded the request, then gave up on the API's answer: the API may have
+    # taken the message, so a retry could reach the customer twice.
+    with case.fake() as fake:
+        fake.fail_next(status, "<html><body><h1>Bad Gateway</h1></body></html>")
+        error = _error(case, fake)
+
+    assert isinstance(error, ProviderOutcomeUnknownError)
+    assert not error.retryable and error.status_code == status
+    assert "may or may not have gone out" in str(error) and "<html>" not in str(error)
+
+
+@pytest.mark.parametrize("text", ["", "  \n "])
+def test_empty_message_is_refused_before_sending(case: ProviderCase, text: str) -> None:
+    message = OutboundMessage(
+        reference="k3x9p2ab",
+        channel=case.channel,
+        to=case.recipient,
+        text=text,
+        subject="Your order" if case.channel == "email" else None,
+    )
+    with case.fake() as fake:
+        with pytest.raises(ProviderRejectedError) as caught:
+            _run(case, fake, lambda p: p.send(message))
+
+        assert fake.requests == []
+    assert "empty" in str(caught.value) and not caught.value.retryable
 
 
 def test_hanging_api_times_out_without_a_retry_that_could_send_twice(case: ProviderCase) -> None:

@@ -18,12 +18,14 @@ from providers import (
     OutboundMessage,
     ProviderAuthError,
     ProviderError,
+    ProviderOutcomeUnknownError,
     ProviderRejectedError,
     ProviderTemplate,
     ProviderUnsupportedError,
     SendResult,
     SociocsProvider,
 )
+from tests.fakes.provider_fake import MediaHost
 from tests.fakes.slack_api import BOT_TOKEN
 from tests.fakes.sociocs_api import (
     API_KEY,
@@ -47,15 +49,21 @@ async def _no_receipts(receipts: Any) -> None:
     return None
 
 
-def _config(fake: SociocsFake, network: str = "twlo", **extra: Any) -> ConnectionConfig:
+def _config(
+    fake: SociocsFake, network: str = "twlo", channel: Channel | None = None, **extra: Any
+) -> ConnectionConfig:
     keys = {"api_key": API_KEY, "channel_key": fake.channel_key(network)}
     options = {**keys, "sociocs_provider": network, **extra}
-    return ConnectionConfig("conn", "sociocs", CHANNEL_OF[network], fake.base_url, options=options)
+    channel = channel or CHANNEL_OF[network]
+    return ConnectionConfig("conn", "sociocs", channel, fake.base_url, options=options)
 
 
 def _message(network: str = "twlo", **fields: Any) -> OutboundMessage:
+    """A message for ``network``'s channel: mms for media on Twilio SMS."""
     fields.setdefault("text", "Your order A-1042 ships tomorrow")
-    return OutboundMessage(reference="k3x9p2ab", channel=CHANNEL_OF[network], to=TO, **fields)
+    mms = network == "twlo" and fields.get("media_urls")
+    channel = Channel.MMS if mms else CHANNEL_OF[network]
+    return OutboundMessage(reference="k3x9p2ab", channel=channel, to=TO, **fields)
 
 
 def _send(fake: SociocsFake, message: OutboundMessage, config: ConnectionConfig) -> SendResult:
@@ -68,7 +76,8 @@ def _send(fake: SociocsFake, message: OutboundMessage, config: ConnectionConfig)
 
 def _sent(fake: SociocsFake, network: str = "twlo", **fields: Any) -> dict[str, Any]:
     """Send one message and return the JSON body the fake accepted."""
-    _send(fake, _message(network, **fields), _config(fake, network))
+    message = _message(network, **fields)
+    _send(fake, message, _config(fake, network, message.channel))
     assert len(fake.requests) == 1 and len(fake.sent) == 1
     return fake.sent[0]
 
@@ -111,7 +120,6 @@ def test_send_returns_the_message_id_as_accepted(fake: SociocsFake) -> None:
         (("https://x.test/receipt.PNG?sig=abc.pdf",), ("image_url",)),
         (("https://x.test/clip.mp4",), ("video_url",)),
         (("https://x.test/invoice.pdf",), ("file_url",)),
-        (("https://x.test/download",), ("file_url",)),
         (
             ("https://x.test/a.gif", "https://x.test/b.mov", "https://x.test/c.zip"),
             ("image_url", "video_url", "file_url"),
@@ -132,6 +140,51 @@ def test_media_goes_in_the_field_for_its_kind_on_twilio_sms(
     }
 
 
+@pytest.mark.parametrize(
+    ("served", "field"),
+    [
+        ("image/png", "image_url"),
+        ("video/mp4", "video_url"),
+        ("application/octet-stream", "file_url"),
+    ],
+)
+def test_media_without_an_extension_goes_in_the_field_its_server_names(
+    fake: SociocsFake, served: str, field: str
+) -> None:
+    with MediaHost() as media:
+        assert isinstance(media, MediaHost)
+        url = media.serve("/download", served)
+
+        body = _sent(fake, media_urls=(url,))
+
+    assert body[field] == url and len(media.requests) == 1
+
+
+def test_twilio_sms_connection_with_channel_mms_sends_media(fake: SociocsFake) -> None:
+    # Seed 003, "Sending text & image": "provider": "twlo", …, "text": "message",
+    # "image_url": "https://fastly.picsum.photos/…/300.jpg?…": media go out on Twilio SMS,
+    # which delivers them as MMS, so the connection says channel = "mms".
+    config = _config(fake, "twlo", Channel.MMS)
+    SociocsProvider.check_config(config)
+    message = OutboundMessage("k3x9p2ab", Channel.MMS, TO, "Look", media_urls=(JPG,))
+
+    _send(fake, message, config)
+
+    assert fake.sent == [
+        {"provider": "twlo", "channel_key": SMS_CHANNEL_KEY, "to": TO, "text": "Look",
+         "image_url": JPG}
+    ]  # fmt: skip
+
+
+def test_media_on_a_twilio_sms_connection_says_to_use_mms(fake: SociocsFake) -> None:
+    message = OutboundMessage("k3x9p2ab", Channel.SMS, TO, "Look", media_urls=(JPG,))
+
+    error = _error(fake, message, _config(fake, "twlo"))
+
+    assert isinstance(error, ProviderUnsupportedError) and 'channel = "mms"' in str(error)
+    assert fake.requests == []
+
+
 def test_twilio_whatsapp_template_and_recipient_name_are_sent(fake: SociocsFake) -> None:
     template = ProviderTemplate("HXb5b62575e6e4ff6129ad7c8efe1f983e", {"1": "Ana", "2": "A-1042"})
 
@@ -150,6 +203,7 @@ def test_twilio_whatsapp_template_and_recipient_name_are_sent(fake: SociocsFake)
 
 
 MEDIA = "https://placehold.co/600x400"
+JPG = "https://x.test/a.jpg"
 
 
 @pytest.mark.parametrize(
@@ -190,9 +244,6 @@ def test_contact_saving_is_sent_only_when_enabled(
     assert fake.sent[0].get("contact_saving") == saving
 
 
-JPG = "https://x.test/a.jpg"
-
-
 @pytest.mark.parametrize(
     ("network", "fields", "kind", "detail"),
     [
@@ -211,7 +262,8 @@ JPG = "https://x.test/a.jpg"
 def test_what_the_network_cannot_take_is_refused_before_sending(
     fake: SociocsFake, network: str, fields: dict[str, Any], kind: type, detail: str
 ) -> None:
-    error = _error(fake, _message(network, **fields), _config(fake, network))
+    message = _message(network, **fields)
+    error = _error(fake, message, _config(fake, network, message.channel))
 
     assert type(error) is kind and detail in error.detail
     assert fake.requests == []
@@ -285,13 +337,19 @@ def test_whatsapp_window_error_hints_at_templates(fake: SociocsFake, msg: str) -
     assert "only approved templates can be sent: use --template" in error.hint
 
 
-def test_unexpected_success_body_is_an_error_that_is_not_retried(fake: SociocsFake) -> None:
-    fake.fail_next(200, {"ok": True})
+@pytest.mark.parametrize("answer", [{"ok": True}, {"status": "queued"}, "<html>OK</html>"])
+def test_unexpected_answer_may_have_gone_out_and_is_not_retried(
+    fake: SociocsFake, answer: Any
+) -> None:
+    # Seed 003 documents two answers, {"status": "success", "data": {"message_id": …}} and
+    # {"status": "error", "errors": [{"msg": …}]}; anything else says neither yes nor no.
+    fake.fail_next(200, answer)
 
     error = _error(fake, _message(), _config(fake))
 
-    assert type(error) is ProviderError and not error.retryable
-    assert "may or may not have been sent" in error.detail
+    assert isinstance(error, ProviderOutcomeUnknownError) and not error.retryable
+    assert "may or may not have gone out" in str(error)
+    assert "app.sociocs.com" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -330,7 +388,12 @@ def _check(network: Any, channel: Channel = Channel.SMS, **extra: Any) -> None:
 
 @pytest.mark.parametrize(
     ("network", "channel"),
-    [("twlo", Channel.SMS), ("twlowa", Channel.WHATSAPP), ("gswa", Channel.WHATSAPP)],
+    [
+        ("twlo", Channel.SMS),
+        ("twlo", Channel.MMS),
+        ("twlowa", Channel.WHATSAPP),
+        ("gswa", Channel.WHATSAPP),
+    ],
 )
 def test_config_accepts_each_network_on_its_channel(network: str, channel: Channel) -> None:
     _check(network, channel, webhook_secret="s", save_contacts=True, contact_list_id=0)
@@ -342,6 +405,7 @@ def test_config_accepts_each_network_on_its_channel(network: str, channel: Chann
         ("twlo", Channel.WHATSAPP, "'twlowa' or 'gswa'"),
         ("twlowa", Channel.SMS, "'twlo'"),
         ("gswa", Channel.SMS, "'twlo'"),
+        ("gswa", Channel.MMS, "'twlo'"),
     ],
 )
 def test_config_refuses_a_network_on_the_other_channel(
