@@ -101,6 +101,14 @@ def add_owner(db: Database) -> None:
 
 
 @migrations()
+def add_requests(db: Database) -> None:
+    """Requests already acted on (Slack event ids, signatures of slash commands), so a
+    retried or replayed request is done once, across restarts too."""
+    db["requests"].create({"key": str, "at": str}, pk="key")  # type: ignore[union-attr]
+    db["requests"].create_index(["at"])  # type: ignore[union-attr]
+
+
+@migrations()
 def add_processes(db: Database) -> None:
     """Every running Herald's heartbeat (``bot.processes``): a message's ``owner`` is a
     process token from here, and an owner whose ``last_seen`` is stale is dead."""

@@ -178,7 +178,9 @@ class Herald:
     def submit(self, request: SendRequest) -> list[Message]:
         """Validate and store a send; raises `InputError` (storing nothing) if it cannot go."""
         messages = build_messages(request, self.settings, self.templates)
-        return self.db.add_messages(messages, actor=request.sender, action="send")
+        return self.db.add_messages(
+            messages, actor=request.sender, action="send", request_key=request.request_key
+        )
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
         """Hand stored messages to their providers; returns their state afterwards."""

@@ -12,18 +12,19 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, RepeatedRequestError
 from bot.migrations import migrations
 from bot.models import Message, MessageStatus, StatusEvent, new_message_id
 from providers import Channel, ProviderTemplate
 
 BUSY_TIMEOUT_SECONDS = 30
+REQUEST_MEMORY = timedelta(hours=1)
 
 
 def utcnow() -> datetime:
@@ -85,6 +86,30 @@ class Store:
             self.db.conn.rollback()
             raise
 
+    # -- requests acted on --------------------------------------------------------
+
+    def claim_request(self, key: str) -> bool:
+        """Record that the request ``key`` is being acted on; False if it was already.
+
+        Keys older than `REQUEST_MEMORY` are forgotten here too: Slack signs a request
+        for five minutes and retries an event for at most about half an hour.
+        """
+        with self._write():
+            claimed = self._claim(key)
+            cutoff = _iso(utcnow() - REQUEST_MEMORY)
+            self.db.execute("DELETE FROM requests WHERE at < ?", [cutoff])
+        return claimed
+
+    def request_seen(self, key: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM requests WHERE key = ?", [key]).fetchone()
+        return row is not None
+
+    def _claim(self, key: str) -> bool:
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO requests (key, at) VALUES (?, ?)", [key, _iso(utcnow())]
+        )
+        return cursor.rowcount == 1
+
     def ping(self) -> bool:
         try:
             self.db.execute("SELECT 1").fetchone()
@@ -94,13 +119,24 @@ class Store:
 
     # -- messages ---------------------------------------------------------------
 
-    def add_messages(self, messages: list[Message], *, actor: str, action: str) -> list[Message]:
+    def add_messages(
+        self,
+        messages: list[Message],
+        *,
+        actor: str,
+        action: str,
+        request_key: str | None = None,
+    ) -> list[Message]:
         """Store new messages (status history and audit too) in one transaction.
 
         Ids are re-drawn on the rare collision, so the stored messages are returned.
+        With ``request_key``, the request is recorded in the same transaction, and one
+        recorded before raises `RepeatedRequestError` (storing nothing).
         """
         stored: list[Message] = []
         with self._write():
+            if request_key is not None and not self._claim(request_key):
+                raise RepeatedRequestError("this request was handled already")
             for message in messages:
                 while self._exists(message.id):
                     message = _replace(message, id=new_message_id())
