@@ -230,3 +230,18 @@ def test_sociocs_twilio_mms_connection_starts_and_sends_media(
             [sent] = [request.json() for request in fake.requests]
             assert (sent["provider"], sent["text"]) == ("twlo", "Look")
             assert sent["image_url"] == "https://x.test/a.jpg"
+
+
+def test_gateway_timeout_is_sent_once_and_says_to_check(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    # The provider may have taken the message behind its gateway: a retry could send it twice.
+    case = _case("bird")
+    with case.fake() as fake:
+        fake.fail_next(504, "<html>504 Gateway Time-out</html>", times=3)
+        for running in serve(tmp_path, fake_slack, connection("out", case, fake)):
+            running.slash(f"out {case.recipient} Hello")
+
+            shown = str(receipt_saying(fake_slack, "failed").blocks)
+            assert "may or may not have gone out" in shown and "<html>" not in shown
+            assert len(fake.requests) == 1
