@@ -67,9 +67,7 @@ def cli_writer(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
         f"{sys.executable} -m bot send sandbox {numbers} 'load from the CLI' >/dev/null 2>&1; "
         "done"
     )
-    return subprocess.Popen(
-        ["bash", "-c", loop], env=env, cwd=workdir, start_new_session=True
-    )
+    return subprocess.Popen(["bash", "-c", loop], env=env, cwd=workdir, start_new_session=True)
 
 
 async def fire(url: str, response_url: str) -> list[float]:
