@@ -341,6 +341,12 @@ class Provider(abc.ABC):
         provider signs its callbacks and this connection has the key to check them."""
         return True
 
+    def webhook_key(self) -> str | None:
+        """The secret this connection checks its callbacks' signatures with; None when
+        they are unsigned. The core lets a callback change only messages of connections
+        that verify with the same credentials (the same provider account)."""
+        return None
+
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         """Verify and read a delivery callback; `WebhookAuthError` if it does not verify."""
         raise ProviderUnsupportedError("does not send delivery callbacks", provider=self.name)

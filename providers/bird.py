@@ -204,6 +204,9 @@ class BirdProvider(Provider):
         # Bird signs every callback when the subscription has a signingKey (§2.7).
         return self.settings.signing_key is None
 
+    def webhook_key(self) -> str | None:
+        return self.settings.signing_key
+
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         return read_callback(request, self.settings.signing_key, now=time.time())
 

@@ -27,12 +27,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from providers.base import DeliveryStatus, Receipt, WebhookRequest, WebhookResult
+from providers.callback_json import CallbackJSONError, loads
 from providers.errors import WebhookAuthError, WebhookError
 
 PROVIDER = "bird"
@@ -82,9 +82,9 @@ def read_callback(request: WebhookRequest, signing_key: str | None, *, now: floa
     if signing_key is not None:
         verify_signature(request, signing_key, now=now)
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _unreadable("the body is not JSON") from exc
+        body = loads(request.body)
+    except CallbackJSONError as exc:
+        raise _unreadable(str(exc)) from None
     if not isinstance(body, dict):
         raise _unreadable("the body is not a JSON object")
     if "payload" not in body and "status" in body and "id" in body:

@@ -4,8 +4,9 @@ Wire reference: ``shared/spec/providers.md`` section 4 (cited below as §4.x). O
 request per message, except a document, audio or video with text: Callbell
 captions images only (§4.2), so the text follows the attachment as its own
 message. Herald's message id travels in ``metadata`` (echoed in Callbell's
-webhooks, §4.5); `providers.callbell_webhooks` reads those webhooks. Callbell
-signs nothing, so callbacks need the connection's ``webhook_token``.
+webhooks, §4.5); `providers.callbell_webhooks` reads those webhooks. They are
+verified by the account's ``signing_secret`` (``whsec_…``, §4.5's optional signed
+webhooks) when set, otherwise they need the connection's ``webhook_token``.
 
 A template's parameters are its placeholders' numbers (``1``, ``2``, …): their
 values go out as ``template_values`` in placeholder order, whatever order they were
@@ -16,13 +17,15 @@ names no type is asked with ``HEAD`` (`providers.media`) to choose the message t
 Connection keys: ``token`` (API key, Bearer), ``channel_uuid`` (the WhatsApp
 number to send from); optional ``assign_to_sender`` (assign the conversation to
 the Slack sender's e-mail), ``optin_contact`` (default true; templates need it),
-``team_uuid`` (assign the conversation to a team).
+``team_uuid`` (assign the conversation to a team), ``signing_secret`` (verifies
+callbacks).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +45,7 @@ from providers.base import (
     is_whatsapp_window_refusal,
     require_content,
 )
-from providers.callbell_webhooks import REFERENCE_KEY, parse_callback
+from providers.callbell_webhooks import REFERENCE_KEY, SECRET_PREFIX, read_callback
 from providers.errors import (
     ProviderError,
     ProviderOutcomeUnknownError,
@@ -77,7 +80,7 @@ class CallbellProvider(Provider):
     name = "callbell"
     channels = frozenset({Channel.WHATSAPP})  # §4.7: no SMS, MMS or e-mail channel
     required_keys = ("token", "channel_uuid")
-    optional_keys = ("assign_to_sender", "optin_contact", "team_uuid")
+    optional_keys = ("assign_to_sender", "optin_contact", "team_uuid", "signing_secret")
     default_base_url = "https://api.callbell.eu/v1"
 
     @classmethod
@@ -92,6 +95,17 @@ class CallbellProvider(Provider):
         for key in ("assign_to_sender", "optin_contact"):
             if not isinstance(config.option(key, False), bool):
                 raise ProviderUnsupportedError(f"'{key}' must be true or false", provider=cls.name)
+        secret = config.option("signing_secret")
+        if secret is not None and (
+            not isinstance(secret, str)
+            or not secret.startswith(SECRET_PREFIX)
+            or secret == SECRET_PREFIX
+        ):
+            raise ProviderUnsupportedError(
+                "'signing_secret' must be the webhook signing secret (whsec_…) from Callbell's "
+                "API Settings → Webhooks",
+                provider=cls.name,
+            )
         team = config.option("team_uuid")
         if team is not None and (not isinstance(team, str) or not team.strip()):
             raise ProviderUnsupportedError(
@@ -229,12 +243,18 @@ class CallbellProvider(Provider):
             raw=raw,
         )
 
-    # webhook_needs_token stays True: §4.5 documents no signature to check instead.
+    def webhook_needs_token(self) -> bool:
+        # §4.5: with a signing secret every status update is signed; without, nothing is.
+        return self.webhook_key() is None
+
+    def webhook_key(self) -> str | None:
+        secret = self.config.option("signing_secret")
+        return secret if isinstance(secret, str) and secret else None
 
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         """``message_status_updated`` → one receipt; anything else (other events, the
         connection check) → none. Always answered ``{"status": "ok"}`` (§4.5)."""
-        return parse_callback(request, self.name)
+        return read_callback(request, self.name, self.webhook_key(), now=time.time())
 
     def error_detail(self, response: httpx.Response) -> str:
         # §4.3: the error body is UNKNOWN. Callbell documents {"error", "code"} for its

@@ -9,12 +9,18 @@ Callbell, whose shape varies (§4.5 says to treat it as opaque; a reason and a
 timestamp are read from it where they are visible). Every other event, and the
 periodic connection check, is answered ``{"status": "ok"}`` (§4.5) and yields nothing.
 
-Callbell signs nothing (§4.5): the connection's ``?token=``, checked by the core,
-is what protects the endpoint.
+Signatures are optional (§4.5, a later version of Callbell's documents): with a signing
+secret (``whsec_…``) made in API Settings → Webhooks, every callback carries
+``X-Callbell-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``
+and `read_callback` checks it. Without one, the connection's ``?token=``, checked by
+the core, is what protects the endpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -28,10 +34,18 @@ from providers.base import (
     WebhookResult,
     is_whatsapp_window_refusal,
 )
-from providers.errors import WebhookError
+from providers.callback_json import CallbackJSONError, loads
+from providers.errors import WebhookAuthError, WebhookError
 
 STATUS_EVENT = "message_status_updated"
 REFERENCE_KEY = "herald_id"  # the metadata key the adapter sends Herald's id under
+SIGNATURE_HEADER = "x-callbell-signature"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - §4.5: "The secret starts with whsec_"
+# §4.5: "reject t more than 5 minutes from now". Callbell signs a retry again with a new
+# t, so unlike Bird (hours-old retries keep their first timestamp) this window is safe.
+SIGNATURE_TOLERANCE_SECONDS = 5 * 60
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 # §4.5: what the periodic connection check must get back.
 OK_REPLY: Mapping[str, str] = MappingProxyType({"status": "ok"})
 
@@ -56,6 +70,67 @@ _REASON_LIMIT = 300
 _MILLISECONDS_FROM = 10**11
 
 
+def read_callback(
+    request: WebhookRequest, provider: str, signing_secret: str | None, *, now: float
+) -> WebhookResult:
+    """Verify (with a ``signing_secret``) and read one callback; ``now`` is unix seconds.
+
+    Whether Callbell signs its periodic connection checks is not documented, and an
+    unanswered check disables the subscription after six hours (§4.5). So an unsigned
+    request that carries no status update is answered ``{"status": "ok"}`` and changes
+    nothing, while an unsigned status update is refused like a forged one.
+    """
+    if signing_secret is None:
+        return parse_callback(request, provider)
+    if not request.headers.get(SIGNATURE_HEADER, "").strip():
+        result = parse_callback(request, provider)
+        if result.receipts:
+            raise WebhookAuthError(
+                "unsigned status update: X-Callbell-Signature is required while the "
+                "connection has a signing_secret",
+                provider=provider,
+            )
+        return result
+    verify_signature(request, signing_secret, provider, now=now)
+    return parse_callback(request, provider)
+
+
+def verify_signature(
+    request: WebhookRequest, signing_secret: str, provider: str, *, now: float
+) -> None:
+    """Raise `WebhookAuthError` unless ``X-Callbell-Signature`` signs exactly this body
+    within five minutes of ``now``. Errors never show the secret or the header."""
+    fields: dict[str, list[str]] = {}
+    for part in request.headers.get(SIGNATURE_HEADER, "").split(","):
+        key, _, value = part.partition("=")
+        fields.setdefault(key.strip(), []).append(value.strip())
+    stamps, signatures = fields.get("t", []), fields.get("v1", [])
+    if len(stamps) != 1 or not _UNIX_SECONDS.fullmatch(stamps[0]) or not signatures:
+        raise WebhookAuthError(
+            "X-Callbell-Signature is not of the form t=<unix seconds>,v1=<hex>",
+            provider=provider,
+        )
+    expected = hmac.new(
+        signing_secret.encode(), stamps[0].encode() + b"." + request.body, hashlib.sha256
+    ).hexdigest()
+    # Several v1 values may come while a secret is being rotated; one must match.
+    if not any(
+        _HEX_SHA256.fullmatch(given) and hmac.compare_digest(given.lower(), expected)
+        for given in signatures
+    ):
+        raise WebhookAuthError(
+            "X-Callbell-Signature does not match the body",
+            provider=provider,
+            hint="Check that signing_secret is the account's current whsec_… secret",
+        )
+    if abs(now - int(stamps[0])) > SIGNATURE_TOLERANCE_SECONDS:
+        raise WebhookAuthError(
+            "X-Callbell-Signature is more than 5 minutes from this server's clock: "
+            "refused as a possible replay (check the clock if this repeats)",
+            provider=provider,
+        )
+
+
 def parse_callback(request: WebhookRequest, provider: str) -> WebhookResult:
     """Read one callback; `WebhookError` (400) if it is not JSON or a status update is broken."""
     if not request.body.strip():
@@ -63,9 +138,11 @@ def parse_callback(request: WebhookRequest, provider: str) -> WebhookResult:
         # body is the likeliest, and answering it keeps the subscription alive.
         return WebhookResult([], reply=OK_REPLY)
     try:
-        body = request.json()
-    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-        raise WebhookError("the callback is not JSON", provider=provider, status_code=400) from exc
+        body = loads(request.body)
+    except CallbackJSONError as exc:
+        raise WebhookError(
+            f"the callback is not readable: {exc}", provider=provider, status_code=400
+        ) from None
     if not isinstance(body, dict):
         raise WebhookError(
             'expected a JSON object {"event": ..., "payload": ...}',
@@ -171,8 +248,8 @@ def _moment(value: Any) -> datetime | None:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if not isinstance(value, int | float) or value <= 0:
         return None
-    seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
-    try:
+    try:  # int / 1000 overflows past a float's range, as fromtimestamp does past year 9999
+        seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None

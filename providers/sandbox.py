@@ -15,7 +15,8 @@ from Slack:
 
 Connection keys (both optional): ``sent_after`` and ``delivered_after``, the
 seconds after acceptance at which the receipts arrive (defaults 1 and 2).
-Callbacks to ``/webhooks/{connection}`` are JSON ``{"id", "status", "reason"}``.
+Callbacks to ``/webhooks/{connection}`` are JSON ``{"id", "status", "reason"}`` and,
+like any unsigned provider's, need the connection's ``webhook_token``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
 )
+from providers.callback_json import CallbackJSONError, loads
 from providers.errors import (
     ProviderRateLimitedError,
     ProviderRejectedError,
@@ -128,29 +130,39 @@ class SandboxProvider(Provider):
         for after, receipt in ((self.sent_after, sent), (self.delivered_after, last)):
             self._later(accepted_at + timedelta(seconds=after), receipt)
 
-    def webhook_needs_token(self) -> bool:
-        return False  # nothing to protect: no real message goes anywhere
+    # webhook_needs_token stays True: the sandbox signs nothing, and an open webhook would
+    # let anyone move receipts in Slack and fill the early-receipt store.
 
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         try:
-            body = request.json()
-            status = DeliveryStatus(body["status"])
-            return WebhookResult(
-                [
-                    Receipt(
-                        status,
-                        provider_message_id=str(body["id"]),
-                        reason=body.get("reason"),
-                        raw=body,
-                    )
-                ]
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise WebhookError(
-                'expected JSON {"id": ..., "status": "sent|delivered|read|failed"}',
-                provider=self.name,
-                status_code=400,
-            ) from exc
+            body = loads(request.body)
+        except CallbackJSONError as exc:
+            raise self._unreadable(str(exc)) from None
+        if not isinstance(body, dict):
+            raise self._unreadable("the body is not a JSON object")
+        message_id, status, reason = body.get("id"), body.get("status"), body.get("reason")
+        if isinstance(message_id, bool) or not isinstance(message_id, str | int):
+            raise self._unreadable("'id' must be the provider id (a string)")
+        if not str(message_id).strip():
+            raise self._unreadable("'id' is empty")
+        if not isinstance(status, str) or status not in set(DeliveryStatus):
+            raise self._unreadable("'status' must be sent, delivered, read or failed")
+        if reason is not None and not isinstance(reason, str):
+            raise self._unreadable("'reason' must be a string")
+        receipt = Receipt(
+            DeliveryStatus(status),
+            provider_message_id=str(message_id).strip(),
+            reason=reason.strip() or None if reason is not None else None,
+            raw=body,
+        )
+        return WebhookResult([receipt])
+
+    def _unreadable(self, problem: str) -> WebhookError:
+        return WebhookError(
+            f'{problem}; expected JSON {{"id": ..., "status": "sent|delivered|read|failed"}}',
+            provider=self.name,
+            status_code=400,
+        )
 
     def _later(self, due: datetime, receipt: Receipt) -> None:
         loop = asyncio.get_running_loop()

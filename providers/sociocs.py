@@ -272,6 +272,9 @@ class SociocsProvider(Provider):
         # With the subscription's secret every callback is checked by its signature.
         return self._webhook_secret is None
 
+    def webhook_key(self) -> str | None:
+        return self._webhook_secret
+
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         """Verify (when ``webhook_secret`` is set) and read one ``status_update`` callback."""
         secret = self._webhook_secret

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from providers.base import DeliveryStatus, Receipt, WebhookResult
+from providers.callback_json import CallbackJSONError, loads
 from providers.errors import WebhookAuthError, WebhookError
 
 SIGNATURE_HEADER = "x-sociocs-signature"
@@ -80,9 +80,9 @@ def verify_signature(body: bytes, headers: Mapping[str, str], secret: str, provi
 def parse_callback(body: bytes, provider: str) -> WebhookResult:
     """The receipt a callback carries: one for a known status, none for other events."""
     try:
-        payload = json.loads(body)
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise _unreadable("the body is not JSON", provider) from exc
+        payload = loads(body)
+    except CallbackJSONError as exc:
+        raise _unreadable(str(exc), provider) from None
     if not isinstance(payload, dict):
         raise _unreadable("the body is not a JSON object", provider)
     event_data = payload.get("event_data")
@@ -180,8 +180,8 @@ def _occurred_at(*sources: Mapping[str, Any]) -> datetime | None:
             if isinstance(value, str) and value.strip().isdecimal() and len(value) <= 20:
                 value = int(value.strip())
             if isinstance(value, int | float):
-                seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
-                try:
+                try:  # int / 1000 overflows past a float's range
+                    seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
                     return datetime.fromtimestamp(seconds, UTC)
                 except (OverflowError, OSError, ValueError):
                     return None

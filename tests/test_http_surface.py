@@ -73,7 +73,8 @@ def test_webhook_for_unknown_connection_is_404(running: RunningHerald) -> None:
     assert answer.status_code == 404
 
 
-def test_sandbox_webhook_moves_the_receipt(running: RunningHerald) -> None:
+def test_sandbox_webhook_moves_the_receipt(guarded: RunningHerald) -> None:
+    running = guarded
     running.slash("sandbox +31612345678 Hello")
     receipt = running.slack.wait_for(
         lambda s: next((r for r in s.receipts() if r.text.startswith("delivered")), None)
@@ -81,14 +82,16 @@ def test_sandbox_webhook_moves_the_receipt(running: RunningHerald) -> None:
     with sqlite3.connect(running.settings.db_path) as db:
         (provider_id,) = db.execute("SELECT provider_message_id FROM messages").fetchone()
 
-    answer = running.http.post("/webhooks/sandbox", json={"id": provider_id, "status": "read"})
+    answer = running.http.post(
+        "/webhooks/sandbox?token=s3cret-hook-token", json={"id": provider_id, "status": "read"}
+    )
 
     assert answer.status_code == 200
     running.slack.wait_for(lambda s: receipt.text.startswith("read "))
 
 
-def test_unreadable_webhook_is_400(running: RunningHerald) -> None:
-    answer = running.http.post("/webhooks/sandbox", content=b"not json")
+def test_unreadable_webhook_is_400(guarded: RunningHerald) -> None:
+    answer = guarded.http.post("/webhooks/sandbox?token=s3cret-hook-token", content=b"not json")
 
     assert answer.status_code == 400
     assert "expected JSON" in answer.json()["error"]

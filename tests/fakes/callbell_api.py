@@ -17,11 +17,14 @@ placeholder is refused; ``delivered`` keeps what each accepted message reads as.
 It also writes the callbacks Callbell would post (§4.5): `status_update_body` for
 any message, `CallbellFake.status_callback` for one it accepted (its metadata
 echoed), `event_body` for the other events and `CONNECTION_CHECKS` for the
-periodic check, whose shape Callbell does not document.
+periodic check, whose shape Callbell does not document; `signature_header` signs any
+of them as an account with a webhook signing secret would.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -304,6 +307,16 @@ def status_update_body(
         "destination": digits,
     }
     return event_body("message_status_updated", payload)
+
+
+def signature_header(body: bytes, secret: str, timestamp: int) -> dict[str, str]:
+    """The ``X-Callbell-Signature`` header Callbell adds when the account has a signing
+    secret. providers.md §4.5 (from callbell-public-docs, webhooks/signatures.md):
+    "Header `X-Callbell-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
+    "<t>.<raw body>")>`" and "the whole string, prefix included, is the HMAC key"."""
+    signed = str(timestamp).encode() + b"." + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return {"X-Callbell-Signature": f"t={timestamp},v1={digest}"}
 
 
 def _text(value: Any) -> bool:
