@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,9 @@ from bot.announcing import Announcer, Directory, SilentAnnouncer
 from bot.background import Background
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.early_receipts import EarlyReceipts
 from bot.errors import MessageNotFoundError
+from bot.logsafe import loggable
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
 from bot.processes import Heartbeat
 from bot.receipts import advances
@@ -45,8 +46,6 @@ from providers.sandbox import SandboxProvider
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
-EARLY_RECEIPT_TTL = 600.0  # seconds a report for a not-yet-known provider id is kept
-EARLY_RECEIPT_LIMIT = 10_000
 RECOVER_EVERY = 15.0  # seconds; with STALE_AFTER, a dead process's work moves within a minute
 INTERRUPTED_REASON = (
     "Herald stopped while handing this message to the provider, so it may or may not "
@@ -74,7 +73,7 @@ class Herald:
         self.providers: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
         self._delivery: Delivery | None = None
-        self._early: dict[tuple[str, str], list[tuple[float, Receipt]]] = {}
+        self._early = EarlyReceipts()
         self.heartbeat = Heartbeat(settings.db_path)
         self.recover_every = RECOVER_EVERY
         self._recovery: asyncio.Task[None] | None = None
@@ -331,40 +330,37 @@ class Herald:
             )
 
     def _keep_early(self, connection: str, receipt: Receipt) -> None:
-        provider = self.settings.connections[connection].provider
-        if not receipt.provider_message_id:
+        pid = receipt.provider_message_id
+        if not pid:
             log.info("receipt on %s names no message; ignored", connection)
             return
-        now = time.monotonic()
-        self._early = {
-            key: kept for key, kept in self._early.items() if now - kept[0][0] < EARLY_RECEIPT_TTL
-        }
-        if len(self._early) >= EARLY_RECEIPT_LIMIT:
-            log.info(
-                "receipt on %s for unknown message %s; ignored",
+        foreign = self.db.find_by_provider_id(self._same_provider(connection), pid)
+        if foreign is not None:
+            # Not early: the message exists, but on a connection this callback's
+            # credentials do not cover. Either a forgery or one account configured
+            # with two different webhook_tokens (or secrets).
+            log.warning(
+                "receipt on %s names a message of connection %s, which verifies callbacks "
+                "with other credentials; ignored (connections of one provider account need "
+                "the same webhook_token or signing secret)",
                 connection,
-                receipt.provider_message_id,
+                foreign.connection,
             )
             return
-        log.info(
-            "receipt on %s for unknown message %s; kept in case its send is still in flight",
-            connection,
-            receipt.provider_message_id,
-        )
-        self._early.setdefault((provider, receipt.provider_message_id), []).append((now, receipt))
+        outcome = self._early.keep((self._account(connection), pid), receipt)
+        log.info("receipt on %s for unknown message %s; %s", connection, loggable(pid), outcome)
 
     async def _accepted(self, message: Message) -> None:
         """Apply reports that arrived before the provider's answer to the send."""
         provider = self.settings.connections[message.connection].provider
-        kept = self._early.pop((provider, message.provider_message_id or ""), [])
-        for _, receipt in kept:
+        key = (self._account(message.connection), message.provider_message_id or "")
+        for receipt in self._early.take(key):
             current = self.db.get(message.id)
             if current is not None:
                 self._apply(current, receipt, provider)
 
     def _match(self, connection: str, receipt: Receipt) -> Message | None:
-        # Any connection of the same provider: Callbell, for one, has a single webhook per
-        # account, so one URL receives the callbacks of every connection on that account.
+        # Only messages the verifying account could have sent: see `_siblings`.
         siblings = self._siblings(connection)
         if receipt.reference:
             message = self.db.get(receipt.reference)
@@ -375,12 +371,40 @@ class Herald:
         return None
 
     def _siblings(self, connection: str) -> list[str]:
+        """The connections whose messages a callback verified for ``connection`` may change.
+
+        Callbell has a single webhook per account, so one URL receives the callbacks of
+        every connection on that account: connections that verify callbacks with the same
+        credentials (webhook_token and signing secret) are one account and share them.
+        A connection whose callbacks verify with other credentials is another account, and
+        one without any verifies nothing (its receipts come from the provider object,
+        like the sandbox's timers), so neither is shared.
+        """
+        credentials = self._credentials(connection)
+        if credentials is None:
+            return [connection]
+        return [
+            name for name in self.settings.connections if self._credentials(name) == credentials
+        ]
+
+    def _same_provider(self, connection: str) -> list[str]:
         provider = self.settings.connections[connection].provider
         return [
             name
             for name, config in self.settings.connections.items()
             if config.provider == provider
         ]
+
+    def _credentials(self, connection: str) -> tuple[str, str, str] | None:
+        config = self.settings.connections[connection]
+        key = self.providers[connection].webhook_key() if connection in self.providers else None
+        if config.webhook_token is None and key is None:
+            return None
+        return (config.provider, config.webhook_token or "", key or "")
+
+    def _account(self, connection: str) -> tuple[str, ...]:
+        """One key for every connection of the account `_siblings` describes."""
+        return tuple(self._siblings(connection))
 
     async def handle_webhook(self, connection: str, request: WebhookRequest) -> WebhookResult:
         """Verify and apply a provider's delivery callback for ``connection``."""

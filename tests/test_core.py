@@ -212,10 +212,11 @@ def test_a_report_that_beats_the_send_answer_is_applied_once_the_id_is_known(
     assert history[-2:] == ["accepted", "delivered"]
 
 
-def test_callbacks_reach_messages_of_any_connection_of_the_same_provider(tmp_path: Path) -> None:
+def test_callbacks_reach_messages_of_connections_verified_alike(tmp_path: Path) -> None:
+    # one account, one set of credentials: webhook_token is how Herald tells accounts apart
     body = (
-        '[connections.one]\nprovider = "sandbox"\nchannel = "sms"\n'
-        '[connections.two]\nprovider = "sandbox"\nchannel = "sms"\n'
+        '[connections.one]\nprovider = "sandbox"\nchannel = "sms"\nwebhook_token = "t-1"\n'
+        '[connections.two]\nprovider = "sandbox"\nchannel = "sms"\nwebhook_token = "t-1"\n'
     )
 
     async def scenario() -> MessageStatus:
