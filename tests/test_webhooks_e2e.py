@@ -3,6 +3,7 @@ moves the Slack receipt of the message it reports on."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -13,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from bot.config import load_settings
+from bot.services import Herald
+from providers import WebhookAuthError, WebhookRequest
 from tests.conftest import FAST_SANDBOX
 from tests.fakes.callbell_api import CallbellFake, signature_header
 from tests.fakes.slack_api import FakeSlack
@@ -319,3 +323,24 @@ def test_deeply_nested_json_to_a_webhook_is_a_400_and_one_log_line(
     served = [r for r in caplog.records if r.name != "httpx"]  # not the test's own client
     assert len(served) == len(DEEP_BODIES)  # one line each
     assert all(r.levelno < logging.ERROR for r in served)
+
+
+def test_the_embedded_default_sandbox_refuses_every_callback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # README, "Configuration reference": the embedded default's sandbox has no token
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({}, None)
+    assert settings.config_path is None and settings.connections["sandbox"].webhook_token is None
+
+    async def post() -> None:
+        herald = Herald(settings)
+        await herald.start()
+        try:
+            hook = WebhookRequest("http://x/webhooks/sandbox", {}, b'{"id": "x", "status": "sent"}')
+            await herald.handle_webhook("sandbox", hook)
+        finally:
+            await herald.stop()
+
+    with pytest.raises(WebhookAuthError, match="set webhook_token"):
+        asyncio.run(post())
