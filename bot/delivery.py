@@ -20,7 +20,7 @@ from bot.receipts import advances
 from bot.rendering import TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.sending import check_content, template_subject
-from bot.storage import Store, utcnow
+from bot.storage import Store, Transaction, utcnow
 from bot.throttling import RateLimiter
 from providers import (
     ConnectionConfig,
@@ -104,13 +104,16 @@ class Delivery:
                 elif not gives_up:
                     # Queued while waiting: it was certainly not accepted, so a restart in
                     # the meantime sends it rather than marking it as possibly sent.
-                    self.store.set_status(
-                        message.id,
+                    stored, queued = await self._move_unless_gone(
+                        message,
                         MessageStatus.QUEUED,
                         source=error.provider,
                         reason=f"attempt {attempt} failed: {error}; retrying in {delay:.1f}s",
                     )
-                    pending.append(message)
+                    if queued:
+                        pending.append(message)
+                    else:
+                        finished[message.id] = stored
                 elif fallback:
                     moved = await self._fail_over(message, fallback, error, attempt)
                     if moved.status is MessageStatus.QUEUED:
@@ -148,8 +151,9 @@ class Delivery:
             for message in messages:
                 if (settled := self._settled(message)) is not None:
                     outcomes.append((message, settled))
+                elif (gone := await self._sending(message, attempt)) is not None:
+                    outcomes.append((message, gone))
                 else:
-                    self._sending(message, attempt)
                     batch.append(message)
             if batch:
                 results = await _guarded(
@@ -166,7 +170,9 @@ class Delivery:
             if (settled := self._settled(message)) is not None:
                 outcomes.append((message, settled))
                 continue
-            self._sending(message, attempt)
+            if (gone := await self._sending(message, attempt)) is not None:
+                outcomes.append((message, gone))
+                continue
             outcome = await _guarded(provider, provider.send(_outbound(message)))
             # Stored (and announced) at once, before the next send: a receipt may quote
             # this id any moment, and a stop before the next recipient loses nothing.
@@ -187,46 +193,70 @@ class Delivery:
         current = self._current(message)
         return current if current.status.rank >= MessageStatus.ACCEPTED.rank else None
 
-    def _sending(self, message: Message, attempt: int) -> None:
+    async def _sending(self, message: Message, attempt: int) -> Message | None:
+        """Mark ``message`` as being handed over; None, or its stored state if a receipt
+        settled it just now (then it must not be sent)."""
         fields: dict[str, Any] = {"owner": self.owner} if self.owner else {}
-        self.store.set_status(
-            message.id,
+        current, moved = await self._move_unless_gone(
+            message,
             MessageStatus.SENDING,
             source="herald",
             send_started_at=utcnow(),
             attempts=message.attempts + attempt,
             **fields,
         )
+        return None if moved else current
+
+    async def _move_unless_gone(
+        self, message: Message, status: MessageStatus, **change: Any
+    ) -> tuple[Message, bool]:
+        """Set ``status`` unless the stored message was accepted or went further (a receipt
+        may have come in meanwhile), checked in the same transaction as the write."""
+
+        def move(tx: Transaction) -> tuple[Message, bool]:
+            current = tx.get(message.id)
+            assert current is not None
+            if current.status.rank >= MessageStatus.ACCEPTED.rank:
+                return current, False
+            return tx.set_status(message.id, status, **change), True
+
+        return await self.store.write(move)
 
     def _current(self, message: Message) -> Message:
         current = self.store.get(message.id)
         assert current is not None
         return current
 
-    def _record_acceptance(self, message: Message, result: SendResult) -> Message:
-        current = self._current(message)
-        if current.provider_message_id == result.provider_message_id and current.status.rank >= (
-            MessageStatus.ACCEPTED.rank
-        ):
-            return current  # recorded already
+    async def _record_acceptance(self, message: Message, result: SendResult) -> Message:
         # The answer may already say more than "accepted" (Bird: "sent"); never "failed",
         # which an adapter raises as an error instead.
         reported = MessageStatus.from_delivery(result.status)
         if reported is MessageStatus.FAILED:
             reported = MessageStatus.ACCEPTED
-        if advances(current.status, reported):
-            return self.store.set_status(
-                message.id,
-                reported,
-                source=self.providers[current.connection].name,
-                raw=result.raw,
-                provider_message_id=result.provider_message_id,
-            )
-        # a receipt that quoted our reference got here first
-        return self.store.update(message.id, provider_message_id=result.provider_message_id)
+        source = self.providers[message.connection].name
+
+        def record(tx: Transaction) -> Message:
+            current = tx.get(message.id)
+            assert current is not None
+            if current.provider_message_id == result.provider_message_id and (
+                current.status.rank >= MessageStatus.ACCEPTED.rank
+            ):
+                return current  # recorded already
+            if advances(current.status, reported):
+                return tx.set_status(
+                    message.id,
+                    reported,
+                    source=source,
+                    raw=result.raw,
+                    provider_message_id=result.provider_message_id,
+                )
+            # a receipt that quoted our reference got here first
+            return tx.update(message.id, provider_message_id=result.provider_message_id)
+
+        return await self.store.write(record)
 
     async def _accepted(self, message: Message, result: SendResult) -> Message:
-        updated = self._record_acceptance(message, result)
+        updated = await self._record_acceptance(message, result)
         await self._announcer().message_changed(updated)
         if self._after_acceptance is not None:
             await self._after_acceptance(updated)
@@ -235,18 +265,17 @@ class Delivery:
     async def _failed(
         self, message: Message, error: ProviderError, tries: int, reason: str | None = None
     ) -> Message:
-        current = self._current(message)
-        if current.status.rank >= MessageStatus.ACCEPTED.rank:
-            return current  # a receipt says it went (or it is final already): keep that
         reason = reason or str(error)
         if error.retryable:
             reason = (
                 f"{reason.rstrip('.')}. Gave up after {tries} attempt{'s' if tries != 1 else ''}."
             )
-        log.warning("message %s not accepted: %s", message.id, reason)
-        updated = self.store.set_status(
-            message.id, MessageStatus.FAILED, source=error.provider, reason=reason
+        updated, moved = await self._move_unless_gone(
+            message, MessageStatus.FAILED, source=error.provider, reason=reason
         )
+        if not moved:
+            return updated  # a receipt says it went (or it is final already): keep that
+        log.warning("message %s not accepted: %s", message.id, reason)
         await self._announcer().message_changed(updated)
         return updated
 
@@ -282,8 +311,8 @@ class Delivery:
             fallback,
             error,
         )
-        return self.store.set_status(
-            message.id,
+        moved, _ = await self._move_unless_gone(
+            message,
             MessageStatus.QUEUED,
             source="herald",
             reason=f"failing over to {fallback}: {error}",
@@ -292,6 +321,7 @@ class Delivery:
             failover_from=message.connection,
             **rewritten,
         )
+        return moved
 
 
 async def _guarded(provider: Provider, call: Awaitable[T]) -> T | ProviderError:

@@ -7,7 +7,8 @@
     │   ├── InvalidRecipientError   a phone number or e-mail address that cannot be used
     │   └── NotAvailableYetError    a recognised option whose feature has not landed
     ├── MessageNotFoundError        no message with that id (also a LookupError)
-    └── RepeatedRequestError        a request acted on before (a retry or a replay)
+    ├── RepeatedRequestError        a request acted on before (a retry or a replay)
+    └── StoreBusyError              the database stayed locked by another process too long
 
 Provider failures are `providers.ProviderError`s; the core records them on the
 message rather than raising them to the user.
@@ -50,3 +51,7 @@ class MessageNotFoundError(HeraldError, LookupError):
 
 class RepeatedRequestError(HeraldError):
     """The same request (a Slack retry, a replayed signed request) was acted on before."""
+
+
+class StoreBusyError(HeraldError):
+    """The database's write lock could not be had in time; nothing was written."""

@@ -32,7 +32,7 @@ from bot.rendering import Rendered, TemplateInfo, TemplateLibrary
 from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending import SendRequest, build_messages
-from bot.storage import Store
+from bot.storage import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from providers import (
     PROVIDERS,
     Provider,
@@ -174,11 +174,19 @@ class Herald:
 
     # -- sending ----------------------------------------------------------------
 
-    def submit(self, request: SendRequest) -> list[Message]:
-        """Validate and store a send; raises `InputError` (storing nothing) if it cannot go."""
+    async def submit(
+        self, request: SendRequest, *, lock_wait: float = BUSY_TIMEOUT_SECONDS
+    ) -> list[Message]:
+        """Validate and store a send; raises `InputError` (storing nothing) if it cannot go,
+        and `StoreBusyError` (storing nothing) if the database stays locked by another
+        process for ``lock_wait`` seconds."""
         messages = build_messages(request, self.settings, self.templates)
-        return self.db.add_messages(
-            messages, actor=request.sender, action="send", request_key=request.request_key
+        return await self.db.add_messages(
+            messages,
+            actor=request.sender,
+            action="send",
+            request_key=request.request_key,
+            lock_wait=lock_wait,
         )
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
@@ -193,11 +201,11 @@ class Herald:
         ):
             email = await self.directory.email_of(message.sender)
             if email:
-                return self.db.update(message.id, sender_email=email)
+                return await self.db.update(message.id, sender_email=email)
         return message
 
     async def send_now(self, request: SendRequest) -> list[Message]:
-        return await self.dispatch(self.submit(request))
+        return await self.dispatch(await self.submit(request))
 
     async def _recover(self, *, starting: bool = False) -> None:
         """Take over what a dead process left unfinished, without ever sending twice.
@@ -211,19 +219,23 @@ class Herald:
         """
         live = await self.heartbeat.live()
         owner = self.heartbeat.token
-        failed = []
-        for message in self.db.claim_orphans([MessageStatus.SENDING], live, owner):
-            log.warning("message %s was interrupted mid-send; marking it failed", message.id)
-            failed.append(
-                self.db.set_status(
+
+        def fail_interrupted(tx: Transaction) -> list[Message]:
+            return [
+                tx.set_status(
                     message.id, MessageStatus.FAILED, source="herald", reason=INTERRUPTED_REASON
                 )
-            )
-        queued = self.db.claim_orphans([MessageStatus.QUEUED], live, owner)
+                for message in tx.claim_orphans([MessageStatus.SENDING], live, owner)
+            ]
+
+        failed = await self.db.write(fail_interrupted)
+        for message in failed:
+            log.warning("message %s was interrupted mid-send; marked it failed", message.id)
+        queued = await self.db.claim_orphans([MessageStatus.QUEUED], live, owner)
         if queued:
             log.info("sending %d message(s) a stopped process left queued", len(queued))
             self.background.spawn(self.dispatch(queued), name="recover-queued")
-        self._resume_sandboxes(live)
+        await self._resume_sandboxes(live)
         unannounced = self.announcer.unannounced() if starting else failed
         if unannounced:
             self.background.spawn(self._announce_each(unannounced), name="recover-announce")
@@ -236,7 +248,7 @@ class Herald:
             except Exception:  # the loop must outlive one bad pass (a locked database)
                 log.exception("recovering unfinished work failed; trying again later")
 
-    def _resume_sandboxes(self, live: set[str]) -> None:
+    async def _resume_sandboxes(self, live: set[str]) -> None:
         """Re-arm the scripted receipts of sandbox messages a stopped process accepted:
         its timers died with it, but the acceptance time is stored."""
         sandboxes = {n: p for n, p in self.providers.items() if isinstance(p, SandboxProvider)}
@@ -244,7 +256,7 @@ class Herald:
             return
         resumable = [MessageStatus.ACCEPTED, MessageStatus.SENT]
         owner = self.heartbeat.token
-        for message in self.db.claim_orphans(resumable, live, owner, list(sandboxes)):
+        for message in await self.db.claim_orphans(resumable, live, owner, list(sandboxes)):
             if message.provider_message_id is None:
                 continue
             accepted_at = next(
@@ -301,32 +313,28 @@ class Herald:
                 self._keep_early(connection, receipt)
                 continue
             matched += 1
-            self._apply(message, receipt, self.settings.connections[connection].provider)
+            await self._apply(message, receipt, self.settings.connections[connection].provider)
         return matched
 
-    def _apply(self, message: Message, receipt: Receipt, source: str) -> None:
+    async def _apply(self, message: Message, receipt: Receipt, source: str) -> None:
         reported = MessageStatus.from_delivery(receipt.status)
-        if advances(message.status, reported):
-            changed = self.db.set_status(
-                message.id,
-                reported,
-                source=source,
-                reason=receipt.reason,
-                raw=receipt.raw,
-                at=receipt.occurred_at,
-            )
+
+        def record(tx: Transaction) -> Message | None:
+            # checked in the write's own transaction: a status never moves backwards
+            current = tx.get(message.id)
+            assert current is not None
+            change = {"source": source, "reason": receipt.reason, "raw": receipt.raw}
+            if advances(current.status, reported):
+                return tx.set_status(message.id, reported, at=receipt.occurred_at, **change)
+            if not tx.has_event(message.id, reported, source):
+                # a late report is history worth keeping; a repeated one (a retry) is not
+                tx.record_event(message.id, reported, at=receipt.occurred_at, **change)
+            return None
+
+        changed = await self.db.write(record)
+        if changed is not None:
             self.background.spawn(
                 self.announcer.message_changed(changed), name=f"announce-{message.id}"
-            )
-        elif not self.db.has_event(message.id, reported, source):
-            # a late report is history worth keeping; a repeated one (retries, replays) is not
-            self.db.record_event(
-                message.id,
-                reported,
-                source=source,
-                reason=receipt.reason,
-                raw=receipt.raw,
-                at=receipt.occurred_at,
             )
 
     def _keep_early(self, connection: str, receipt: Receipt) -> None:
@@ -357,7 +365,7 @@ class Herald:
         for receipt in self._early.take(key):
             current = self.db.get(message.id)
             if current is not None:
-                self._apply(current, receipt, provider)
+                await self._apply(current, receipt, provider)
 
     def _match(self, connection: str, receipt: Receipt) -> Message | None:
         # Only messages the verifying account could have sent: see `_siblings`.

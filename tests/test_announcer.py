@@ -23,8 +23,8 @@ def _request(count: int) -> SendRequest:
     )
 
 
-def _accept(herald: Herald, message: Message) -> Message:
-    return herald.db.set_status(
+async def _accept(herald: Herald, message: Message) -> Message:
+    return await herald.db.set_status(
         message.id, MessageStatus.ACCEPTED, source="capillary", provider_message_id=message.id
     )
 
@@ -38,10 +38,12 @@ def test_messages_that_stay_accepted_leave_no_lock_nor_response_url_behind(
         client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
         announcer = SlackAnnouncer(client, herald)
         try:
-            messages = herald.submit(_request(6)) + herald.submit(_request(6))
+            messages = await herald.submit(_request(6)) + await herald.submit(_request(6))
             announcer.remember_response_url([m.id for m in messages], fake_slack.response_url)
             # Capillary reports nothing after 'accepted': these never reach a final state
-            await asyncio.gather(*(announcer.message_changed(_accept(herald, m)) for m in messages))
+            await asyncio.gather(
+                *[announcer.message_changed(await _accept(herald, m)) for m in messages]
+            )
             return len(announcer.locks), len(announcer.response_urls), len(fake_slack.receipts())
         finally:
             await herald.stop()
@@ -58,9 +60,9 @@ def test_changes_of_one_message_at_once_post_one_receipt_and_edit_it(
         client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
         announcer = SlackAnnouncer(client, herald)
         try:
-            (message,) = herald.submit(_request(1))
-            accepted = _accept(herald, message)
-            sent = herald.db.set_status(message.id, MessageStatus.SENT, source="capillary")
+            (message,) = await herald.submit(_request(1))
+            accepted = await _accept(herald, message)
+            sent = await herald.db.set_status(message.id, MessageStatus.SENT, source="capillary")
             await asyncio.gather(
                 announcer.message_changed(accepted), announcer.message_changed(sent)
             )
@@ -94,11 +96,13 @@ def test_unannounced_are_messages_whose_receipt_or_failure_reply_never_went_out(
         herald = Herald(settings_for(tmp_path))
         await herald.start()
         try:
-            _queued, accepted, posted, failed_after_post, done = herald.submit(_request(5))
-            _accept(herald, accepted)
-            herald.db.update(posted.id, status=MessageStatus.SENT, receipt_ts="1.2")
-            herald.db.update(failed_after_post.id, status=MessageStatus.FAILED, receipt_ts="1.3")
-            herald.db.update(
+            _queued, accepted, posted, failed_after_post, done = await herald.submit(_request(5))
+            await _accept(herald, accepted)
+            await herald.db.update(posted.id, status=MessageStatus.SENT, receipt_ts="1.2")
+            await herald.db.update(
+                failed_after_post.id, status=MessageStatus.FAILED, receipt_ts="1.3"
+            )
+            await herald.db.update(
                 done.id, status=MessageStatus.FAILED, receipt_ts="1.4", failure_announced=True
             )
             expected = {accepted.id, failed_after_post.id}

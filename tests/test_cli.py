@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_wait_follows_what_the_server_records_for_real_providers(tmp_path: Path)
         assert first[1] == "accepted"
 
         store = Store(tmp_path / "herald.db")  # what herald serve does when Bird calls back
-        store.set_status(first[0], MessageStatus.DELIVERED, source="bird")
+        asyncio.run(store.set_status(first[0], MessageStatus.DELIVERED, source="bird"))
         store.close()
         out, _ = proc.communicate(timeout=30)
 

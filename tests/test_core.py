@@ -119,10 +119,10 @@ def test_restart_marks_interrupted_sends_failed_and_sends_queued_ones(tmp_path: 
     async def crash_then_restart() -> dict[str, MessageStatus]:
         first = Herald(settings)
         await first.start()
-        interrupted, waiting = first.submit(
+        interrupted, waiting = await first.submit(
             SendRequest("sandbox", ["+31612345678", "+4915112345678"], "Hi", "cli:t", "cli")
         )
-        first.db.set_status(interrupted.id, MessageStatus.SENDING, source="herald")
+        await first.db.set_status(interrupted.id, MessageStatus.SENDING, source="herald")
         await first.stop()  # the "crash": one mid-send, one never handed over
 
         second = Herald(settings)

@@ -98,8 +98,11 @@ class Rig:
     def send(self, recipients: Sequence[str] = ("+31612345678",)) -> list[Message]:
         request = SendRequest("wa", list(recipients), "Hello", sender="U1", origin="slack")
         built = build_messages(request, self.settings, self.delivery.templates)
-        stored = self.store.add_messages(built, actor="U1", action="send")
-        return asyncio.run(self.delivery.deliver(stored))
+        return asyncio.run(self._store_and_deliver(built))
+
+    async def _store_and_deliver(self, built: list[Message]) -> list[Message]:
+        stored = await self.store.add_messages(built, actor="U1", action="send")
+        return await self.delivery.deliver(stored)
 
     def history(self, message: Message) -> list[str]:
         return [f"{e.status.value}:{e.reason or ''}" for e in self.store.history(message.id)]
@@ -264,7 +267,7 @@ def test_a_receipt_during_a_failing_attempt_is_never_overwritten_nor_resent(
 
     async def delivered_then_503(message: OutboundMessage) -> SendResult:
         # the provider took it, reported delivery by our reference, then its answer was a 503
-        rig.store.set_status(message.reference, MessageStatus.DELIVERED, source="scripted")
+        await rig.store.set_status(message.reference, MessageStatus.DELIVERED, source="scripted")
         raise _unavailable()
 
     rig.wa.send = delivered_then_503  # type: ignore[method-assign]
@@ -302,9 +305,7 @@ def test_media_that_the_fallback_cannot_carry_fails_clearly(tmp_path: Path) -> N
         media_urls=["https://cdn.example/a.png"],
     )
     built = build_messages(request, rig.settings, rig.delivery.templates)
-    stored = rig.store.add_messages(built, actor="U1", action="send")
-
-    (message,) = asyncio.run(rig.delivery.deliver(stored))
+    (message,) = asyncio.run(rig._store_and_deliver(built))
 
     assert message.status is MessageStatus.FAILED
     assert "could not fail over to sms: --media needs an MMS" in (message.error or "")
@@ -316,7 +317,7 @@ def test_a_receipt_during_the_backoff_stops_the_resend(tmp_path: Path) -> None:
 
     async def receipt_arrives_while_waiting(seconds: float) -> None:
         (message,) = rig.store.with_status(MessageStatus.QUEUED)
-        rig.store.set_status(message.id, MessageStatus.DELIVERED, source="scripted")
+        await rig.store.set_status(message.id, MessageStatus.DELIVERED, source="scripted")
 
     rig.delivery.policy = RetryPolicy(
         attempts=3, backoff=1.0, sleep=receipt_arrives_while_waiting, random=lambda: 1.0
@@ -344,9 +345,7 @@ def test_failover_of_a_template_with_an_email_subject_sends_no_subject(tmp_path:
         variables=variables,
     )
     built = build_messages(request, rig.settings, rig.delivery.templates)
-    stored = rig.store.add_messages(built, actor="U1", action="send")
-
-    (message,) = asyncio.run(rig.delivery.deliver(stored))
+    (message,) = asyncio.run(rig._store_and_deliver(built))
 
     assert message.status is MessageStatus.ACCEPTED and message.connection == "sms"
     assert [(m.subject, m.text[:16]) for m in rig.sms.sent] == [(None, "Hi Jo, good news")]
@@ -369,9 +368,7 @@ def test_failover_of_a_stored_template_message_keeps_it_free_of_a_subject(
     )
     variables = {"name": "Jo", "order": "A1", "carrier": "DHL", "tracking_url": "https://t.ex/1"}
     built = replace(built, template="order_shipped", variables=variables)
-    stored = rig.store.add_messages([built], actor="U1", action="send")
-
-    (message,) = asyncio.run(rig.delivery.deliver(stored))
+    (message,) = asyncio.run(rig._store_and_deliver([built]))
 
     assert message.status is MessageStatus.ACCEPTED and message.connection == "sms"
     assert rig.sms.sent[0].subject is None and rig.sms.sent[0].text.startswith("Hi Jo")

@@ -69,11 +69,11 @@ def test_start_takes_over_a_dead_process_work_whatever_its_host_or_pid(tmp_path:
     async def scenario() -> list[MessageStatus]:
         first = Herald(settings)
         await first.start()
-        messages = first.submit(
+        messages = await first.submit(
             _request("+31612345678", "+31612345679", "+31612345670", "+31612345671")
         )
         for message in (messages[1], messages[3]):  # handed over when the owner stopped
-            first.db.set_status(message.id, MessageStatus.SENDING, source="herald")
+            await first.db.set_status(message.id, MessageStatus.SENDING, source="herald")
         # a `herald send` in another container: another host name, heartbeat fresh
         _heartbeat(settings, "alive", host="other-container", pid=7, last_seen=now - 5)
         # the server before a container restart: its host name is gone for good
@@ -84,7 +84,7 @@ def test_start_takes_over_a_dead_process_work_whatever_its_host_or_pid(tmp_path:
         )
         owners = ("alive", "alive", "renamed", "reused")
         for message, owner in zip(messages, owners, strict=True):
-            first.db.update(message.id, owner=owner)
+            await first.db.update(message.id, owner=owner)
         await first.stop()
 
         server = Herald(settings)
@@ -119,10 +119,10 @@ def test_serve_takes_over_work_of_a_process_that_dies_while_it_runs(tmp_path: Pa
         await server.start(serve=True)
         try:
             _heartbeat(settings, "cli", host="other-container", pid=7, last_seen=clock[0])
-            queued, sending = server.submit(_request("+31612345678", "+31612345679"))
-            server.db.set_status(sending.id, MessageStatus.SENDING, source="herald")
+            queued, sending = await server.submit(_request("+31612345678", "+31612345679"))
+            await server.db.set_status(sending.id, MessageStatus.SENDING, source="herald")
             for message in (queued, sending):
-                server.db.update(message.id, owner="cli")
+                await server.db.update(message.id, owner="cli")
             await server._recover()
             while_alive = server.db.get(queued.id).status  # type: ignore[union-attr]
 
@@ -162,7 +162,7 @@ def test_a_process_owns_its_messages_through_a_heartbeat_row_it_removes_on_stop(
         herald.heartbeat.clock = lambda: clock[0]
         await herald.start()
         try:
-            (message,) = herald.submit(_request())
+            (message,) = await herald.submit(_request())
             owner = _sql(settings, "SELECT owner FROM messages WHERE id = ?", (message.id,))
             at_start = _sql(settings, "SELECT token, host, pid, last_seen FROM processes")
             clock[0] += 5
@@ -230,11 +230,11 @@ def test_stop_lets_work_spawned_during_shutdown_finish_before_the_store_closes(
     async def scenario() -> Message:
         herald = Herald(settings)
         await herald.start()
-        (message,) = herald.submit(_request())
+        (message,) = await herald.submit(_request())
 
         async def record() -> None:  # e.g. the announcement a finishing send spawns
             await _slow_work()
-            herald.db.audit("cli:t", "late-write", message, {})
+            await herald.db.audit("cli:t", "late-write", message, {})
 
         async def finishing() -> None:
             herald.background.spawn(record(), name="late-write")

@@ -100,7 +100,7 @@ class SlackAnnouncer:
             answer = await self.client.chat_postMessage(
                 channel=message.sender, text=text, blocks=receipt, unfurl_links=False
             )
-            posted = self._store.update(
+            posted = await self._store.update(
                 message.id, receipt_channel=answer["channel"], receipt_ts=answer["ts"]
             )
             try:
@@ -113,7 +113,7 @@ class SlackAnnouncer:
             except (ClientError, TimeoutError) as note_error:
                 log.info("could not tell %s why: %s", message.sender, type(note_error).__name__)
             return posted
-        return self._store.update(
+        return await self._store.update(
             message.id, receipt_channel=answer["channel"], receipt_ts=answer["ts"]
         )
 
@@ -133,7 +133,7 @@ class SlackAnnouncer:
             thread_ts=message.receipt_ts,
             text=blocks.failure_reply_text(message, self.mask),
         )
-        self._store.update(message.id, failure_announced=True)
+        await self._store.update(message.id, failure_announced=True)
 
     async def _tell_privately(self, message: Message, text: str) -> None:
         url = self.response_urls.get(message.id)

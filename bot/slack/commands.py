@@ -17,6 +17,10 @@ from bot.slack import blocks, grammar
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.replays import CONTEXT_KEY as REQUEST_KEY
 
+# Slack shows "operation timed out" after 3 s: a send stored within this is acknowledged,
+# one that cannot get the database's lock by then is refused (nothing stored, try again).
+ACK_LOCK_WAIT = 2.0
+
 _LATER = {
     grammar.Compose: "The compose form is not available yet; send with "
     "`{command} CONNECTION RECIPIENT TEXT` for now.",
@@ -54,7 +58,7 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
                 blocks=blocks.status_blocks(report.message, report.history, mask),
             )
         elif isinstance(parsed, grammar.QuickSend):
-            messages = herald.submit(
+            messages = await herald.submit(
                 SendRequest(
                     connection=parsed.connection,
                     recipients=parsed.recipients,
@@ -68,7 +72,8 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
                     origin="slack",
                     announce_to=command.get("channel_id"),
                     request_key=context.get(REQUEST_KEY),
-                )
+                ),
+                lock_wait=ACK_LOCK_WAIT,
             )
             announcer.remember_response_url([m.id for m in messages], command.get("response_url"))
             await ack()

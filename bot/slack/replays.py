@@ -98,4 +98,4 @@ class RequestLedger:
         return resp
 
     async def _record(self, key: str) -> None:
-        self.herald.db.claim_request(key)
+        await self.herald.db.claim_request(key)

@@ -1,0 +1,284 @@
+"""Herald's tables as Python: the reads every connection can make, and the writes of one
+transaction (`Transaction`), with the mapping between rows and `Message`s.
+
+`bot.storage.Store` decides which connection and thread each runs on; the schema is in
+`bot.migrations`. The hot paths are plain SQL: sqlite-utils' table helpers re-read the
+schema on every call, which cost more than the writes themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.errors import RepeatedRequestError
+from bot.models import Message, MessageStatus, StatusEvent, new_message_id
+from bot.rows import (
+    COLUMN_LIST,
+    INSERT_MESSAGE,
+    MESSAGE_COLUMNS,
+    iso,
+    parse_time,
+    to_column,
+    to_message,
+    to_row,
+    utcnow,
+)
+
+REQUEST_MEMORY = timedelta(hours=1)
+
+
+class Tables:
+    """Reads, on whichever connection ``db`` is."""
+
+    db: Database
+
+    def _select(self, where: str, args: Sequence[Any], tail: str = "") -> list[Message]:
+        # where/tail are literals of this module; every value is a bound parameter
+        sql = f"SELECT {COLUMN_LIST} FROM messages WHERE {where} {tail}"  # noqa: S608
+        cursor = self.db.execute(sql, list(args))
+        return [to_message(dict(zip(MESSAGE_COLUMNS, row, strict=True))) for row in cursor]
+
+    def get(self, message_id: str) -> Message | None:
+        found = self._select("id = ?", [message_id])
+        return found[0] if found else None
+
+    def owner_of(self, message_id: str) -> str | None:
+        row = self.db.execute("SELECT owner FROM messages WHERE id = ?", [message_id]).fetchone()
+        return row[0] if row else None
+
+    def find_by_provider_id(
+        self, connections: Sequence[str], provider_message_id: str
+    ) -> Message | None:
+        marks = ", ".join("?" for _ in connections)
+        found = self._select(
+            f"connection IN ({marks}) AND provider_message_id = ?",
+            [*connections, provider_message_id],
+        )
+        return found[0] if found else None
+
+    def with_status(self, *statuses: MessageStatus) -> list[Message]:
+        marks = ", ".join("?" for _ in statuses)
+        return self._select(
+            f"status IN ({marks})", [s.value for s in statuses], "ORDER BY created_at"
+        )
+
+    def unannounced(self, quiet: Collection[MessageStatus]) -> list[Message]:
+        """Messages with a Slack destination whose receipt (or failure reply) was never
+        posted; ``quiet`` statuses get no receipt."""
+        marks = ", ".join("?" for _ in quiet)
+        return self._select(
+            f"announce_to IS NOT NULL AND status NOT IN ({marks}) AND (receipt_ts IS NULL "
+            "OR (status = 'failed' AND failure_announced = 0))",
+            [s.value for s in quiet],
+            "ORDER BY created_at",
+        )
+
+    def recent(self, sender: str | None = None, limit: int = 10) -> list[Message]:
+        where, args = ("sender = ?", [sender]) if sender else ("1", [])
+        return self._select(where, [*args, limit], "ORDER BY created_at DESC LIMIT ?")
+
+    def has_event(self, message_id: str, status: MessageStatus, source: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM status_events WHERE message_id = ? AND status = ? AND source = ?",
+            [message_id, status.value, source],
+        ).fetchone()
+        return row is not None
+
+    def history(self, message_id: str) -> list[StatusEvent]:
+        return [
+            StatusEvent(
+                message_id=row["message_id"],
+                status=MessageStatus(row["status"]),
+                at=parse_time(row["at"]) or utcnow(),
+                source=row["source"],
+                reason=row["reason"],
+                raw=json.loads(row["raw"]) if row["raw"] else None,
+            )
+            for row in self.db["status_events"].rows_where(  # type: ignore[union-attr]
+                "message_id = ?", [message_id], order_by="id"
+            )
+        ]
+
+    def audit_trail(self, message_id: str) -> Iterator[dict[str, Any]]:
+        yield from self.db["audit"].rows_where(  # type: ignore[union-attr]
+            "message_id = ?", [message_id], order_by="id"
+        )
+
+    def request_seen(self, key: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM requests WHERE key = ?", [key]).fetchone()
+        return row is not None
+
+    def _exists(self, message_id: str) -> bool:
+        return bool(self.db.execute("SELECT 1 FROM messages WHERE id = ?", [message_id]).fetchone())
+
+
+class Transaction(Tables):
+    """The writes of one transaction; its reads see its own writes.
+
+    Run through `Store.write`, so a check and the write it decides (a status moves
+    only forward, an acceptance never overwrites a receipt) are one atomic step.
+    """
+
+    def __init__(self, db: Database, owner: str | None) -> None:
+        self.db = db
+        self.owner = owner
+
+    def claim_request(self, key: str) -> bool:
+        """Record that the request ``key`` is being acted on; False if it was already.
+
+        Keys older than `REQUEST_MEMORY` are forgotten here too: Slack signs a request
+        for five minutes and retries an event for at most about half an hour.
+        """
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO requests (key, at) VALUES (?, ?)", [key, iso(utcnow())]
+        )
+        cutoff = iso(utcnow() - REQUEST_MEMORY)
+        self.db.execute("DELETE FROM requests WHERE at < ?", [cutoff])
+        return cursor.rowcount == 1
+
+    def add_messages(
+        self,
+        messages: Sequence[Message],
+        *,
+        actor: str,
+        action: str,
+        request_key: str | None = None,
+    ) -> list[Message]:
+        """Store new messages, with their history and audit entries.
+
+        Ids are re-drawn on the rare collision, so the stored messages are returned.
+        With ``request_key``, the request is recorded too, and one recorded before
+        raises `RepeatedRequestError` (the caller's transaction then stores nothing).
+        """
+        if request_key is not None and not self.claim_request(request_key):
+            raise RepeatedRequestError("this request was handled already")
+        stored: list[Message] = []
+        for message in messages:
+            while self._exists(message.id):
+                message = replace(message, id=new_message_id())
+            row = {**to_row(message), "owner": self.owner}
+            self.db.execute(INSERT_MESSAGE, [row[c] for c in MESSAGE_COLUMNS])
+            self._event(message.id, message.status, "herald", None, None, message.created_at)
+            self._audit(actor, action, message, {"recipient": message.recipient})
+            stored.append(message)
+        return stored
+
+    def claim_orphans(
+        self,
+        statuses: Sequence[MessageStatus],
+        live: Collection[str],
+        owner: str,
+        connections: Sequence[str] | None = None,
+    ) -> list[Message]:
+        """Make ``owner`` the owner of every message in ``statuses`` whose owner is not in
+        ``live`` (optionally only on ``connections``): two processes never take over the
+        same message."""
+        where = (
+            f"status IN ({', '.join('?' for _ in statuses)}) AND (owner IS NULL "
+            f"OR owner NOT IN ({', '.join('?' for _ in live)}))"
+        )
+        args: list[Any] = [s.value for s in statuses] + list(live)
+        if connections is not None:
+            where += f" AND connection IN ({', '.join('?' for _ in connections)})"
+            args += connections
+        found = self._select(where, args, "ORDER BY created_at")
+        for message in found:
+            self.db.execute("UPDATE messages SET owner = ? WHERE id = ?", [owner, message.id])
+        return found
+
+    def update(self, message_id: str, **fields: Any) -> Message:
+        self._update(message_id, fields)
+        return self._must_get(message_id)
+
+    def set_status(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        *,
+        source: str,
+        reason: str | None = None,
+        raw: object = None,
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> Message:
+        """Move a message to ``status`` and record it in its history."""
+        values = {**fields, "status": status}
+        if status is MessageStatus.FAILED and reason:
+            values["error"] = reason
+        self._update(message_id, values)
+        self._event(message_id, status, source, reason, raw, at or utcnow())
+        return self._must_get(message_id)
+
+    def record_event(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        *,
+        source: str,
+        reason: str | None = None,
+        raw: object = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Record a status report that does not change the message's current status."""
+        self._event(message_id, status, source, reason, raw, at or utcnow())
+
+    def audit(self, actor: str, action: str, message: Message, detail: dict[str, Any]) -> None:
+        self._audit(actor, action, message, detail)
+
+    def _must_get(self, message_id: str) -> Message:
+        message = self.get(message_id)
+        if message is None:
+            raise LookupError(f"no message {message_id}")
+        return message
+
+    def _update(self, message_id: str, fields: dict[str, Any]) -> None:
+        values = {key: to_column(value) for key, value in fields.items()}
+        values["updated_at"] = iso(utcnow())
+        unknown = set(values) - set(MESSAGE_COLUMNS)
+        if unknown:
+            raise ValueError(f"not message columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{key} = ?" for key in values)  # checked column names
+        sql = f"UPDATE messages SET {assignments} WHERE id = ?"  # noqa: S608
+        self.db.execute(sql, [*values.values(), message_id])
+
+    def _event(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        source: str,
+        reason: str | None,
+        raw: object,
+        at: datetime,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO status_events (message_id, status, reason, source, at, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                message_id,
+                status.value,
+                reason,
+                source,
+                iso(at),
+                json.dumps(raw, default=str) if raw is not None else None,
+            ],
+        )
+
+    def _audit(self, actor: str, action: str, message: Message, detail: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO audit (at, actor, action, message_id, connection, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                iso(utcnow()),
+                actor,
+                action,
+                message.id,
+                message.connection,
+                json.dumps(detail, default=str),
+            ],
+        )
