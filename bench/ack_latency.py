@@ -112,21 +112,26 @@ class RemoteSlack:
 
 
 def measure(app: Any, slack: RemoteSlack, pace: float) -> list[float]:
-    body = slash_body("sandbox +31612345678 Running 10 min late", response_url=slack.response_url)
     timings: list[float] = []
     with ServerThread(app) as server:
         # http.client writes headers and body in one send(), as Slack's own client does;
         # clients that write them apart meet Nagle + delayed ACK (40 ms) on loopback.
         http = HTTPConnection("127.0.0.1", server.port, timeout=10)
         for i in range(WARMUP + REQUESTS):
+            # a new trigger_id each time, as Slack's: the same signed body twice is a replay
+            body = slash_body(
+                "sandbox +31612345678 Running 10 min late",
+                response_url=slack.response_url,
+                trigger_id=f"1334.{i}.{time.time_ns()}",
+            )
             headers = signed_headers(body, "application/x-www-form-urlencoded")
             started = time.perf_counter()
             http.request("POST", "/slack/events", body=body, headers=headers)
             answer = http.getresponse()
-            answer.read()
+            content = answer.read()
             elapsed = time.perf_counter() - started
-            if answer.status != 200:
-                raise SystemExit(f"unexpected answer {answer.status}")
+            if answer.status != 200 or content:
+                raise SystemExit(f"unexpected answer {answer.status}: {content[:200]!r}")
             if i >= WARMUP:
                 timings.append(elapsed * 1000)
             if pace:

@@ -1,28 +1,65 @@
-"""Work that continues after Slack has its answer: tracked, logged, drained at shutdown."""
+"""Work that continues after Slack has its answer: tracked, logged, drained at shutdown.
+
+Work that can wait (handing a send to its provider) waits while people are waiting
+(requests in flight): under a burst of slash commands, each one's acknowledgement
+comes before the previous ones' provider calls and receipts, never behind them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 CANCEL_ROUNDS = 3
+MAX_DEFER_SECONDS = 2.0  # deferred work starts after this even if requests keep coming
 
 
 class Background:
     """A set of asyncio tasks that are kept alive, logged when they fail and awaited on stop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_defer: float = MAX_DEFER_SECONDS) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.max_defer = max_defer
+        self._requests = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
 
-    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(work, name=name)
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Mark a request someone is waiting for, while it is being answered."""
+        self._requests += 1
+        self._quiet.clear()
+        try:
+            yield
+        finally:
+            self._requests -= 1
+            if self._requests == 0:
+                self._quiet.set()
+
+    def spawn(
+        self, work: Coroutine[Any, Any, Any], *, name: str, defer: bool = False
+    ) -> asyncio.Task[Any]:
+        """Run ``work`` in the background; with ``defer``, only once no request is being
+        answered (or `max_defer` seconds have passed)."""
+        task = asyncio.get_running_loop().create_task(
+            self._deferred(work) if defer else work, name=name
+        )
+        if defer:
+            # cancelled before it started, ``work`` never will: close it (no-op otherwise)
+            task.add_done_callback(lambda _: work.close())
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
+
+    async def _deferred(self, work: Coroutine[Any, Any, Any]) -> Any:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), self.max_defer)
+        return await work
 
     def __len__(self) -> int:
         return len(self._tasks)

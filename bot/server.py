@@ -40,6 +40,10 @@ def create_app(settings: Settings) -> Starlette:
     signing_secret = settings.slack.require_credentials()[1]
 
     async def slack_events(request: Request) -> Response:
+        with herald.background.request():
+            return await _slack_events(request)
+
+    async def _slack_events(request: Request) -> Response:
         body = await _read_limited(request, intake.MAX_BODY_BYTES)
         if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)

@@ -236,6 +236,7 @@ class Herald:
             log.info("sending %d message(s) a stopped process left queued", len(queued))
             self.background.spawn(self.dispatch(queued), name="recover-queued")
         await self._resume_sandboxes(live)
+        await self.db.write(lambda tx: tx.forget_requests())
         unannounced = self.announcer.unannounced() if starting else failed
         if unannounced:
             self.background.spawn(self._announce_each(unannounced), name="recover-announce")
@@ -334,7 +335,7 @@ class Herald:
         changed = await self.db.write(record)
         if changed is not None:
             self.background.spawn(
-                self.announcer.message_changed(changed), name=f"announce-{message.id}"
+                self.announcer.message_changed(changed), name=f"announce-{message.id}", defer=True
             )
 
     def _keep_early(self, connection: str, receipt: Receipt) -> None:

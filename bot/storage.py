@@ -32,6 +32,9 @@ __all__ = ["Store", "Transaction", "utcnow"]
 
 BUSY_TIMEOUT_SECONDS = 30.0  # how long a write waits for another process's lock
 LOCK_POLL_SECONDS = 0.002
+# A WAL reader waits only in rare moments (a checkpoint resetting the log); writes never
+# wait inside SQLite (see `_begin`).
+READ_BUSY_MS = 1000
 T = TypeVar("T")
 
 
@@ -56,8 +59,10 @@ class Store(Tables):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-db")
         db = self.db
         try:
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
             db.enable_wal()
-            migrations.apply(db)
+            migrations.apply(db)  # at startup, before anything else runs: it may wait
+            db.execute(f"PRAGMA busy_timeout = {READ_BUSY_MS}")
         except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"cannot use the database {path}: {exc}") from exc
@@ -72,7 +77,15 @@ class Store(Tables):
             db = self._local.db = self._connect()
         return db
 
-    def _connect(self) -> Database:
+    def _writing_db(self) -> Database:
+        """This thread's connection for writes: it never waits inside SQLite for the lock
+        (`_begin` decides how long to wait), so it is not the one reads use."""
+        db: Database | None = getattr(self._local, "writing", None)
+        if db is None:
+            db = self._local.writing = self._connect(busy_ms=0)
+        return db
+
+    def _connect(self, busy_ms: int = READ_BUSY_MS) -> Database:
         try:
             conn = sqlite3.connect(
                 str(self.path),
@@ -81,6 +94,7 @@ class Store(Tables):
                 isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
             )
             db = Database(conn)
+            db.execute(f"PRAGMA busy_timeout = {busy_ms}")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as exc:
@@ -115,12 +129,20 @@ class Store(Tables):
         ``lock_wait`` seconds of this call, raises `StoreBusyError` and writes nothing.
         """
         deadline = time.monotonic() + lock_wait
+        db = self._writing_db()
+        if self._try_begin(db):
+            # The lock was free: write here at once, as a hand-over to the writer thread
+            # would cost more than the write itself.
+            return self._run(db, work)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
 
     def _transaction(self, work: Callable[[Transaction], T], deadline: float) -> T:
-        db = self.db
+        db = self._writing_db()
         self._begin(db, deadline)
+        return self._run(db, work)
+
+    def _run(self, db: Database, work: Callable[[Transaction], T]) -> T:
         try:
             result = work(Transaction(db, self.owner))
         except BaseException:
@@ -141,20 +163,24 @@ class Store(Tables):
         busy handler (which sleeps up to 100 ms between tries), keeps this process from
         being starved by several ``herald send``s writing at once.
         """
-        db.execute("PRAGMA busy_timeout = 0")
-        while True:
+        while not self._try_begin(db):
             if time.monotonic() > deadline:
                 raise StoreBusyError(
                     "Herald's database is busy (another Herald process is writing to it), "
                     "so nothing was stored or sent. Try again in a moment."
                 )
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
             time.sleep(LOCK_POLL_SECONDS)  # on the writer thread, never the event loop
+
+    @staticmethod
+    def _try_begin(db: Database) -> bool:
+        """Take the write lock if it is free this instant; never wait for it."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return False
+            raise
+        return True
 
     # -- the common writes, one transaction each ---------------------------------
 

@@ -9,6 +9,7 @@ schema on every call, which cost more than the writes themselves.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -130,17 +131,17 @@ class Transaction(Tables):
         self.owner = owner
 
     def claim_request(self, key: str) -> bool:
-        """Record that the request ``key`` is being acted on; False if it was already.
-
-        Keys older than `REQUEST_MEMORY` are forgotten here too: Slack signs a request
-        for five minutes and retries an event for at most about half an hour.
-        """
+        """Record that the request ``key`` is being acted on; False if it was already."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO requests (key, at) VALUES (?, ?)", [key, iso(utcnow())]
         )
-        cutoff = iso(utcnow() - REQUEST_MEMORY)
-        self.db.execute("DELETE FROM requests WHERE at < ?", [cutoff])
         return cursor.rowcount == 1
+
+    def forget_requests(self) -> int:
+        """Forget requests older than `REQUEST_MEMORY`: Slack signs a request for five
+        minutes and retries an event for at most about half an hour."""
+        cutoff = iso(utcnow() - REQUEST_MEMORY)
+        return self.db.execute("DELETE FROM requests WHERE at < ?", [cutoff]).rowcount
 
     def add_messages(
         self,
@@ -160,10 +161,15 @@ class Transaction(Tables):
             raise RepeatedRequestError("this request was handled already")
         stored: list[Message] = []
         for message in messages:
-            while self._exists(message.id):
-                message = replace(message, id=new_message_id())
-            row = {**to_row(message), "owner": self.owner}
-            self.db.execute(INSERT_MESSAGE, [row[c] for c in MESSAGE_COLUMNS])
+            while True:
+                row = {**to_row(message), "owner": self.owner}
+                try:
+                    self.db.execute(INSERT_MESSAGE, [row[c] for c in MESSAGE_COLUMNS])
+                    break
+                except sqlite3.IntegrityError:  # the id is taken (about 1 in 10^12)
+                    if not self._exists(message.id):
+                        raise
+                    message = replace(message, id=new_message_id())
             self._event(message.id, message.status, "herald", None, None, message.created_at)
             self._audit(actor, action, message, {"recipient": message.recipient})
             stored.append(message)

@@ -37,6 +37,7 @@ def slash_body(
     user_id: str = "U2147483697",
     channel_id: str = "C2147483705",
     response_url: str = "",
+    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
 ) -> bytes:
     return urlencode(
         {
@@ -52,6 +53,6 @@ def slash_body(
             "api_app_id": "A111",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "trigger_id": trigger_id,  # Slack's is new on every request
         }
     ).encode()

@@ -49,7 +49,7 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
         logger=bolt_logger,
     )
     announcer = SlackAnnouncer(client, herald)
-    app.middleware(RequestLedger(herald).middleware)
+    app.use(RequestLedger(herald).middleware())
     commands.register(app, herald, announcer)
     home.register(app, herald)
 

@@ -78,5 +78,7 @@ def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
             announcer.remember_response_url([m.id for m in messages], command.get("response_url"))
             await ack()
             herald.background.spawn(
-                herald.dispatch(messages), name="send-" + ",".join(m.id for m in messages)
+                herald.dispatch(messages),
+                name="send-" + ",".join(m.id for m in messages),
+                defer=True,
             )

@@ -14,9 +14,9 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.async_app import AsyncBoltRequest
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 
 from bot.services import Herald
@@ -73,29 +73,44 @@ class RequestLedger:
         ):
             self._recent.popitem(last=False)
 
-    async def middleware(
-        self,
-        req: AsyncBoltRequest,
-        resp: BoltResponse,
-        context: dict[str, Any],
-        next: Callable[[], Awaitable[None]],  # Bolt passes it by this name
-    ) -> BoltResponse:
-        """A Bolt global middleware: a repeated request is answered 200 and goes no further."""
+    def middleware(self) -> AsyncMiddleware:
+        """The Bolt global middleware: a repeated request is answered 200, unprocessed."""
+        return _Once(self)
+
+    def admit(self, req: AsyncBoltRequest) -> bool:
+        """Whether ``req`` is new; a new one's key is remembered (and put in its context)."""
         key = request_key(req)
         if key is None:
-            await next()
-            return resp
+            return True
         if self.seen(key):
             retry = req.headers.get("x-slack-retry-num", ["0"])[0]
             log.info("ignored a repeated Slack request (retry %s)", retry[:4])
-            return BoltResponse(status=200, body="")
+            return False
         self.remember(key)
-        context[CONTEXT_KEY] = key
+        req.context[CONTEXT_KEY] = key
         if not (req.body.get("command") and grammar.is_send(req.body)):
             # A send records its key with its messages; anything else records it now.
             self.herald.background.spawn(self._record(key), name="remember-request")
-        await next()
-        return resp
+        return True
 
     async def _record(self, key: str) -> None:
         await self.herald.db.claim_request(key)
+
+
+class _Once(AsyncMiddleware):
+    # A class rather than a function middleware: Bolt builds no keyword arguments for it,
+    # which is a good share of an acknowledgement's time.
+    def __init__(self, ledger: RequestLedger) -> None:
+        self.ledger = ledger
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt's name for it
+    ) -> BoltResponse:
+        if not self.ledger.admit(req):
+            return BoltResponse(status=200, body="")
+        await next()
+        return resp
