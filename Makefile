@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ack_latency.py
+	$(BIN)/python bench/ack_under_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

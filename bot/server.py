@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -24,7 +24,13 @@ from bot.services import Herald
 from bot.slack import intake
 from bot.slack.app import api_url, build_slack_app
 from bot.slack.directory import SlackDirectory
-from providers import ProviderUnsupportedError, WebhookAuthError, WebhookError, WebhookRequest
+from providers import (
+    Provider,
+    ProviderUnsupportedError,
+    WebhookAuthError,
+    WebhookError,
+    WebhookRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +135,7 @@ def create_app(settings: Settings) -> Starlette:
             ", ".join(settings.connections),
             settings.db_path,
         )
-        for line in webhook_urls(settings):
+        for line in webhook_urls(settings, herald.providers):
             log.info("delivery callbacks: %s", line)
         try:
             yield
@@ -199,15 +205,19 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def webhook_urls(settings: Settings) -> list[str]:
-    """Where each connection's provider should send delivery callbacks (tokens not shown)."""
+def webhook_urls(settings: Settings, providers: Mapping[str, Provider]) -> list[str]:
+    """Where each connection's provider should send delivery callbacks (tokens not shown),
+    or why a connection refuses them."""
     if not settings.public_url:
         return ["set [server] public_url to see the callback URL of each connection"]
-    return [
-        f"{name} → {settings.public_url}/webhooks/{name}"
-        + ("?token=<its webhook_token>" if config.webhook_token else "")
-        for name, config in settings.connections.items()
-    ]
+    lines = []
+    for name, config in settings.connections.items():
+        if config.webhook_token is None and providers[name].webhook_needs_token():
+            lines.append(f"{name} refuses callbacks until it has a webhook_token")
+            continue
+        token = "?token=<its webhook_token>" if config.webhook_token else ""
+        lines.append(f"{name} → {settings.public_url}/webhooks/{name}{token}")
+    return lines
 
 
 def _public_url(settings: Settings, request: Request) -> str:

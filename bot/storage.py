@@ -14,17 +14,16 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlite_utils import Database
 
 from bot.errors import ConfigError, StoreBusyError
 from bot.migrations import migrations
-from bot.models import Message, MessageStatus
+from bot.models import Message
 from bot.rows import utcnow
 from bot.tables import Tables, Transaction
 
@@ -36,6 +35,19 @@ LOCK_POLL_SECONDS = 0.002
 # wait inside SQLite (see `_begin`).
 READ_BUSY_MS = 1000
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _one_transaction(
+    method: Callable[Concatenate[Transaction, P], T],
+) -> Callable[Concatenate[Store, P], Coroutine[Any, Any, T]]:
+    """``Store.NAME(...)``: `Transaction.NAME(...)` as a write of its own."""
+
+    async def write(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await store.write(lambda tx: method(tx, *args, **kwargs))
+
+    write.__doc__ = method.__doc__
+    return write
 
 
 class Store(Tables):
@@ -200,55 +212,9 @@ class Store(Tables):
             lock_wait=lock_wait,
         )
 
-    async def claim_request(self, key: str) -> bool:
-        return await self.write(lambda tx: tx.claim_request(key))
-
-    async def claim_orphans(
-        self,
-        statuses: Sequence[MessageStatus],
-        live: Collection[str],
-        owner: str,
-        connections: Sequence[str] | None = None,
-    ) -> list[Message]:
-        return await self.write(lambda tx: tx.claim_orphans(statuses, live, owner, connections))
-
-    async def update(self, message_id: str, **fields: Any) -> Message:
-        return await self.write(lambda tx: tx.update(message_id, **fields))
-
-    async def set_status(
-        self,
-        message_id: str,
-        status: MessageStatus,
-        *,
-        source: str,
-        reason: str | None = None,
-        raw: object = None,
-        at: datetime | None = None,
-        **fields: Any,
-    ) -> Message:
-        return await self.write(
-            lambda tx: tx.set_status(
-                message_id, status, source=source, reason=reason, raw=raw, at=at, **fields
-            )
-        )
-
-    async def record_event(
-        self,
-        message_id: str,
-        status: MessageStatus,
-        *,
-        source: str,
-        reason: str | None = None,
-        raw: object = None,
-        at: datetime | None = None,
-    ) -> None:
-        await self.write(
-            lambda tx: tx.record_event(
-                message_id, status, source=source, reason=reason, raw=raw, at=at
-            )
-        )
-
-    async def audit(
-        self, actor: str, action: str, message: Message, detail: dict[str, Any]
-    ) -> None:
-        await self.write(lambda tx: tx.audit(actor, action, message, detail))
+    claim_request = _one_transaction(Transaction.claim_request)
+    claim_orphans = _one_transaction(Transaction.claim_orphans)
+    update = _one_transaction(Transaction.update)
+    set_status = _one_transaction(Transaction.set_status)
+    record_event = _one_transaction(Transaction.record_event)
+    audit = _one_transaction(Transaction.audit)

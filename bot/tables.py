@@ -198,12 +198,13 @@ class Transaction(Tables):
             self.db.execute("UPDATE messages SET owner = ? WHERE id = ?", [owner, message.id])
         return found
 
-    def update(self, message_id: str, **fields: Any) -> Message:
+    def update(self, /, message_id: str, **fields: Any) -> Message:
         self._update(message_id, fields)
         return self._must_get(message_id)
 
     def set_status(
         self,
+        /,
         message_id: str,
         status: MessageStatus,
         *,

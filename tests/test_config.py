@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -204,9 +205,21 @@ def test_webhook_urls_are_printed_without_tokens(tmp_path: Path) -> None:
         '[connections.sms]\nprovider = "sandbox"\nchannel = "sms"\nwebhook_token = "t0ps3cret"\n',
     )
 
-    lines = webhook_urls(load_settings({}, path))
+    settings = load_settings({}, path)
+
+    class Unsigned:  # a provider that signs nothing, like the sandbox
+        def webhook_needs_token(self) -> bool:
+            return True
+
+    lines = webhook_urls(settings, {"sms": Unsigned()})  # type: ignore[dict-item]
+    tokenless = replace(settings.connections["sms"], webhook_token=None)
+    unprotected = webhook_urls(
+        replace(settings, connections={"sms": tokenless}),
+        {"sms": Unsigned()},  # type: ignore[dict-item]
+    )
 
     assert lines == ["sms → https://herald.example.com/webhooks/sms?token=<its webhook_token>"]
+    assert unprotected == ["sms refuses callbacks until it has a webhook_token"]
 
 
 SANDBOX_A = '[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n'
