@@ -8,6 +8,7 @@ stored message to its provider and records the outcome.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -84,6 +85,8 @@ def build_messages(
             f"The message is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}.",
             field="text",
         )
+    for value, name in ((text, "text"), (subject or "", "subject")):
+        check_visible(value, name)
     media = tuple(request.media_urls)
     check_content(connection, subject, media)
     recipients = normalize_recipients(list(request.recipients), channel)
@@ -110,6 +113,22 @@ def build_messages(
         )
         for recipient in recipients
     ]
+
+
+# Control characters (but line breaks and tabs) and the bidi overrides and isolates, which
+# reorder how a receipt reads in Slack: never what an agent meant to send.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def check_visible(value: str, name: str) -> None:
+    """Refuse characters that cannot be seen in ``value`` (the message ``name``)."""
+    found = _INVISIBLE.search(value)
+    if found:
+        raise InputError(
+            f"The {name} holds an invisible control character (U+{ord(found.group()):04X}) "
+            f"after {value[: found.start()][-20:]!r}: remove it and send again.",
+            field=name,
+        )
 
 
 def check_content(connection: ConnectionConfig, subject: str | None, media: Sequence[str]) -> None:

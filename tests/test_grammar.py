@@ -109,3 +109,15 @@ def test_a_quoted_word_is_text_even_when_it_looks_like_an_option() -> None:
 
     assert isinstance(parsed, grammar.QuickSend)
     assert parsed.text == 'Type "--help" to see the options'
+
+
+@pytest.mark.parametrize(
+    "text", ['payload={"type":1}', 'Code:"1234"', "{'a':1}", '"unbalanced', "it's"]
+)
+def test_quotes_inside_a_one_word_text_are_kept(text: str) -> None:
+    # Only a text that is one whole quoted string loses its quotes: these are the
+    # customer's characters and must arrive as typed.
+    parsed = grammar.parse(f"sms +31612345678 {text}")
+
+    assert isinstance(parsed, grammar.QuickSend)
+    assert parsed.text == text

@@ -70,6 +70,7 @@ _TYPED = st.text(
 @example(text="the payload is ready")
 @example(text='{"json": "looking"} text')
 @example(text="a=1&b=2 %41 + plus")
+@example(text='Code:"1234"')
 def test_any_typed_text_reaches_the_command(running: RunningHerald, text: str) -> None:
     answer = running.slash(f"sandbox +31612345678 {text}")
 
@@ -258,3 +259,36 @@ def test_failing_event_listener_answers_200(
 
     assert answer.status_code == 200
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("invisible", ["\u0000", "\u202e", "\u2066", "\x1b"])
+def test_invisible_control_characters_are_refused(running: RunningHerald, invisible: str) -> None:
+    # A NUL or a bidi override reaches the customer's phone, and an override makes the
+    # receipt in Slack read differently from what was sent.
+    answer = running.slash(f"sandbox +31612345678 Your refund{invisible} is 10 EUR")
+
+    assert answer.json()["response_type"] == "ephemeral"
+    assert f"U+{ord(invisible):04X}" in answer.json()["text"]
+    assert _texts(running) == []
+
+
+def test_emoji_sequences_and_line_breaks_are_sent_as_typed(running: RunningHerald) -> None:
+    text = "Thanks!\n👩\u200d💻 Tab\there"
+
+    assert running.slash(f"sandbox +31612345678 {text}").content == b""
+    assert _texts(running) == [text]
+
+
+def test_an_unhandled_interaction_is_one_log_line(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture
+) -> None:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "actions": [{"action_id": "nothing_here", "block_id": "b", "type": "button"}],
+    }
+    running.post_signed(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("bot.slack.bolt")]
+    assert logged and all("\n" not in line and len(line) < 300 for line in logged)

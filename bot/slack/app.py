@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import HeraldError, RepeatedRequestError
+from bot.logsafe import loggable
 from bot.services import Herald
 from bot.slack import blocks, commands, grammar, home
 from bot.slack.announcer import SlackAnnouncer
@@ -25,6 +26,7 @@ from bot.slack.replays import RequestLedger
 
 log = logging.getLogger(__name__)
 
+MAX_BOLT_LOG = 200
 INTERNAL_ERROR = (
     ":boom: Herald hit an internal error and did not finish this request. "
     "Nothing was sent twice; check `{command} status` or ask your admin to look at the logs."
@@ -41,7 +43,7 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
     bolt_logger = logging.getLogger("bot.slack.bolt")
-    bolt_logger.addFilter(_drop_token_warning)
+    bolt_logger.addFilter(_tidy_bolt_log)
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret,
@@ -78,10 +80,18 @@ def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
     return app, announcer
 
 
-def _drop_token_warning(record: logging.LogRecord) -> bool:
+def _tidy_bolt_log(record: logging.LogRecord) -> bool:
     # AsyncApp also reads SLACK_BOT_TOKEN from the environment and warns that the token in
     # our client wins; it is the same token, so the warning would only confuse operators.
-    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+    message = record.getMessage()
+    if message == warning_client_prioritized_and_token_skipped():
+        return False
+    # Bolt follows "Unhandled request" with a many-line suggestion quoting the payload: keep
+    # its first line, clipped, so a stray request is one log line.
+    first = message.split("\n", 1)[0]
+    if first != message or len(first) > MAX_BOLT_LOG:
+        record.msg, record.args = loggable(first, MAX_BOLT_LOG), None
+    return True
 
 
 def api_url(url: str | None) -> str:

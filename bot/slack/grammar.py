@@ -163,9 +163,10 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
 def _message_text(typed: str, words: list[Word]) -> str:
     """Runs of adjacent text words as typed, joined by a space where options stood between.
 
-    A text that is one quoted word loses its quotes (``"Hello there"`` → ``Hello there``).
+    A text that is one quoted word loses its quotes (``"Hello there"`` → ``Hello there``);
+    quotes inside a word (``Code:"1234"``, ``{"a":1}``) are the customer's text and stay.
     """
-    if len(words) == 1 and typed[words[0].start : words[0].end] != words[0].value:
+    if len(words) == 1 and _is_quoted(typed[words[0].start : words[0].end]):
         return words[0].value
     runs: list[str] = []
     run_start: int | None = None
@@ -179,6 +180,11 @@ def _message_text(typed: str, words: list[Word]) -> str:
     if previous is not None and run_start is not None:
         runs.append(typed[run_start : previous.end])
     return " ".join(runs)
+
+
+def _is_quoted(raw: str) -> bool:
+    """Whether ``raw`` is one whole quoted string, ``"…"`` or ``'…'`` (or Slack's “…”)."""
+    return len(raw) >= 2 and {**_DOUBLE, **_SINGLE}.get(raw[0]) == raw[-1]
 
 
 def unwrap_slack_markup(text: str) -> str:
