@@ -22,7 +22,7 @@ from bot.errors import ConfigError
 from bot.logsafe import loggable
 from bot.services import Herald
 from bot.slack import intake
-from bot.slack.app import api_url, build_slack_app
+from bot.slack.app import SlackApp, api_url
 from bot.slack.directory import SlackDirectory
 from providers import (
     Provider,
@@ -40,8 +40,9 @@ MAX_WEBHOOK_BYTES = 1_000_000
 def create_app(settings: Settings) -> Starlette:
     """Build the whole server; fails with `ConfigError` before anything listens."""
     herald = Herald(settings)
-    slack_app, announcer = build_slack_app(herald)
-    herald.announcer = announcer
+    slack = SlackApp(herald)
+    slack_app = slack.bolt
+    herald.announcer = slack.announcer
     herald.directory = SlackDirectory(slack_app.client)
     signing_secret = settings.slack.require_credentials()[1]
 
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> Starlette:
             query=request.query_params,
         )
         try:
-            answer = await slack_app.async_dispatch(bolt_request)
+            answer = await slack.handle(bolt_request)
         except Exception:
             # Bolt's own error path can fail on a payload shape it does not expect. Slack
             # signed this request, so the failure is logged whole; a 200 keeps Slack from

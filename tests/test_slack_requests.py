@@ -71,8 +71,11 @@ _TYPED = st.text(
 @example(text='{"json": "looking"} text')
 @example(text="a=1&b=2 %41 + plus")
 @example(text='Code:"1234"')
+@example(text="R&D &gt; &copy &gt <b>")
 def test_any_typed_text_reaches_the_command(running: RunningHerald, text: str) -> None:
-    answer = running.slash(f"sandbox +31612345678 {text}")
+    # Slack escapes &, < and > in what was typed (and only those)
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    answer = running.slash(f"sandbox +31612345678 {escaped}")
 
     assert answer.status_code == 200, answer.text
     if answer.content:  # an answer in words (a quote left open, …): from the command itself

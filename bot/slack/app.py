@@ -1,4 +1,5 @@
-"""The Bolt `AsyncApp`: client, listeners and the one error handler.
+"""`SlackApp`: the Bolt `AsyncApp`, its listeners, the slash command and the one error
+handler.
 
 ``process_before_response=True``: each listener acks itself within a few
 milliseconds and hands slow work to `Herald.background`, so Bolt does not poll
@@ -20,8 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import HeraldError, RepeatedRequestError
 from bot.logsafe import loggable
 from bot.services import Herald
-from bot.slack import blocks, commands, grammar, home
+from bot.slack import blocks, grammar, home
 from bot.slack.announcer import SlackAnnouncer
+from bot.slack.commands import SlashCommand
+from bot.slack.intake import ParsedRequest
 from bot.slack.replays import RequestLedger
 
 log = logging.getLogger(__name__)
@@ -33,51 +36,89 @@ INTERNAL_ERROR = (
 )
 
 
-def build_slack_app(herald: Herald) -> tuple[AsyncApp, SlackAnnouncer]:
-    """The Bolt app for ``herald``, and the announcer that posts its receipts."""
-    settings = herald.settings
-    token, signing_secret = settings.slack.require_credentials()
-    client = AsyncWebClient(
-        token=token,
-        base_url=api_url(settings.slack.api_url),
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
-    )
-    bolt_logger = logging.getLogger("bot.slack.bolt")
-    bolt_logger.addFilter(_tidy_bolt_log)
-    app = AsyncApp(
-        client=client,
-        signing_secret=signing_secret,
-        process_before_response=True,
-        logger=bolt_logger,
-    )
-    announcer = SlackAnnouncer(client, herald)
-    app.use(RequestLedger(herald).middleware())
-    commands.register(app, herald, announcer)
-    home.register(app, herald)
+class SlackApp:
+    """Herald in Slack: the Bolt app, the receipts announcer and the slash command.
 
-    @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-        command = settings.slack.command
+    `handle` answers a request `bot.slack.intake` verified and parsed. A slash command
+    goes straight to `SlashCommand.answer`: Bolt's dispatch (a Web API client built per
+    request, keyword arguments built per middleware and listener) took as long as
+    storing the message, and Slack waits for that answer. Everything else (events,
+    interactivity, and commands over Socket Mode) goes through Bolt. Both share the
+    replay check and `answer_error`.
+    """
+
+    def __init__(self, herald: Herald) -> None:
+        self.settings = settings = herald.settings
+        token, signing_secret = settings.slack.require_credentials()
+        client = AsyncWebClient(
+            token=token,
+            base_url=api_url(settings.slack.api_url),
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
+        bolt_logger = logging.getLogger("bot.slack.bolt")
+        bolt_logger.addFilter(_tidy_bolt_log)
+        self.bolt = app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret,
+            process_before_response=True,
+            logger=bolt_logger,
+        )
+        self.announcer = SlackAnnouncer(client, herald)
+        self.ledger = RequestLedger(herald)
+        self.command = SlashCommand(herald, self.announcer)
+        app.use(self.ledger.middleware())
+        self.command.register(app)
+        home.register(app, herald)
+
+        @app.error
+        async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+            return _bolt_response(self.answer_error(error, body))
+
+    async def handle(self, request: ParsedRequest) -> BoltResponse:
+        if request.body.get("command") != self.command.name:
+            return await self.bolt.async_dispatch(request)
+        body = request.body
+        new, key = self.ledger.admit(
+            body,
+            request.headers.get("x-slack-signature", [""])[0],
+            request.headers.get("x-slack-retry-num", [None])[0],
+        )
+        if not new:
+            return BoltResponse(status=200, body="")
+        answer: dict[str, Any] | None
+        try:
+            answer = await self.command.answer(body, key)
+        except Exception as error:  # the one error handler, as Bolt's listeners have it
+            answer = self.answer_error(error, body)
+        return _bolt_response(answer)
+
+    def answer_error(self, error: Exception, body: dict[str, Any]) -> dict[str, Any] | None:
+        """What Slack is answered when a listener raised ``error`` (None: a plain 200).
+
+        An input error says what to fix; anything else is logged whole and answered with an
+        apology. An event or action is answered 200 whatever failed: Slack retries an
+        error, which would run the failing listener again.
+        """
+        command = self.settings.slack.command
         if isinstance(error, RepeatedRequestError):
             log.info("ignored a repeated slash command")
-            return BoltResponse(status=200, body="")
+            return None
         if isinstance(error, HeraldError):
             text = blocks.error_text(str(error), command, was_send=grammar.is_send(body))
         else:
             log.error("unhandled error in a Slack listener", exc_info=error)
             text = INTERNAL_ERROR.format(command=command)
-        if body.get("command"):
-            return BoltResponse(
-                status=200,
-                body=json.dumps({"response_type": "ephemeral", "text": text}),
-                headers={"content-type": "application/json;charset=utf-8"},
-            )
-        # Slack retries an event or action answered with an error, which would run the
-        # failing listener again (and repeat whatever it did before failing): the error
-        # is logged, and Slack hears that the request arrived.
-        return BoltResponse(status=200, body="")
+        return {"response_type": "ephemeral", "text": text} if body.get("command") else None
 
-    return app, announcer
+
+def _bolt_response(answer: dict[str, Any] | None) -> BoltResponse:
+    if not answer:
+        return BoltResponse(status=200, body="")
+    return BoltResponse(
+        status=200,
+        body=json.dumps(answer),
+        headers={"content-type": "application/json;charset=utf-8"},
+    )
 
 
 def _tidy_bolt_log(record: logging.LogRecord) -> bool:

@@ -6,6 +6,7 @@ the app's one error handler (`bot.slack.app`), so nothing here catches them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -29,56 +30,70 @@ _LATER = {
 }
 
 
-def register(app: AsyncApp, herald: Herald, announcer: SlackAnnouncer) -> None:
-    settings = herald.settings
-    name = settings.slack.command
-    mask = settings.mask_recipients
+class SlashCommand:
+    """``/send …``: the acknowledgement's body for each command, and the slow work after it."""
 
-    @app.command(name)
-    async def send_command(
-        ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
+    def __init__(self, herald: Herald, announcer: SlackAnnouncer) -> None:
+        self.herald = herald
+        self.announcer = announcer
+        self.name = herald.settings.slack.command
+
+    def register(self, app: AsyncApp) -> None:
+        """Answer the command through Bolt too (Socket Mode, `AsyncApp.async_dispatch`)."""
+
+        @app.command(self.name)
+        async def send_command(
+            ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+        ) -> None:
+            await ack(**await self.answer(command, context.get(REQUEST_KEY)))
+
+    async def answer(self, command: Mapping[str, Any], request_key: str | None) -> dict[str, Any]:
+        """The acknowledgement (``{}``: a plain 200) for ``command``; raises `HeraldError`s
+        for input errors, which `bot.slack.app` turns into an answer that says what to fix."""
+        herald, name = self.herald, self.name
+        mask = herald.settings.mask_recipients
         parsed = grammar.parse(command.get("text", ""))
         if type(parsed) in _LATER:
             raise NotAvailableYetError(_LATER[type(parsed)].format(command=name))
         if isinstance(parsed, grammar.Help):
-            await ack(text=blocks.help_text(name, settings.connections), response_type="ephemeral")
-        elif isinstance(parsed, grammar.Templates):
+            return _private(blocks.help_text(name, herald.settings.connections))
+        if isinstance(parsed, grammar.Templates):
             if parsed.name is None:
-                text = blocks.templates_text(herald.template_list(), name)
-            else:
-                info, preview = herald.template_preview(parsed.name)
-                text = blocks.template_preview_text(info, preview, name)
-            await ack(text=text, response_type="ephemeral")
-        elif isinstance(parsed, grammar.Status):
+                return _private(blocks.templates_text(herald.template_list(), name))
+            info, preview = herald.template_preview(parsed.name)
+            return _private(blocks.template_preview_text(info, preview, name))
+        if isinstance(parsed, grammar.Status):
             report = herald.report(parsed.message_id)
-            await ack(
-                response_type="ephemeral",
-                text=blocks.receipt_text(report.message, mask),
+            return _private(
+                blocks.receipt_text(report.message, mask),
                 blocks=blocks.status_blocks(report.message, report.history, mask),
             )
-        elif isinstance(parsed, grammar.QuickSend):
-            messages = await herald.submit(
-                SendRequest(
-                    connection=parsed.connection,
-                    recipients=parsed.recipients,
-                    text=parsed.text,
-                    subject=parsed.subject,
-                    media_urls=parsed.media,
-                    template=parsed.template,
-                    variables=parsed.variables,
-                    at=parsed.at,
-                    sender=command["user_id"],
-                    origin="slack",
-                    announce_to=command.get("channel_id"),
-                    request_key=context.get(REQUEST_KEY),
-                ),
-                lock_wait=ACK_LOCK_WAIT,
-            )
-            announcer.remember_response_url([m.id for m in messages], command.get("response_url"))
-            await ack()
-            herald.background.spawn(
-                herald.dispatch(messages),
-                name="send-" + ",".join(m.id for m in messages),
-                defer=True,
-            )
+        assert isinstance(parsed, grammar.QuickSend)
+        messages = await herald.submit(
+            SendRequest(
+                connection=parsed.connection,
+                recipients=parsed.recipients,
+                text=parsed.text,
+                subject=parsed.subject,
+                media_urls=parsed.media,
+                template=parsed.template,
+                variables=parsed.variables,
+                at=parsed.at,
+                sender=command["user_id"],
+                origin="slack",
+                announce_to=command.get("channel_id"),
+                request_key=request_key,
+            ),
+            lock_wait=ACK_LOCK_WAIT,
+        )
+        self.announcer.remember_response_url([m.id for m in messages], command.get("response_url"))
+        herald.background.spawn(
+            herald.dispatch(messages),
+            name="send-" + ",".join(m.id for m in messages),
+            defer=True,
+        )
+        return {}
+
+
+def _private(text: str, **fields: Any) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": text, **fields}

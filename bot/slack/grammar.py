@@ -13,8 +13,8 @@ inside a word (``don't``) is just an apostrophe.
 
 from __future__ import annotations
 
-import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import InputError
@@ -95,7 +95,7 @@ def parse(text: str) -> Command:
     return _quick_send(typed, spans)
 
 
-def is_send(body: dict[str, object]) -> bool:
+def is_send(body: Mapping[str, object]) -> bool:
     """Whether a slash command payload asked to send (rather than help, status, …)."""
     words = str(body.get("text") or "").split()
     return bool(words) and words[0].lower() not in (*SUBCOMMANDS, "-h", "--help", "?")
@@ -188,9 +188,11 @@ def _is_quoted(raw: str) -> bool:
 
 
 def unwrap_slack_markup(text: str) -> str:
-    """Undo what Slack does to typed text: ``&amp;`` escapes and ``<mailto:…|…>`` links."""
-
-    return html.unescape(_SLACK_LINK.sub(lambda match: match.group(2), text))
+    """Undo what Slack does to typed text: ``<mailto:…|…>`` links, and the three escapes
+    it writes (``&amp;``, ``&lt;``, ``&gt;``), and no other entity: a customer's ``&copy``
+    or ``&gt`` stays as typed."""
+    unlinked = _SLACK_LINK.sub(lambda match: match.group(2), text)
+    return unlinked.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from slack_bolt.async_app import AsyncBoltRequest
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
@@ -29,16 +30,14 @@ MEMORY_LIMIT = 50_000  # keys; about 5 MB at the limit
 CONTEXT_KEY = "request_key"
 
 
-def request_key(request: AsyncBoltRequest) -> str | None:
-    """The key that identifies ``request`` across retries and replays, if it has one."""
-    body = request.body
+def request_key(body: Mapping[str, Any], signature: str | None) -> str | None:
+    """The key that identifies a request across retries and replays, if it has one: its
+    event id, else its signature (None over Socket Mode, where nothing is signed)."""
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         return f"event:{event_id[:64]}"
-    if request.mode == "http":
-        signature = request.headers.get("x-slack-signature", [""])[0]
-        if signature:
-            return f"sig:{signature[:80]}"
+    if signature:
+        return f"sig:{signature[:80]}"
     return None
 
 
@@ -77,21 +76,22 @@ class RequestLedger:
         """The Bolt global middleware: a repeated request is answered 200, unprocessed."""
         return _Once(self)
 
-    def admit(self, req: AsyncBoltRequest) -> bool:
-        """Whether ``req`` is new; a new one's key is remembered (and put in its context)."""
-        key = request_key(req)
+    def admit(
+        self, body: Mapping[str, Any], signature: str | None, retry: str | None = None
+    ) -> tuple[bool, str | None]:
+        """Whether a request is new, and its key (None if it has none); a new request's
+        key is remembered from now on."""
+        key = request_key(body, signature)
         if key is None:
-            return True
+            return True, None
         if self.seen(key):
-            retry = req.headers.get("x-slack-retry-num", ["0"])[0]
-            log.info("ignored a repeated Slack request (retry %s)", retry[:4])
-            return False
+            log.info("ignored a repeated Slack request (retry %s)", (retry or "0")[:4])
+            return False, key
         self.remember(key)
-        req.context[CONTEXT_KEY] = key
-        if not (req.body.get("command") and grammar.is_send(req.body)):
+        if not (body.get("command") and grammar.is_send(body)):
             # A send records its key with its messages; anything else records it now.
             self.herald.background.spawn(self._record(key), name="remember-request")
-        return True
+        return True, key
 
     async def _record(self, key: str) -> None:
         await self.herald.db.claim_request(key)
@@ -110,7 +110,11 @@ class _Once(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],  # Bolt's name for it
     ) -> BoltResponse:
-        if not self.ledger.admit(req):
+        signature = req.headers.get("x-slack-signature", [""])[0] if req.mode == "http" else None
+        retry = req.headers.get("x-slack-retry-num", [None])[0]
+        new, key = self.ledger.admit(req.body, signature, retry)
+        if not new:
             return BoltResponse(status=200, body="")
+        req.context[CONTEXT_KEY] = key
         await next()
         return resp
