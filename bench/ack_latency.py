@@ -1,51 +1,58 @@
-"""How fast Slack gets its answer to a signed slash command.
+"""How fast Slack gets its answer to a signed slash command, side by side with the floor.
 
-Serves three apps with uvicorn on loopback (port 0) and sends each the same signed
-slash commands one after another:
+Serves three apps, each with uvicorn in its own process on loopback:
 
 - plain:  a bare ASGI endpoint that answers 200 (the floor);
 - bolt:   a bare Bolt AsyncApp whose listener only acks (Bolt's default mode);
-- herald: ``herald serve``'s app doing a real quick send through the sandbox,
-          with the receipts posted to a local fake Slack.
+- herald: ``herald serve`` doing a real quick send through the sandbox (the message is
+          stored before the ack), with the receipts posted to a local fake Slack.
 
-Each app is measured twice: *paced* (one request every 25 ms, as people type
-commands: the background work of one send is done before the next arrives) and
-*back-to-back* (each request also waits for the event loop to finish the
-previous sends' provider calls and Slack posts, so it measures Herald's cost per
-send rather than its ack). The fake Slack runs in its own process, as Slack is
-not in Herald's process either. Prints p50/p99 in ms. Run: ``make bench``.
+*Paced*: one request to each app in turn, then a pause of 25 ms (people type commands;
+the background work of one send is done before the next arrives). The apps are measured
+in the same rounds, so whatever the machine does meanwhile (CPU frequency, wake-up
+latency after the pause) weighs on all three alike, and the ratio to the floor is fair.
+*Back-to-back*: each app on its own, one request right after the other, so it also pays
+for the previous sends' provider calls and Slack posts (Herald's cost per send rather
+than its ack). Prints p50/p99 in ms and Herald's paced p50 over the floor's. Run:
+``make bench``.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import load_settings
-from bot.server import create_app
 from tests.fakes.slack_api import BOT_TOKEN
-from tests.serving import ServerThread
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
 
 WARMUP = 30
 REQUESTS = 300
 PACE_SECONDS = 0.025
+APPS = ("plain ASGI 200", "bare Bolt ack", "herald quick send")
+HERALD_CONFIG = """
+[storage]
+path = "herald.db"
+[connections.sandbox]
+provider = "sandbox"
+channel = "sms"
+sent_after = 0.05
+delivered_after = 0.1
+"""
+
+
+# -- the apps, each served in a child process (``--serve NAME PORT``) -------------
 
 
 async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -62,9 +69,17 @@ async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def bolt_app(slack: RemoteSlack) -> Starlette:
+def bolt_app(api_url: str) -> Any:
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
     app = AsyncApp(
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url),
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url),
         signing_secret=SIGNING_SECRET,
     )
 
@@ -80,82 +95,133 @@ def bolt_app(slack: RemoteSlack) -> Starlette:
     return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
 
 
-def herald_app(slack: RemoteSlack, workdir: Path) -> Starlette:
-    config = workdir / "herald.toml"
-    config.write_text(
-        '[storage]\npath = "herald.db"\n[connections.sandbox]\nprovider = "sandbox"\n'
-        'channel = "sms"\nsent_after = 0.05\ndelivered_after = 0.1\n'
-    )
+def serve(name: str, port: int, api_url: str) -> None:
+    import uvicorn
+
+    app: Any = plain_app if name == "plain" else bolt_app(api_url)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- the measuring side -----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(name: str, api_url: str, workdir: Path) -> Iterator[int]:
+    port = free_port()
     env = {
+        **os.environ,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
+        "SLACK_API_URL": api_url,
+        "HERALD_CONFIG": str(workdir / "herald.toml"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
-    return create_app(load_settings(env, config))
+    if name == "herald":
+        command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(port)]
+    else:
+        command = [sys.executable, __file__, "--serve", name, str(port), api_url]
+    proc = subprocess.Popen(command, env=env, cwd=workdir, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit(f"{name} did not start") from None
+                time.sleep(0.05)  # polling a child process's startup
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
-class RemoteSlack:
-    """The fake Slack Web API in a child process."""
+class Client:
+    """One keep-alive connection, as Slack keeps one; a new trigger_id on every request
+    (the same signed body twice would be a replay)."""
 
-    def __enter__(self) -> RemoteSlack:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.slack_api"], stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        self.api_url = self.proc.stdout.readline().strip()
-        self.response_url = self.api_url.replace("/api/", "/response/T1/1/x")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def measure(app: Any, slack: RemoteSlack, pace: float) -> list[float]:
-    timings: list[float] = []
-    with ServerThread(app) as server:
+    def __init__(self, port: int, response_url: str) -> None:
         # http.client writes headers and body in one send(), as Slack's own client does;
         # clients that write them apart meet Nagle + delayed ACK (40 ms) on loopback.
-        http = HTTPConnection("127.0.0.1", server.port, timeout=10)
-        for i in range(WARMUP + REQUESTS):
-            # a new trigger_id each time, as Slack's: the same signed body twice is a replay
-            body = slash_body(
-                "sandbox +31612345678 Running 10 min late",
-                response_url=slack.response_url,
-                trigger_id=f"1334.{i}.{time.time_ns()}",
-            )
-            headers = signed_headers(body, "application/x-www-form-urlencoded")
-            started = time.perf_counter()
-            http.request("POST", "/slack/events", body=body, headers=headers)
-            answer = http.getresponse()
-            content = answer.read()
-            elapsed = time.perf_counter() - started
-            if answer.status != 200 or content:
-                raise SystemExit(f"unexpected answer {answer.status}: {content[:200]!r}")
-            if i >= WARMUP:
-                timings.append(elapsed * 1000)
-            if pace:
-                time.sleep(pace)  # pacing the load generator, not waiting for a result
-        http.close()
-    return timings
+        self.http = HTTPConnection("127.0.0.1", port, timeout=10)
+        self.response_url = response_url
+        self.sent = 0
+
+    def ack_ms(self) -> float:
+        self.sent += 1
+        body = slash_body(
+            "sandbox +31612345678 Running 10 min late",
+            response_url=self.response_url,
+            trigger_id=f"1334.{self.sent}.{time.time_ns()}",
+        )
+        headers = signed_headers(body, "application/x-www-form-urlencoded")
+        started = time.perf_counter()
+        self.http.request("POST", "/slack/events", body=body, headers=headers)
+        answer = self.http.getresponse()
+        content = answer.read()
+        elapsed = time.perf_counter() - started
+        if answer.status != 200 or content:
+            raise SystemExit(f"unexpected answer {answer.status}: {content[:200]!r}")
+        return elapsed * 1000
+
+
+def p50_p99(timings: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(timings, n=100)
+    return q[49], q[98]
 
 
 def main() -> None:
+    slack = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.slack_api"], stdout=subprocess.PIPE, text=True
+    )
+    assert slack.stdout is not None
+    api_url = slack.stdout.readline().strip()
+    response_url = api_url.replace("/api/", "/response/T1/1/x")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            (workdir / "herald.toml").write_text(HERALD_CONFIG)
+            with (
+                running("plain", api_url, workdir) as plain,
+                running("bolt", api_url, workdir) as bolt,
+                running("herald", api_url, workdir) as herald,
+            ):
+                clients = [Client(port, response_url) for port in (plain, bolt, herald)]
+                paced: list[list[float]] = [[], [], []]
+                for i in range(WARMUP + REQUESTS):
+                    for k in range(3):  # a different app first in each round
+                        j = (i + k) % 3
+                        elapsed = clients[j].ack_ms()
+                        if i >= WARMUP:
+                            paced[j].append(elapsed)
+                    time.sleep(PACE_SECONDS)  # pacing the load generator
+                back_to_back = []
+                for client in clients:
+                    for _ in range(WARMUP):
+                        client.ack_ms()
+                    back_to_back.append([client.ack_ms() for _ in range(REQUESTS)])
+    finally:
+        slack.terminate()
+        slack.wait(timeout=10)
     print(f"signed slash commands to each app, {REQUESTS} per run, milliseconds")
     print(f"{'app':<20}{'paced p50':>11}{'p99':>8}{'back-to-back p50':>18}{'p99':>8}")
-    with RemoteSlack() as slack:
-        for name, make in (
-            ("plain ASGI 200", lambda _tmp: plain_app),
-            ("bare Bolt ack", lambda _tmp: bolt_app(slack)),
-            ("herald quick send", lambda tmp: herald_app(slack, tmp)),
-        ):
-            row = []
-            for pace in (PACE_SECONDS, 0.0):
-                with tempfile.TemporaryDirectory() as tmp:
-                    q = statistics.quantiles(measure(make(Path(tmp)), slack, pace), n=100)
-                row += [q[49], q[98]]
-            print(f"{name:<20}{row[0]:>11.2f}{row[1]:>8.2f}{row[2]:>18.2f}{row[3]:>8.2f}")
+    for name, side, alone in zip(APPS, paced, back_to_back, strict=True):
+        (a, b), (c, d) = p50_p99(side), p50_p99(alone)
+        print(f"{name:<20}{a:>11.2f}{b:>8.2f}{c:>18.2f}{d:>8.2f}")
+    ratio = p50_p99(paced[2])[0] / p50_p99(paced[0])[0]
+    print(f"herald's paced p50 is {ratio:.2f}x the plain endpoint's")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        main()

@@ -62,14 +62,10 @@ def create_app(settings: Settings) -> Starlette:
                 return Response(status_code=200)  # Slack's certificate check, as Bolt answers it
             log.warning("refused a request to /slack/events: %s", exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
-        bolt_request = intake.ParsedRequest(
-            raw_body=body.decode("utf-8"),
-            payload=payload,
-            headers=request.headers,
-            query=request.query_params,
-        )
         try:
-            answer = await slack.handle(bolt_request)
+            answer = await slack.handle(
+                body.decode("utf-8"), payload, request.headers, request.query_params
+            )
         except Exception:
             # Bolt's own error path can fail on a payload shape it does not expect. Slack
             # signed this request, so the failure is logged whole; a 200 keeps Slack from

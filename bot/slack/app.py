@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -74,22 +75,29 @@ class SlackApp:
         async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
             return _bolt_response(self.answer_error(error, body))
 
-    async def handle(self, request: ParsedRequest) -> BoltResponse:
-        if request.body.get("command") != self.command.name:
+    async def handle(
+        self,
+        raw_body: str,
+        payload: dict[str, Any],
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+    ) -> BoltResponse:
+        """Answer a request `bot.slack.intake` verified and parsed."""
+        if payload.get("command") != self.command.name:
+            request = ParsedRequest(
+                raw_body=raw_body, payload=payload, headers=headers, query=query
+            )
             return await self.bolt.async_dispatch(request)
-        body = request.body
         new, key = self.ledger.admit(
-            body,
-            request.headers.get("x-slack-signature", [""])[0],
-            request.headers.get("x-slack-retry-num", [None])[0],
+            payload, headers.get("x-slack-signature"), headers.get("x-slack-retry-num")
         )
         if not new:
             return BoltResponse(status=200, body="")
         answer: dict[str, Any] | None
         try:
-            answer = await self.command.answer(body, key)
+            answer = await self.command.answer(payload, key)
         except Exception as error:  # the one error handler, as Bolt's listeners have it
-            answer = self.answer_error(error, body)
+            answer = self.answer_error(error, payload)
         return _bolt_response(answer)
 
     def answer_error(self, error: Exception, body: dict[str, Any]) -> dict[str, Any] | None:
