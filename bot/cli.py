@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from urllib.parse import unquote_plus
 
 from bot import __version__
-from bot.config import Settings, load_settings
+from bot.config.settings import Settings, load_settings
 from bot.errors import HeraldError, InputError, NotAvailableYetError
 from bot.models import Message, MessageStatus
-from bot.rendering import TemplateLibrary
-from bot.sending import SendRequest
+from bot.sending.requests import SendRequest
 from bot.services import Herald
+from bot.templating.library import TemplateLibrary
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -126,8 +126,8 @@ def _configure_logging(command: str) -> None:
 def _serve(settings: Settings, host: str, port: int | None) -> int:
     import uvicorn
 
-    from bot.server import check_socket_mode, create_app
-    from bot.storage import Store
+    from bot.storage.store import Store
+    from bot.web.server import check_socket_mode, create_app
 
     Store(settings.db_path).close()  # a database that cannot be opened stops here, in one line
     app = create_app(settings)

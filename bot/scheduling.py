@@ -11,7 +11,7 @@ from pathlib import Path
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.storage import BUSY_TIMEOUT_SECONDS
+from bot.storage.store import BUSY_TIMEOUT_SECONDS
 
 
 def create_scheduler(db_path: Path) -> AsyncIOScheduler:

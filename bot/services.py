@@ -19,20 +19,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import __version__
 from bot.announcing import Announcer, Directory, SilentAnnouncer
-from bot.background import Background
-from bot.config import Settings
-from bot.delivery import Delivery
-from bot.early_receipts import EarlyReceipts
+from bot.config.settings import Settings
+from bot.delivery.background import Background
+from bot.delivery.early import EarlyReceipts
+from bot.delivery.handover import Delivery
+from bot.delivery.progress import advances
+from bot.delivery.retries import RetryPolicy
 from bot.errors import MessageNotFoundError
 from bot.logsafe import loggable
 from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
-from bot.processes import Heartbeat
-from bot.receipts import advances
-from bot.rendering import Rendered, TemplateInfo, TemplateLibrary
-from bot.retries import RetryPolicy
 from bot.scheduling import create_scheduler, scheduler_state
-from bot.sending import SendRequest, build_messages
-from bot.storage import BUSY_TIMEOUT_SECONDS, Store, Transaction
+from bot.sending.requests import SendRequest, build_messages
+from bot.storage.processes import Heartbeat
+from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
+from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
 from providers import (
     PROVIDERS,
     Provider,

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import Settings, load_settings
-from bot.server import create_app
+from bot.config.settings import Settings, load_settings
 from bot.services import Herald
+from bot.web.server import create_app
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.serving import ServerThread
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body

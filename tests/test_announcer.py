@@ -9,7 +9,7 @@ from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Message, MessageStatus
-from bot.sending import SendRequest
+from bot.sending.requests import SendRequest
 from bot.services import Herald
 from bot.slack.announcer import QUIET_STATUSES, ResponseUrls, SlackAnnouncer
 from tests.conftest import settings_for

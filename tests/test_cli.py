@@ -89,7 +89,7 @@ def test_console_script_and_python_m_bot_are_the_same_cli(config: Path) -> None:
 
 def test_wait_follows_what_the_server_records_for_real_providers(tmp_path: Path) -> None:
     from bot.models import MessageStatus
-    from bot.storage import Store
+    from bot.storage.store import Store
     from tests.conftest import FAST_SANDBOX
     from tests.providers.cases import load_cases
     from tests.test_providers_e2e import connection
@@ -170,7 +170,7 @@ def test_a_config_file_that_cannot_be_read_stops_the_cli_in_one_line(
 
 
 def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
-    from bot.config import load_settings
+    from bot.config.settings import load_settings
 
     path = tmp_path / "herald.toml"
     path.write_bytes(b'\xef\xbb\xbf[connections.a]\nprovider = "sandbox"\nchannel = "sms"\n')

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from bot.errors import ConfigError
 from providers import Channel
 
@@ -197,7 +197,7 @@ def test_bad_values_are_named_at_startup(tmp_path: Path, table: str, problem: st
 
 
 def test_webhook_urls_are_printed_without_tokens(tmp_path: Path) -> None:
-    from bot.server import webhook_urls
+    from bot.web.server import webhook_urls
 
     path = _write(
         tmp_path,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
-from bot.delivery import Delivery
+from bot.config.settings import load_settings
+from bot.delivery.handover import Delivery
+from bot.delivery.retries import RetryPolicy
+from bot.delivery.throttling import RateLimiter
 from bot.models import Message, MessageStatus
-from bot.rendering import TemplateLibrary
-from bot.retries import RetryPolicy
-from bot.sending import SendRequest, build_messages
-from bot.storage import Store
-from bot.throttling import RateLimiter
+from bot.sending.requests import SendRequest, build_messages
+from bot.storage.store import Store
+from bot.templating.library import TemplateLibrary
 from providers import (
     Channel,
     ConnectionConfig,

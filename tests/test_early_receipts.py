@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.early_receipts import EarlyReceipts
-from bot.sending import SendRequest
+from bot.delivery.early import EarlyReceipts
+from bot.sending.requests import SendRequest
 from bot.services import Herald
 from providers import DeliveryStatus, OutboundMessage, Receipt, SendResult
 from tests.conftest import settings_for

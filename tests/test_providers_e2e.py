@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from tests.conftest import RunningHerald, run_herald, write_config
 from tests.fakes.bird_api import BirdFake
 from tests.fakes.callbell_api import CallbellFake

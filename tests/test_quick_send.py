@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from bot.models import MessageStatus
 from tests.conftest import RunningHerald, run_herald
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.background import Background
-from bot.config import Settings
+from bot.config.settings import Settings
+from bot.delivery.background import Background
 from bot.models import Message, MessageStatus
-from bot.processes import FORGET_AFTER, STALE_AFTER
-from bot.sending import SendRequest
+from bot.sending.requests import SendRequest
 from bot.services import INTERRUPTED_REASON, Herald
-from bot.storage import Store
+from bot.storage.processes import FORGET_AFTER, STALE_AFTER
+from bot.storage.store import Store
 from providers import OutboundMessage, sandbox
 from tests.conftest import settings_for
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import jinja2
 import pytest
 
-import bot.rendering
+import bot.templating.library
 from bot.errors import InputError
-from bot.formatting import format_date, format_datetime, format_money, format_time
-from bot.rendering import (
+from bot.templating.filters import format_date, format_datetime, format_money, format_time
+from bot.templating.library import (
     MissingVariablesError,
     RenderingError,
     TemplateChannelError,
@@ -541,7 +541,7 @@ def test_filters_format_dates_times_and_money(
 
 
 def test_filter_examples_in_the_module_docstring_are_true(tmp_path: Path) -> None:
-    examples = re.findall(r"``(\{\{.*?\}\})`` → ``(.*?)``", str(bot.rendering.__doc__))
+    examples = re.findall(r"``(\{\{.*?\}\})`` → ``(.*?)``", str(bot.templating.library.__doc__))
     assert len(examples) >= 8
     for expression, expected in examples:
         assert render_body(tmp_path, expression) == expected, expression
@@ -650,19 +650,19 @@ def test_every_template_error_is_an_input_error() -> None:
 
 
 def test_rendering_module_does_not_import_slack() -> None:
-    import bot.formatting
-    import bot.sms
-    import bot.template_errors
-    import bot.template_header
-    import bot.template_jinja
+    import bot.templating.environment
+    import bot.templating.errors
+    import bot.templating.filters
+    import bot.templating.header
+    import bot.templating.sms
 
     for module in (
-        bot.rendering,
-        bot.sms,
-        bot.formatting,
-        bot.template_errors,
-        bot.template_header,
-        bot.template_jinja,
+        bot.templating.library,
+        bot.templating.sms,
+        bot.templating.filters,
+        bot.templating.errors,
+        bot.templating.header,
+        bot.templating.environment,
     ):
         source = Path(str(module.__file__)).read_text(encoding="utf-8")
         assert "slack_bolt" not in source

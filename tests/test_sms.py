@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sms import GSM7_BASIC, GSM7_EXTENSION, SmsAnalysis, analyze_sms
+from bot.templating.sms import GSM7_BASIC, GSM7_EXTENSION, SmsAnalysis, analyze_sms
 
 EXTENSION_CHARACTERS = ["€", "[", "]", "{", "}", "^", "~", "|", "\\", "\f"]
 

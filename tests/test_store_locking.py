@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.background import Background
+from bot.delivery.background import Background
 from bot.errors import StoreBusyError
 from bot.models import MessageStatus
-from bot.sending import SendRequest
+from bot.sending.requests import SendRequest
 from bot.services import Herald
-from bot.storage import Store
+from bot.storage.store import Store
 from tests.conftest import RunningHerald, settings_for
 
 

@@ -100,7 +100,7 @@ def hostile(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[RunningHerald]:
     templates.mkdir()
     (templates / "sneaky.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     (templates / "broken.j2").write_text("Hi {{ name }\n")
-    from bot.config import load_settings
+    from bot.config.settings import load_settings
 
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -199,7 +199,7 @@ def test_confidential_template_text_never_reaches_slack(running: RunningHerald) 
 
 
 def test_confidential_must_be_true_or_false(tmp_path: Path) -> None:
-    from bot.rendering import TemplateLibrary
+    from bot.templating.library import TemplateLibrary
 
     (tmp_path / "otp.j2").write_text('{#-\nconfidential = "yes"\n-#}\nCode {{ code }}')
 
@@ -209,7 +209,7 @@ def test_confidential_must_be_true_or_false(tmp_path: Path) -> None:
 
 
 def _shipped_template_channels() -> list[tuple[str, Channel]]:
-    from bot.rendering import TemplateLibrary
+    from bot.templating.library import TemplateLibrary
 
     library = TemplateLibrary(TEMPLATES)
     return [
@@ -229,7 +229,7 @@ ONE_SANDBOX_PER_CHANNEL = "".join(
 def test_every_shipped_template_sends_on_every_channel_it_declares(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, channel: Channel
 ) -> None:
-    from bot.rendering import TemplateLibrary
+    from bot.templating.library import TemplateLibrary
 
     info = TemplateLibrary(TEMPLATES).info(name)
     config = write_config(tmp_path, ONE_SANDBOX_PER_CHANNEL)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.throttling import RateLimiter
+from bot.delivery.throttling import RateLimiter
 
 
 class FakeClock:

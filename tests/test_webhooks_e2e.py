@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from bot.services import Herald
 from providers import WebhookAuthError, WebhookRequest
 from tests.conftest import FAST_SANDBOX

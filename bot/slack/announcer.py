@@ -26,7 +26,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.models import Message, MessageStatus
 from bot.services import Herald
 from bot.slack import blocks
-from bot.storage import Store
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import Message, MessageStatus, StatusEvent
-from bot.recipients import mask_recipient
-from bot.rendering import Rendered, TemplateInfo
+from bot.sending.recipients import mask_recipient
 from bot.slack import ids
-from bot.sms import analyze_sms
+from bot.templating.library import Rendered, TemplateInfo
+from bot.templating.sms import analyze_sms
 from providers import Channel, ConnectionConfig
 
 Block = dict[str, Any]

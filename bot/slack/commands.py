@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import NotAvailableYetError
-from bot.sending import SendRequest
+from bot.sending.requests import SendRequest
 from bot.services import Herald
 from bot.slack import blocks, grammar
 from bot.slack.announcer import SlackAnnouncer

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from providers import (
     Channel,
     ConnectionConfig,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.config_values import (
+from bot.config.values import (
     MAX_RATE,
     MAX_RETRY_ATTEMPTS,
     MAX_RETRY_WAIT,

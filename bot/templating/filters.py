@@ -1,8 +1,8 @@
-"""Filters for message templates: dates, times and money (documented in `bot.rendering`).
+"""Filters for message templates: dates, times and money (documented in `bot.templating.library`).
 
 Each filter takes what a ``--var`` gives, a string, as well as the Python value,
 and refuses anything it cannot read with a `FilterInputError` that names the
-filter and the value; `bot.rendering` turns it into an error for the user.
+filter and the value; `bot.templating.library` turns it into an error for the user.
 """
 
 from __future__ import annotations

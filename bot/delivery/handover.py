@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from bot.announcing import Announcer
+from bot.delivery.progress import advances
+from bot.delivery.retries import RetryPolicy
+from bot.delivery.throttling import RateLimiter
 from bot.errors import InputError
 from bot.models import Message, MessageStatus
-from bot.receipts import advances
-from bot.rendering import TemplateLibrary
-from bot.retries import RetryPolicy
-from bot.sending import check_content, template_subject
-from bot.storage import Store, Transaction, utcnow
-from bot.throttling import RateLimiter
+from bot.sending.requests import check_content, template_subject
+from bot.storage.store import Store, Transaction, utcnow
+from bot.templating.library import TemplateLibrary
 from providers import (
     ConnectionConfig,
     OutboundMessage,
@@ -51,7 +51,7 @@ class Delivery:
         owner: str | None = None,
     ) -> None:
         self.templates = templates
-        self.owner = owner  # the `bot.processes` token of the process handing messages over
+        self.owner = owner  # the `bot.storage.processes` token of the process handing messages over
         self._after_acceptance = accepted
         self.store = store
         self.providers = providers

@@ -1,4 +1,4 @@
-"""The errors of message templates (exported by `bot.rendering`).
+"""The errors of message templates (exported by `bot.templating.library`).
 
 Every message names the template and says what to fix in a sentence or two;
 ``field`` is ``"template"``, or ``"var"`` when the fix is in the variables given.

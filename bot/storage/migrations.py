@@ -110,7 +110,7 @@ def add_requests(db: Database) -> None:
 
 @migrations()
 def add_processes(db: Database) -> None:
-    """Every running Herald's heartbeat (``bot.processes``): a message's ``owner`` is a
+    """Every running Herald's heartbeat (``bot.storage.processes``): a message's ``owner`` is a
     process token from here, and an owner whose ``last_seen`` is stale is dead."""
     db["processes"].create(  # type: ignore[union-attr]
         {"token": str, "host": str, "pid": int, "started_at": float, "last_seen": float},

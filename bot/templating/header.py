@@ -1,7 +1,7 @@
-"""The optional TOML header of a message template (the format is described in `bot.rendering`).
+"""The optional TOML header of a message template (described in `bot.templating.library`).
 
 `parse_header` reads and validates it and raises `HeaderProblem` with what is
-wrong and, where known, the line in the file; `bot.rendering` names the file.
+wrong and, where known, the line in the file; `bot.templating.library` names the file.
 """
 
 from __future__ import annotations

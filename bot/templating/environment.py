@@ -11,7 +11,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.formatting import FILTERS
+from bot.templating.filters import FILTERS
 
 _GUARDING_TESTS = frozenset({"defined", "undefined"})
 _GUARDING_FILTERS = frozenset({"default", "d"})

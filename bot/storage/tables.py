@@ -1,8 +1,8 @@
 """Herald's tables as Python: the reads every connection can make, and the writes of one
 transaction (`Transaction`), with the mapping between rows and `Message`s.
 
-`bot.storage.Store` decides which connection and thread each runs on; the schema is in
-`bot.migrations`. The hot paths are plain SQL: sqlite-utils' table helpers re-read the
+`bot.storage.store.Store` decides which connection and thread each runs on; the schema is in
+`bot.storage.migrations`. The hot paths are plain SQL: sqlite-utils' table helpers re-read the
 schema on every call, which cost more than the writes themselves.
 """
 
@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from bot.errors import RepeatedRequestError
 from bot.models import Message, MessageStatus, StatusEvent, new_message_id
-from bot.rows import (
+from bot.storage.rows import (
     COLUMN_LIST,
     INSERT_MESSAGE,
     MESSAGE_COLUMNS,

@@ -5,7 +5,7 @@ never waits for a writer). Writes run on one writer thread and are awaited, so a
 write that waits for another process's lock (a ``herald send`` beside the server)
 never holds up the event loop, and with it Slack's acknowledgements. Each write is
 one `Transaction`: a check and the write it decides are atomic, however writes from
-the loop interleave. The tables are in `bot.tables`, the schema in `bot.migrations`.
+the loop interleave. The tables are in `bot.storage.tables`, the schema in `bot.storage.migrations`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from bot.errors import ConfigError, StoreBusyError
-from bot.migrations import migrations
 from bot.models import Message
-from bot.rows import utcnow
-from bot.tables import Tables, Transaction
+from bot.storage.migrations import migrations
+from bot.storage.rows import utcnow
+from bot.storage.tables import Tables, Transaction
 
 __all__ = ["Store", "Transaction", "utcnow"]
 
@@ -55,7 +55,7 @@ class Store(Tables):
 
     def __init__(self, path: Path | str, *, owner: str | None = None) -> None:
         self.path = Path(path)
-        self.owner = owner  # the `bot.processes` token new messages are stored under
+        self.owner = owner  # the `bot.storage.processes` token new messages are stored under
         if str(path) == ":memory:":
             raise ConfigError(
                 "storage.path cannot be ':memory:': Herald's threads and processes share "

@@ -59,7 +59,7 @@ without one is read as local time in it; a date alone is never shifted. Names of
 months and days are English whatever the server's locale.
 
 Errors are `bot.errors.InputError`s whose message says what to fix; the tree is
-drawn in `bot.template_errors`, and every class is exported here.
+drawn in `bot.templating.errors`, and every class is exported here.
 """
 
 from __future__ import annotations
@@ -74,9 +74,8 @@ import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
-from bot.formatting import FilterInputError
-from bot.sms import SmsAnalysis, analyze_sms
-from bot.template_errors import (
+from bot.templating.environment import MessageEnvironment, find_variables
+from bot.templating.errors import (
     FIX_TEMPLATE,
     MissingVariablesError,
     RenderingError,
@@ -90,8 +89,9 @@ from bot.template_errors import (
     UnsafeTemplateError,
     VariablesError,
 )
-from bot.template_header import HeaderProblem, parse_header
-from bot.template_jinja import MessageEnvironment, find_variables
+from bot.templating.filters import FilterInputError
+from bot.templating.header import HeaderProblem, parse_header
+from bot.templating.sms import SmsAnalysis, analyze_sms
 from providers import Channel, ProviderTemplate
 
 __all__ = [

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.errors import ConfigError
 from bot.logsafe import loggable
 from bot.services import Herald

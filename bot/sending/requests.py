@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bot.config import Settings
+from bot.config.settings import Settings
 from bot.errors import InputError, NotAvailableYetError, UnknownConnectionError
 from bot.models import Message, MessageStatus, new_message_id
-from bot.recipients import normalize_recipients
-from bot.rendering import Rendered, TemplateLibrary
-from bot.storage import utcnow
+from bot.sending.recipients import normalize_recipients
+from bot.storage.store import utcnow
+from bot.templating.library import Rendered, TemplateLibrary
 from providers import Channel, ConnectionConfig, ProviderTemplate
 
 log = logging.getLogger(__name__)
