@@ -159,9 +159,7 @@ def test_receipt_for_unknown_message_is_ignored(tmp_path: Path) -> None:
 def test_core_modules_never_import_slack() -> None:
     # the front ends (bot/slack/, and bot/web/, which serves Slack's requests) are not core
     front_ends = (ROOT / "bot" / "slack", ROOT / "bot" / "web")
-    core = [
-        p for p in (ROOT / "bot").rglob("*.py") if not any(f in p.parents for f in front_ends)
-    ]
+    core = [p for p in (ROOT / "bot").rglob("*.py") if not any(f in p.parents for f in front_ends)]
     core += list((ROOT / "providers").glob("*.py"))
     for path in core:
         for node in ast.walk(ast.parse(path.read_text())):
