@@ -224,7 +224,7 @@ def test_big_callbacks_for_unknown_ids_do_not_pile_up_in_memory(
             answer = running.http.post(f"/webhooks/sandbox?token={HOOK}", json=body)
             assert answer.status_code == 200
 
-        early = running.herald._early
+        early = running.herald.receipts._early
         assert len(early) == 12  # each still kept, in case its send is in flight …
         assert early.size < 12 * 1_000  # … but not its 900 KB of padding
 

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 HANG_LIMIT_SECONDS = 30.0
 
 
@@ -92,13 +94,7 @@ class ProviderFake:
                 if reply is None:
                     self.close_connection = True
                     return
-                if isinstance(reply.body, dict | list):
-                    payload = json.dumps(reply.body).encode()
-                    ctype = "application/json"
-                elif isinstance(reply.body, str):
-                    payload, ctype = reply.body.encode(), "text/plain; charset=utf-8"
-                else:
-                    payload, ctype = reply.body or b"", "application/octet-stream"
+                payload, ctype = _encode(reply.body)
                 self.send_response(reply.status)
                 headers = {"content-type": ctype, **reply.headers}
                 for key, value in headers.items():
@@ -132,6 +128,34 @@ class ProviderFake:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def transport(self) -> httpx.MockTransport:
+        """The same API without a socket, for the fast tier: an ``httpx.MockTransport``
+        that answers exactly as the HTTP fake does (a hang becomes a read timeout)."""
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            recorded = Recorded(
+                method=request.method,
+                path=request.url.path,
+                query=parse_qs(request.url.query.decode(), keep_blank_values=True),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=request.read(),
+            )
+            with self._cond:
+                hangs = bool(self._faults) and isinstance(self._faults[0], _Hang)
+                if hangs:
+                    self._faults.popleft()
+                    self.requests.append(recorded)
+                    self._cond.notify_all()
+            if hangs:
+                raise httpx.ReadTimeout("the fake does not answer", request=request)
+            reply = self._answer(recorded)
+            assert reply is not None
+            payload, ctype = _encode(reply.body)
+            headers = {"content-type": ctype, **reply.headers}
+            return httpx.Response(reply.status, headers=headers, content=payload)
+
+        return httpx.MockTransport(answer)
 
     # -- failure injection ------------------------------------------------------
 
@@ -179,6 +203,14 @@ class ProviderFake:
             return self.handle(request)
         except (KeyError, TypeError, ValueError) as exc:
             return Reply(400, {"message": f"malformed request: {exc}"})
+
+
+def _encode(body: Any) -> tuple[bytes, str]:
+    if isinstance(body, dict | list):
+        return json.dumps(body).encode(), "application/json"
+    if isinstance(body, str):
+        return body.encode(), "text/plain; charset=utf-8"
+    return body or b"", "application/octet-stream"
 
 
 class MediaHost(ProviderFake):
