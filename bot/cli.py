@@ -23,9 +23,7 @@ from bot.templating.library import TemplateLibrary
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-WAIT_FOR = frozenset(
-    {MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.FAILED, MessageStatus.CANCELLED}
-)
+WAIT_FOR = frozenset(status for status in MessageStatus if status.settled)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,8 +47,31 @@ class MessageStatus(StrEnum):
         return _RANK[self]
 
     @property
+    def past_handover(self) -> bool:
+        """Accepted or later in rank order: the provider has it, or it is final (failed,
+        cancelled). Either way it must never be handed to a provider again."""
+        return self.rank >= _RANK[MessageStatus.ACCEPTED]
+
+    @property
+    def reached(self) -> bool:
+        """It reached the recipient (delivered, read): a later failure report is stale."""
+        return self in _REACHED
+
+    @property
+    def is_terminal(self) -> bool:
+        """It will never go (failed, cancelled): no report changes it any more."""
+        return self in _TERMINAL
+
+    @property
+    def settled(self) -> bool:
+        """Its outcome is known: reached the recipient, or will never go. What ``herald
+        send --wait`` waits for; a delivered message may still be read."""
+        return self.reached or self.is_terminal
+
+    @property
     def is_final(self) -> bool:
-        return self in (MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.READ)
+        """No further change is expected: terminal, or read (nothing comes after read)."""
+        return self.is_terminal or self is MessageStatus.READ
 
 
 _RANK = {
@@ -62,6 +85,8 @@ _RANK = {
     MessageStatus.FAILED: 6,
     MessageStatus.CANCELLED: 6,
 }
+_REACHED = frozenset({MessageStatus.DELIVERED, MessageStatus.READ})
+_TERMINAL = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ class Delivery:
     def _settled(self, message: Message) -> Message | None:
         """The stored message if a receipt says it went (or it is final); never resend those."""
         current = self._current(message)
-        return current if current.status.rank >= MessageStatus.ACCEPTED.rank else None
+        return current if current.status.past_handover else None
 
     async def _sending(self, message: Message, attempt: int) -> Message | None:
         """Mark ``message`` as being handed over; None, or its stored state if a receipt
@@ -216,7 +216,7 @@ class Delivery:
         def move(tx: Transaction) -> tuple[Message, bool]:
             current = tx.get(message.id)
             assert current is not None
-            if current.status.rank >= MessageStatus.ACCEPTED.rank:
+            if current.status.past_handover:
                 return current, False
             return tx.set_status(message.id, status, **change), True
 
@@ -239,7 +239,7 @@ class Delivery:
             current = tx.get(message.id)
             assert current is not None
             if current.provider_message_id == result.provider_message_id and (
-                current.status.rank >= MessageStatus.ACCEPTED.rank
+                current.status.past_handover
             ):
                 return current  # recorded already
             if advances(current.status, reported):
