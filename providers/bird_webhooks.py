@@ -28,12 +28,12 @@ import binascii
 import hashlib
 import hmac
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from providers.base import DeliveryStatus, Receipt, WebhookRequest, WebhookResult
 from providers.callback_json import CallbackJSONError, loads
 from providers.errors import WebhookAuthError, WebhookError
+from providers.timestamps import first_timestamp, parse_timestamp
 
 PROVIDER = "bird"
 SIGNATURE_HEADER = "messagebird-signature"
@@ -162,7 +162,7 @@ def _status(payload: dict[str, Any], raw: dict[str, Any], *, event: str) -> Webh
         provider_message_id=str(message_id),
         reference=_text_or_none(payload.get("reference")),
         reason=reason,
-        occurred_at=_time(payload.get("lastStatusAt")) or _time(payload.get("updatedAt")),
+        occurred_at=first_timestamp((payload.get("lastStatusAt"), payload.get("updatedAt"))),
         raw=raw,
     )
     return WebhookResult([receipt])
@@ -179,7 +179,7 @@ def _interaction(payload: dict[str, Any], raw: dict[str, Any]) -> WebhookResult:
         DeliveryStatus.READ,
         provider_message_id=str(message_id),
         reference=_text_or_none(payload.get("messageReference")),
-        occurred_at=_time(payload.get("createdAt")),
+        occurred_at=parse_timestamp(payload.get("createdAt")),
         raw=raw,
     )
     return WebhookResult([receipt])
@@ -203,16 +203,6 @@ def _failure_reason(payload: dict[str, Any], status: str) -> str:
         or _text_or_none(failure.get("code"))
         or status.replace("_", " ")
     )
-
-
-def _time(value: Any) -> datetime | None:
-    if not _is_text(value):
-        return None
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _is_text(value: Any) -> bool:

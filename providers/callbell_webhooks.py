@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -36,6 +36,7 @@ from providers.base import (
 )
 from providers.callback_json import CallbackJSONError, loads
 from providers.errors import WebhookAuthError, WebhookError
+from providers.timestamps import first_timestamp
 
 STATUS_EVENT = "message_status_updated"
 REFERENCE_KEY = "herald_id"  # the metadata key the adapter sends Herald's id under
@@ -66,8 +67,6 @@ STATUSES: Mapping[str, DeliveryStatus] = {
 # (Cloud API, 360dialog) ``errors[].error_data.details`` / ``message`` / ``title``.
 _REASON_KEYS = ("details", "reason", "message", "title", "description", "error")
 _REASON_LIMIT = 300
-# Epoch values above this are milliseconds (it is in 1973 as milliseconds, 5138 as seconds).
-_MILLISECONDS_FROM = 10**11
 
 
 def read_callback(
@@ -227,32 +226,7 @@ def _occurred_at(bsp: Mapping[str, Any]) -> datetime | None:
     inner = bsp.get("payload")
     candidates = [inner.get("ts") if isinstance(inner, dict) else None]
     candidates += [bsp.get("ts"), bsp.get("timestamp")]
-    for value in candidates:
-        moment = _moment(value)
-        if moment is not None:
-            return moment
-    return None
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if not isinstance(value, int | float) or value <= 0:
-        return None
-    try:  # int / 1000 overflows past a float's range, as fromtimestamp does past year 9999
-        seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return first_timestamp(candidates)
 
 
 def _string(value: Any) -> str | None:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from providers.base import DeliveryStatus, Receipt, WebhookResult
 from providers.callback_json import CallbackJSONError, loads
 from providers.errors import WebhookAuthError, WebhookError
+from providers.timestamps import first_timestamp
 
 SIGNATURE_HEADER = "x-sociocs-signature"
 STATUS_EVENT = "status_update"
@@ -54,8 +55,8 @@ STATUSES: dict[str, DeliveryStatus] = {
 
 REASON_LIMIT = 300
 # Incoming-message payloads carry ``timestamp`` in milliseconds (§3.6); a status update
-# documents none, so one is read only if present. Below this a number is seconds.
-_MILLISECONDS_FROM = 100_000_000_000
+# documents none, so one is read only if present, under any of these names.
+TIME_KEYS = ("timestamp", "occurred_at", "updated_at")
 
 
 def verify_signature(body: bytes, headers: Mapping[str, str], secret: str, provider: str) -> None:
@@ -171,24 +172,5 @@ def _text(value: object) -> str | None:
 
 def _occurred_at(*sources: Mapping[str, Any]) -> datetime | None:
     """When the status changed, if the callback says; a value that cannot be read is
-    dropped (the receipt still counts) rather than failing the whole callback."""
-    for source in sources:
-        for key in ("timestamp", "occurred_at", "updated_at"):
-            value = source.get(key)
-            if value is None or isinstance(value, bool):
-                continue
-            if isinstance(value, str) and value.strip().isdecimal() and len(value) <= 20:
-                value = int(value.strip())
-            if isinstance(value, int | float):
-                try:  # int / 1000 overflows past a float's range
-                    seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
-                    return datetime.fromtimestamp(seconds, UTC)
-                except (OverflowError, OSError, ValueError):
-                    return None
-            if isinstance(value, str):
-                try:
-                    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                except ValueError:
-                    return None
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
+    skipped (the receipt still counts) rather than failing the whole callback."""
+    return first_timestamp(source.get(key) for source in sources for key in TIME_KEYS)
