@@ -17,8 +17,11 @@ from bot import __version__
 from bot.config.settings import Settings, load_settings
 from bot.errors import HeraldError, InputError, NotAvailableYetError
 from bot.models import Message, MessageStatus
-from bot.sending.requests import SendRequest
-from bot.services import Herald
+from bot.options import phrase
+from bot.sending.recipients import take_recipients
+from bot.sending.requests import SendRequest, parse_variable
+from bot.services import Herald, SendReport
+from bot.suggest import closest
 from bot.templating.library import TemplateLibrary
 
 EXIT_FAILED = 1
@@ -26,8 +29,38 @@ EXIT_USAGE = 2
 WAIT_FOR = frozenset(status for status in MessageStatus if status.settled)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class CommandLine(argparse.ArgumentParser):
+    """argparse, saying "did you mean" for a mistyped command, choice or option."""
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        choices = action.choices
+        if choices is not None and isinstance(value, str) and value not in choices:
+            close = closest(value, [str(choice) for choice in choices])
+            if close is not None:
+                valid = ", ".join(str(choice) for choice in choices)
+                raise argparse.ArgumentError(
+                    action,
+                    f"invalid choice: {value!r}; did you mean {close!r}? (choose from {valid})",
+                )
+        super()._check_value(action, value)
+
+    def refuse_unknown(self, extras: Sequence[str], command: str | None) -> None:
+        """Stop on the arguments no option took, suggesting an option for a mistyped one."""
+        known = [*self._option_string_actions]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                known += [*action.choices[command]._option_string_actions]
+        words = [
+            f"{word} (did you mean {close}?)"
+            if word.startswith("-") and (close := closest(word.partition("=")[0], known))
+            else word
+            for word in extras
+        ]
+        self.error(f"unrecognized arguments: {' '.join(words)}")
+
+
+def build_parser() -> CommandLine:
+    parser = CommandLine(
         prog="herald",
         description="Send SMS, WhatsApp, e-mail, Zalo and MMS through Herald's connections, "
         "and run the Slack app.",
@@ -68,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stay and print status changes until delivered or failed, at most SECONDS",
     )
 
-    status = commands.add_parser("status", help="show a message's status and history")
-    status.add_argument("id", help="message id, e.g. k3x9p2ab")
+    status = commands.add_parser(
+        "status", help="show a message's status and history, or each message of a send"
+    )
+    status.add_argument("id", help="message or send id, e.g. k3x9p2ab")
 
     jobs = commands.add_parser("jobs", help="scheduled messages (not available yet)")
     jobs.add_argument("action", choices=["list", "cancel"])
@@ -91,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.refuse_unknown(extras, args.command)
     _configure_logging(args.command)
     try:
         settings = load_settings(config_path=args.config)
@@ -105,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _templates(settings, args.action, args.name, args.var)
         raise NotAvailableYetError(f"'herald {args.command}' is not available yet.")
     except HeraldError as exc:
-        print(f"herald: {exc}", file=sys.stderr)
+        print(f"herald: {phrase(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -202,8 +240,16 @@ def _line(message: Message) -> str:
     return "  ".join(parts)
 
 
+def recipients_and_text(recipient: str, text: Sequence[str]) -> tuple[list[str], str]:
+    """The recipients and the message text of ``herald send``, read as the slash command
+    reads them: ``herald send sms +31612345678, +4915112345678 Hi`` is two recipients."""
+    recipients, taken = take_recipients([recipient, *text])
+    return recipients, " ".join(text[taken - 1 :])
+
+
 async def _send(settings: Settings, args: argparse.Namespace) -> int:
-    variables = dict(_pair(v) for v in args.var)
+    variables = dict(parse_variable(v) for v in args.var)
+    recipients, text = recipients_and_text(args.recipient, args.text)
     announcer = PrintAnnouncer()
     herald = Herald(settings, announcer)
     try:
@@ -211,8 +257,8 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
         messages = await herald.send_now(
             SendRequest(
                 connection=args.connection,
-                recipients=[r for r in args.recipient.split(",") if r.strip()],
-                text=" ".join(args.text),
+                recipients=recipients,
+                text=text,
                 subject=args.subject,
                 media_urls=args.media,
                 template=args.template,
@@ -253,20 +299,22 @@ async def _wait(herald: Herald, announcer: PrintAnnouncer, seconds: float) -> bo
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(announcer.settled.wait(), timeout=min(1.0, left))
         for message_id in announcer.expected:
-            stored = herald.db.get(message_id)
+            stored = herald.message(message_id)
             seen = announcer.latest.get(message_id)
             if stored is not None and (seen is None or seen.status is not stored.status):
                 await announcer.message_changed(stored)
     return True
 
 
-async def _status(settings: Settings, message_id: str) -> int:
+async def _status(settings: Settings, some_id: str) -> int:
     herald = Herald(settings)
     try:
         await herald.start()
-        report = herald.report(message_id)
+        report = herald.report(some_id)
     finally:
         await herald.stop()
+    if isinstance(report, SendReport):
+        return _send_status(report)
     print(_line(report.message))
     for event in report.history:
         reason = f" — {event.reason}" if event.reason else ""
@@ -274,6 +322,17 @@ async def _status(settings: Settings, message_id: str) -> int:
             f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.status.value:<9} ({event.source}){reason}"
         )
     return EXIT_FAILED if report.message.status is MessageStatus.FAILED else 0
+
+
+def _send_status(report: SendReport) -> int:
+    """A send: its counts per status, then one line per message (exit 1 if one failed)."""
+    send, counts = report.send, report.counts
+    total = f"{len(report.messages)} message{'' if len(report.messages) == 1 else 's'}"
+    summary = ", ".join(f"{count} {status.value}" for status, count in counts.items())
+    print(f"send {send.id}  {total} via {send.connection}  {summary}")
+    for message in report.messages:
+        print(f"  {_line(message)}")
+    return EXIT_FAILED if MessageStatus.FAILED in counts else 0
 
 
 def _templates(settings: Settings, action: str, name: str | None, pairs: list[str]) -> int:
@@ -294,18 +353,15 @@ def _templates(settings: Settings, action: str, name: str | None, pairs: list[st
                 print(f"{'':<24} {info.description}")
         return 0
     if not name:
-        raise InputError("herald templates render needs a template name")
+        raise InputError(
+            "herald templates render needs a template name",
+            code="command_usage",
+            fields=("template",),
+        )
     info = library.info(name)
-    rendered = library.render(name, {**info.samples, **dict(_pair(v) for v in pairs)})
+    rendered = library.render(name, {**info.samples, **dict(parse_variable(v) for v in pairs)})
     if rendered.subject:
         print(f"Subject: {rendered.subject}")
     print(rendered.text)
     print(f"-- SMS: {rendered.sms.summary()}", file=sys.stderr)
     return 0
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, eq, value = text.partition("=")
-    if not eq or not key:
-        raise InputError(f"--var takes KEY=VALUE, not {text!r}")
-    return key, value

@@ -1,4 +1,9 @@
-"""The core's data: messages, their status history, and message ids."""
+"""The core's data: sends, their messages, the messages' status history, and ids.
+
+A `Send` is one request from one person (a slash command, a ``herald send``; later a
+modal submission or a recurring occurrence); its `Message`s, one per recipient, belong
+to it. Sends and messages share one id space, so ``status ID`` takes either.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ ID_LENGTH = 8
 
 
 def new_message_id() -> str:
-    """A short, URL-safe, unambiguous id such as ``k3x9p2ab`` (about 40 bits)."""
+    """A short, URL-safe, unambiguous id such as ``k3x9p2ab`` (about 40 bits), for a
+    message or a send (the store redraws one either table already holds)."""
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
 
 
@@ -108,9 +114,6 @@ class Message:
     provider_message_id: str | None = None
     error: str | None = None
     announce_to: str | None = None  # where the receipt goes (a Slack conversation id)
-    receipt_channel: str | None = None  # where the receipt was posted
-    receipt_ts: str | None = None
-    failure_announced: bool = False
     send_started_at: datetime | None = None
     failover_from: str | None = None  # the connection that could not get it accepted
     sender_email: str | None = None
@@ -119,6 +122,29 @@ class Message:
     attempts: int = 0  # hand-overs to a provider so far
     provider_template: ProviderTemplate | None = None  # rendered for this message's provider
     confidential: bool = False  # from a confidential template: Slack never shows the text
+    send_id: str | None = None  # the `Send` it belongs to; set when it is stored
+
+
+@dataclass(frozen=True)
+class Send:
+    """One request from one person: what they asked for, once for all its messages.
+
+    Its status is not stored: it is the counts of its messages' statuses (`SendReport`).
+    """
+
+    id: str
+    sender: str  # a Slack user id (``U…``) or ``cli:<login>``
+    origin: str  # ``slack`` or ``cli``
+    connection: str
+    created_at: datetime
+    text: str | None = None  # what was typed; None when a template writes the text
+    template: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)  # shared by every recipient
+    subject: str | None = None
+    media_urls: tuple[str, ...] = ()
+    announce_to: str | None = None  # where the receipts go (a Slack conversation id)
+    due_at: datetime | None = None  # when it goes out (scheduling: not yet, always None)
+    rule: str | None = None  # how it recurs (not yet, always None)
 
 
 @dataclass(frozen=True)

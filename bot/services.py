@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,9 +25,17 @@ from bot.delivery.handover import Delivery
 from bot.delivery.retries import RetryPolicy
 from bot.delivery.routing import ReceiptRouter
 from bot.errors import MessageNotFoundError
-from bot.models import Message, MessageStatus, StatusEvent, normalize_message_id
+from bot.models import (
+    Message,
+    MessageStatus,
+    Send,
+    StatusEvent,
+    new_message_id,
+    normalize_message_id,
+)
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending.requests import SendRequest, build_messages
+from bot.storage.posts import ReceiptPosts
 from bot.storage.processes import Heartbeat
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
@@ -53,6 +62,21 @@ INTERRUPTED_REASON = (
 class MessageReport:
     message: Message
     history: list[StatusEvent]
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """A send and its messages, in the order their recipients were given."""
+
+    send: Send
+    messages: list[Message]
+
+    @property
+    def counts(self) -> dict[MessageStatus, int]:
+        """The send's status: how many of its messages are in each status (in the order
+        a message moves through them), never stored."""
+        counted = Counter(message.status for message in self.messages)
+        return {status: counted[status] for status in MessageStatus if counted[status]}
 
 
 class Herald:
@@ -187,17 +211,20 @@ class Herald:
     async def submit(
         self, request: SendRequest, *, lock_wait: float = BUSY_TIMEOUT_SECONDS
     ) -> list[Message]:
-        """Validate and store a send; raises `InputError` (storing nothing) if it cannot go,
-        and `StoreBusyError` (storing nothing) if the database stays locked by another
+        """Validate and store a send and its messages (one per recipient, each carrying the
+        send's id) in one transaction; raises `InputError` (storing nothing) if it cannot
+        go, and `StoreBusyError` (storing nothing) if the database stays locked by another
         process for ``lock_wait`` seconds."""
         messages = build_messages(request, self.settings, self.templates)
-        return await self.db.add_messages(
+        _send, stored = await self.db.add_send(
+            _send_of(request, messages[0]),
             messages,
             actor=request.sender,
             action="send",
             request_key=request.request_key,
             lock_wait=lock_wait,
         )
+        return stored
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
         """Hand stored messages to their providers; returns their state afterwards."""
@@ -298,14 +325,49 @@ class Herald:
 
     # -- looking up -------------------------------------------------------------
 
-    def report(self, message_id: str) -> MessageReport:
-        key = normalize_message_id(message_id)
+    def report(self, some_id: str) -> MessageReport | SendReport:
+        """What ``status ID`` shows: a message's history, or a send's messages (a send of
+        one message: that message's history); raises `MessageNotFoundError`."""
+        key = normalize_message_id(some_id)
         message = self.db.get(key)
         if message is None:
+            sent = self.send_report(key)
+            if len(sent.messages) != 1:
+                return sent
+            message = sent.messages[0]
+        return MessageReport(message, self.db.history(message.id))
+
+    def send_report(self, send_id: str) -> SendReport:
+        """A send and its messages; raises `MessageNotFoundError` if there is no such send."""
+        key = normalize_message_id(send_id)
+        send = self.db.send(key)
+        if send is None:
             raise MessageNotFoundError(
-                f"There is no message #{key}. Message ids are the #… codes in each receipt."
+                f"There is no message #{key}, nor a send with that id. Message ids are the "
+                "#… codes in each receipt."
             )
-        return MessageReport(message, self.db.history(key))
+        return SendReport(send, self.db.messages_of(key))
+
+    def message(self, message_id: str) -> Message | None:
+        """A message as stored now."""
+        return self.db.get(normalize_message_id(message_id))
+
+    def recent_messages(self, sender: str, limit: int) -> list[Message]:
+        """``sender``'s latest messages, newest first."""
+        return self.db.recent(sender=sender, limit=limit)
+
+    def request_seen(self, key: str) -> bool:
+        """Whether the request ``key`` (a Slack event id, a signature) was acted on."""
+        return self.db.request_seen(key)
+
+    async def remember_request(self, key: str) -> bool:
+        """Record that the request ``key`` was acted on; False if it was already."""
+        return await self.db.claim_request(key)
+
+    @property
+    def receipt_posts(self) -> ReceiptPosts:
+        """Where the Slack layer keeps its receipts' places (the ``slack_receipts`` table)."""
+        return self.db
 
     # -- receipts ---------------------------------------------------------------
 
@@ -316,3 +378,21 @@ class Herald:
     async def handle_webhook(self, connection: str, request: WebhookRequest) -> WebhookResult:
         """Verify and apply a provider's delivery callback for ``connection``."""
         return await self.receipts.handle_webhook(connection, request)
+
+
+def _send_of(request: SendRequest, first: Message) -> Send:
+    """The record of ``request``, from its validated first message: what the person asked
+    for, as every message of the send carries it."""
+    return Send(
+        id=new_message_id(),
+        sender=request.sender,
+        origin=request.origin,
+        connection=first.connection,
+        created_at=first.created_at,
+        text=None if request.template else first.text,
+        template=request.template,
+        variables=dict(request.variables),
+        subject=first.subject,
+        media_urls=first.media_urls,
+        announce_to=request.announce_to,
+    )

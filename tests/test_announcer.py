@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.models import Message, MessageStatus
 from bot.sending.requests import SendRequest
 from bot.services import Herald
-from bot.slack.announcer import QUIET_STATUSES, ResponseUrls, SlackAnnouncer
+from bot.slack.announcer import ResponseUrls, SlackAnnouncer
+from bot.slack.receipts import SlackReceipts
 from tests.conftest import settings_for
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
@@ -98,15 +99,16 @@ def test_unannounced_are_messages_whose_receipt_or_failure_reply_never_went_out(
         try:
             _queued, accepted, posted, failed_after_post, done = await herald.submit(_request(5))
             await _accept(herald, accepted)
-            await herald.db.update(posted.id, status=MessageStatus.SENT, receipt_ts="1.2")
-            await herald.db.update(
-                failed_after_post.id, status=MessageStatus.FAILED, receipt_ts="1.3"
-            )
-            await herald.db.update(
-                done.id, status=MessageStatus.FAILED, receipt_ts="1.4", failure_announced=True
-            )
+            receipts = SlackReceipts(herald)
+            await herald.db.update(posted.id, status=MessageStatus.SENT)
+            await receipts.posted(posted.id, "C2147483705", "1.2")
+            await herald.db.update(failed_after_post.id, status=MessageStatus.FAILED)
+            await receipts.posted(failed_after_post.id, "C2147483705", "1.3")
+            await herald.db.update(done.id, status=MessageStatus.FAILED)
+            await receipts.posted(done.id, "C2147483705", "1.4")
+            await receipts.failure_replied(done.id)
             expected = {accepted.id, failed_after_post.id}
-            return {m.id for m in herald.db.unannounced(QUIET_STATUSES)}, expected
+            return {m.id for m in receipts.unposted()}, expected
         finally:
             await herald.stop()
 

@@ -1,5 +1,6 @@
 """`SlackAnnouncer`: posts each message's receipt once and edits it as the status moves.
 
+Where each receipt is lives in the Slack layer's own table (`bot.slack.receipts`).
 Every change re-renders the receipt from the stored message under a per-message
 lock, so receipts that arrive while the first post is in flight, or out of
 order, still end with Slack showing the current status. What it keeps in memory
@@ -26,12 +27,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.models import Message, MessageStatus
 from bot.services import Herald
 from bot.slack import blocks
-from bot.storage.store import Store
+from bot.slack.receipts import QUIET_STATUSES, SlackReceipts
+from bot.storage.posts import ReceiptPost
 
 log = logging.getLogger(__name__)
 
 UNPOSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
-QUIET_STATUSES = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 RESPONSE_URL_TTL = 30 * 60.0  # Slack takes a response_url for 30 minutes
 RESPONSE_URL_LIMIT = 10_000
 
@@ -49,10 +50,7 @@ class SlackAnnouncer:
         self.mask = herald.settings.mask_recipients
         self.locks = MessageLocks()
         self.response_urls = ResponseUrls(clock)
-
-    @property
-    def _store(self) -> Store:
-        return self.herald.db
+        self.receipts = SlackReceipts(herald)
 
     def remember_response_url(self, message_ids: list[str], url: str | None) -> None:
         """Where to tell the sender privately if the channel cannot take the receipt."""
@@ -61,27 +59,28 @@ class SlackAnnouncer:
 
     def unannounced(self) -> list[Message]:
         """Messages for Slack whose receipt, or failure reply, was never posted."""
-        return self._store.unannounced(QUIET_STATUSES)
+        return self.receipts.unposted()
 
     async def message_changed(self, message: Message) -> None:
         if message.status in QUIET_STATUSES or not message.announce_to:
             return
         async with self.locks.hold(message.id):
-            current = self._store.get(message.id)
+            current = self.herald.message(message.id)
             if current is None:
                 return
             try:
-                if current.receipt_ts is None:
-                    current = await self._post(current)
+                post = self.receipts.of(message.id)
+                if post is None:
+                    post = await self._post(current)
                     self.response_urls.forget(message.id)  # only a first post needs it
                 else:
-                    await self._update(current)
-                if current.status is MessageStatus.FAILED and not current.failure_announced:
-                    await self._reply_failure(current)
+                    await self._update(current, post)
+                if current.status is MessageStatus.FAILED and not post.failure_announced:
+                    await self._reply_failure(current, post)
             except (SlackApiError, ClientError, TimeoutError) as exc:
                 log.error("could not show the receipt of %s in Slack: %s", message.id, _why(exc))
 
-    async def _post(self, message: Message) -> Message:
+    async def _post(self, message: Message) -> ReceiptPost:
         assert message.announce_to
         text = blocks.receipt_text(message, self.mask)
         receipt = blocks.receipt_blocks(message, self.mask)
@@ -100,9 +99,7 @@ class SlackAnnouncer:
             answer = await self.client.chat_postMessage(
                 channel=message.sender, text=text, blocks=receipt, unfurl_links=False
             )
-            posted = await self._store.update(
-                message.id, receipt_channel=answer["channel"], receipt_ts=answer["ts"]
-            )
+            posted = await self.receipts.posted(message.id, answer["channel"], answer["ts"])
             try:
                 await self._tell_privately(
                     message,
@@ -113,27 +110,23 @@ class SlackAnnouncer:
             except (ClientError, TimeoutError) as note_error:
                 log.info("could not tell %s why: %s", message.sender, type(note_error).__name__)
             return posted
-        return await self._store.update(
-            message.id, receipt_channel=answer["channel"], receipt_ts=answer["ts"]
-        )
+        return await self.receipts.posted(message.id, answer["channel"], answer["ts"])
 
-    async def _update(self, message: Message) -> None:
-        assert message.receipt_channel and message.receipt_ts
+    async def _update(self, message: Message, post: ReceiptPost) -> None:
         await self.client.chat_update(
-            channel=message.receipt_channel,
-            ts=message.receipt_ts,
+            channel=post.channel,
+            ts=post.ts,
             text=blocks.receipt_text(message, self.mask),
             blocks=blocks.receipt_blocks(message, self.mask),
         )
 
-    async def _reply_failure(self, message: Message) -> None:
-        assert message.receipt_channel and message.receipt_ts
+    async def _reply_failure(self, message: Message, post: ReceiptPost) -> None:
         await self.client.chat_postMessage(
-            channel=message.receipt_channel,
-            thread_ts=message.receipt_ts,
+            channel=post.channel,
+            thread_ts=post.ts,
             text=blocks.failure_reply_text(message, self.mask),
         )
-        await self._store.update(message.id, failure_announced=True)
+        await self.receipts.failure_replied(message.id)
 
     async def _tell_privately(self, message: Message, text: str) -> None:
         url = self.response_urls.get(message.id)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.models import Message, MessageStatus, StatusEvent
+from bot.models import Message, MessageStatus, Send, StatusEvent
 from bot.sending.recipients import mask_recipient
 from bot.slack import ids
 from bot.templating.library import Rendered, TemplateInfo
@@ -36,6 +36,10 @@ CHANNEL_LABEL = {
 PREVIEW_LIMIT = 280
 SECTION_LIMIT = 3000  # Slack refuses a section whose text is longer
 REASON_LIMIT = 600
+# A send's message lines: Slack takes 50 blocks per message and refuses a long one as a
+# whole (msg_blocks_too_long, reported near 13,000 characters), so the lines stay well
+# under both; the rest are counted, not shown.
+SEND_LINES_LIMIT = 9000
 
 
 def _esc(text: str) -> str:
@@ -146,6 +150,76 @@ def status_blocks(message: Message, history: Sequence[StatusEvent], mask: bool) 
     return blocks
 
 
+def send_status_text(send: Send, counts: Mapping[MessageStatus, int]) -> str:
+    """The fallback of a send's status: its ``#ID`` and counts per status."""
+    total = sum(counts.values())
+    return f"#{send.id} · {_plural(total, 'message')} via {send.connection} · {_counts(counts)}"
+
+
+def send_status_blocks(
+    send: Send, messages: Sequence[Message], counts: Mapping[MessageStatus, int], mask: bool
+) -> list[Block]:
+    """A send's status: its counts per status, then each message (failures first, with
+    their reasons, so they stay in view when not every message fits)."""
+    who = f"<@{send.sender}>" if send.origin == "slack" else _esc(send.sender)
+    what = f"`{_esc(send.template)}`" if send.template else "a text"
+    blocks: list[Block] = [
+        _section(
+            f"*Send #{send.id}* · {_plural(len(messages), 'message')} via "
+            f"*{_esc(send.connection)}*\n{_counts(counts, emoji=True)}"
+        ),
+        _context(
+            f"{what} sent by {who}",
+            _slack_date(send.created_at, "{date_short} {time}", "%Y-%m-%d %H:%M UTC"),
+        ),
+    ]
+    failed = [m for m in messages if m.status is MessageStatus.FAILED]
+    ordered = failed + [m for m in messages if m.status is not MessageStatus.FAILED]
+    blocks += [_section(text) for text in _packed([_send_line(m, mask) for m in ordered])]
+    blocks.append(_context("The status of one message's #ID shows its history."))
+    return blocks
+
+
+def _packed(lines: Sequence[str]) -> list[str]:
+    """``lines`` in as few sections as fit, at most `SEND_LINES_LIMIT` characters in all;
+    the lines left out are counted on a last line."""
+    sections: list[list[str]] = [[]]
+    size = 0  # of the last section
+    room = SEND_LINES_LIMIT
+    for index, line in enumerate(lines):
+        if len(line) + 1 > room:
+            sections[-1].append(f"… and {_plural(len(lines) - index, 'more message')}.")
+            break
+        if size + len(line) + 1 > SECTION_LIMIT - 100:  # room for the "… and N more"
+            sections.append([])
+            size = 0
+        sections[-1].append(line)
+        size += len(line) + 1
+        room -= len(line) + 1
+    return ["\n".join(section) for section in sections if section]
+
+
+def _send_line(message: Message, mask: bool) -> str:
+    line = (
+        f"{STATUS_EMOJI[message.status]} *#{message.id}* {message.status.value} · "
+        f"`{shown_recipient(message, mask)}`"
+    )
+    if message.status is MessageStatus.FAILED and message.error:
+        line += f" — {_esc(_clip(message.error, 200))}"
+    return line
+
+
+def _counts(counts: Mapping[MessageStatus, int], *, emoji: bool = False) -> str:
+    return ", ".join(
+        f"{STATUS_EMOJI[status] + ' ' if emoji else ''}{count} {status.value}"
+        for status, count in counts.items()
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
     names = ", ".join(
         f"`{name}` ({CHANNEL_LABEL[config.channel]})" for name, config in connections.items()
@@ -205,8 +279,10 @@ def _quote(value: str) -> str:
 
 
 def error_text(problem: str, command: str, *, was_send: bool) -> str:
+    """The ephemeral answer to a command that could not be done; ``problem`` is plain text
+    (a typed value such as ``<!here>`` or ``+<country>`` is shown, never read as markup)."""
     nothing = "Nothing was sent. " if was_send else ""
-    return f":warning: {problem}\n{nothing}`{command} help` shows the commands."
+    return f":warning: {_esc(problem)}\n{nothing}`{command} help` shows the commands."
 
 
 def home_view(messages: Iterable[Message], command: str, mask: bool) -> dict[str, Any]:

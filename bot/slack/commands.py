@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import NotAvailableYetError
 from bot.sending.requests import SendRequest
-from bot.services import Herald
+from bot.services import Herald, SendReport
 from bot.slack import blocks, grammar
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.replays import CONTEXT_KEY as REQUEST_KEY
@@ -64,6 +64,13 @@ class SlashCommand:
             return _private(blocks.template_preview_text(info, preview, name))
         if isinstance(parsed, grammar.Status):
             report = herald.report(parsed.message_id)
+            if isinstance(report, SendReport):
+                return _private(
+                    blocks.send_status_text(report.send, report.counts),
+                    blocks=blocks.send_status_blocks(
+                        report.send, report.messages, report.counts, mask
+                    ),
+                )
             return _private(
                 blocks.receipt_text(report.message, mask),
                 blocks=blocks.status_blocks(report.message, report.history, mask),

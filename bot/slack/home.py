@@ -20,7 +20,7 @@ def register(app: AsyncApp, herald: Herald) -> None:
             return
         user = event["user"]
         view = blocks.home_view(
-            herald.db.recent(sender=user, limit=RECENT_LIMIT),
+            herald.recent_messages(user, RECENT_LIMIT),
             herald.settings.slack.command,
             herald.settings.mask_recipients,
         )

@@ -60,7 +60,7 @@ class RequestLedger:
         return len(self._recent)
 
     def seen(self, key: str) -> bool:
-        return key in self._recent or self.herald.db.request_seen(key)
+        return key in self._recent or self.herald.request_seen(key)
 
     def remember(self, key: str) -> None:
         now = self._clock()
@@ -94,7 +94,7 @@ class RequestLedger:
         return True, key
 
     async def _record(self, key: str) -> None:
-        await self.herald.db.claim_request(key)
+        await self.herald.remember_request(key)
 
 
 class _Once(AsyncMiddleware):

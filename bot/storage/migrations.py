@@ -5,8 +5,12 @@ Add a function at the end for every change; never edit one that has shipped.
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from bot.models import new_message_id
 
 migrations = Migrations("herald")
 
@@ -116,3 +120,84 @@ def add_processes(db: Database) -> None:
         {"token": str, "host": str, "pid": int, "started_at": float, "last_seen": float},
         pk="token",
     )
+
+
+@migrations()
+def add_sends(db: Database) -> None:
+    """Sends: one row per request (a slash command, a ``herald send``), owning its messages.
+
+    A message stored before has no send: it gets one of its own, so every message has
+    one. Send ids are drawn like message ids and never equal one of either table.
+    """
+    db["sends"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "sender": str,
+            "origin": str,
+            "connection": str,
+            "created_at": str,
+            "text": str,
+            "template": str,
+            "variables": str,
+            "subject": str,
+            "media_urls": str,
+            "announce_to": str,
+            "due_at": str,
+            "rule": str,
+        },
+        pk="id",
+        not_null={"sender", "origin", "connection", "created_at"},
+        defaults={"variables": "{}", "media_urls": "[]"},
+    )
+    db["sends"].create_index(["sender", "created_at"])  # type: ignore[union-attr]
+    # plain SQL: sqlite-utils adds a foreign key by rebuilding the whole table
+    db.execute("ALTER TABLE messages ADD COLUMN send_id TEXT REFERENCES sends(id)")
+    db["messages"].create_index(["send_id"])  # type: ignore[union-attr]
+    taken = {row[0] for row in db.execute("SELECT id FROM messages")}
+    old = db.execute(
+        "SELECT id, sender, origin, connection, created_at, text, template, variables, "
+        "subject, media_urls, announce_to FROM messages ORDER BY created_at"
+    ).fetchall()
+    for message_id, *values in old:
+        send_id = new_message_id()
+        while send_id in taken:
+            send_id = new_message_id()
+        taken.add(send_id)
+        template = values[5]
+        if template is not None:
+            values[4] = None  # the template wrote the text; the send keeps what was asked
+        db.execute(
+            "INSERT INTO sends (id, sender, origin, connection, created_at, text, template, "
+            "variables, subject, media_urls, announce_to) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, COALESCE(?, '{}'), ?, COALESCE(?, '[]'), ?)",
+            [send_id, *values],
+        )
+        db.execute("UPDATE messages SET send_id = ? WHERE id = ?", [send_id, message_id])
+
+
+@migrations()
+def move_slack_receipts(db: Database) -> None:
+    """Where each receipt was posted in Slack moves out of ``messages`` into the Slack
+    layer's own table, read and written only through the store's receipt-post methods."""
+    db["slack_receipts"].create(  # type: ignore[union-attr]
+        {
+            "message_id": str,
+            "channel": str,
+            "ts": str,
+            "failure_announced": int,
+            "posted_at": str,
+        },
+        pk="message_id",
+        not_null={"channel", "ts", "failure_announced"},
+        defaults={"failure_announced": 0},
+        foreign_keys=[("message_id", "messages", "id")],
+    )
+    # posted_at stays NULL for these: when they were posted was never recorded
+    db.execute(
+        "INSERT INTO slack_receipts (message_id, channel, ts, failure_announced) "
+        "SELECT id, receipt_channel, receipt_ts, failure_announced FROM messages "
+        "WHERE receipt_channel IS NOT NULL AND receipt_ts IS NOT NULL"
+    )
+    if sqlite3.sqlite_version_info >= (3, 35):  # older SQLite cannot drop a column
+        for column in ("receipt_channel", "receipt_ts", "failure_announced"):
+            db.execute(f"ALTER TABLE messages DROP COLUMN {column}")

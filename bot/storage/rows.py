@@ -1,14 +1,26 @@
-"""How a `Message` is stored: its columns, and the conversions between rows and messages."""
+"""How the core's records are stored: each table's columns, and rows ↔ records.
+
+A table's columns are its record's dataclass fields, in order, and each value is
+converted by its field's type through `CODECS` (plus `StrEnum`s, by value), so a new
+column is a new field and a migration: nothing here changes unless the field has a
+type no column had before (then `Columns` refuses it at import, naming the field).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, Field, asdict, fields
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from bot.models import Message, MessageStatus
-from providers import Channel, ProviderTemplate
+from bot.models import Message, Send
+from bot.storage.posts import ReceiptPost
+from providers import ProviderTemplate
+
+R = TypeVar("R")
 
 
 def utcnow() -> datetime:
@@ -23,124 +35,107 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-MESSAGE_COLUMNS = (
-    "id",
-    "connection",
-    "channel",
-    "recipient",
-    "text",
-    "subject",
-    "media_urls",
-    "sender",
-    "origin",
-    "status",
-    "provider_message_id",
-    "error",
-    "announce_to",
-    "receipt_channel",
-    "receipt_ts",
-    "failure_announced",
-    "send_started_at",
-    "created_at",
-    "updated_at",
-    "failover_from",
-    "sender_email",
-    "template",
-    "variables",
-    "attempts",
-    "provider_template",
-    "confidential",
-    "owner",
-)
-COLUMN_LIST = ", ".join(MESSAGE_COLUMNS)
-INSERT_MESSAGE = (
-    f"INSERT INTO messages ({COLUMN_LIST}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in MESSAGE_COLUMNS)})"
-)
+Encode = Callable[[Any], Any]
+Decode = Callable[[Any], Any]
+
+# Python type → (to the column, from the column). Values are never None here: a NULL
+# column is None for an optional field and the field's default otherwise.
+CODECS: dict[Any, tuple[Encode, Decode]] = {
+    str: (str, str),
+    int: (int, int),
+    bool: (int, bool),
+    datetime: (iso, datetime.fromisoformat),
+    tuple[str, ...]: (lambda v: json.dumps(list(v)), lambda v: tuple(json.loads(v))),
+    Mapping[str, str]: (lambda v: json.dumps(dict(v)), json.loads),
+    ProviderTemplate: (
+        lambda v: json.dumps(asdict(v)),
+        lambda v: ProviderTemplate(**json.loads(v)),
+    ),
+}
 
 
-def _template_json(template: ProviderTemplate | None) -> str | None:
-    return json.dumps(asdict(template)) if template is not None else None
+def _codec(kind: Any, name: str) -> tuple[Encode, Decode]:
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return (lambda v: kind(v).value, kind)
+    if kind not in CODECS:
+        raise TypeError(f"no column conversion for {name}: {kind!r}; add one to CODECS")
+    return CODECS[kind]
 
 
-def _template(text: str | None) -> ProviderTemplate | None:
-    return ProviderTemplate(**json.loads(text)) if text else None
+def _optional(kind: Any) -> tuple[Any, bool]:
+    """``X | None`` → (X, True); anything else → (it, False)."""
+    if get_origin(kind) in (Union, types.UnionType):
+        args = [a for a in get_args(kind) if a is not type(None)]
+        if len(args) == 1 and len(get_args(kind)) == 2:
+            return args[0], True
+    return kind, False
 
 
-def to_column(value: Any) -> Any:
-    if isinstance(value, ProviderTemplate):
-        return _template_json(value)
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, MessageStatus):
-        return value.value
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, tuple):
-        return json.dumps(list(value))
-    if isinstance(value, dict):
-        return json.dumps(value)
+def _fallback(item: Field[Any], kind: Any) -> Callable[[], Any] | None:
+    """What a NULL column reads as for a field that is not optional: its default."""
+    if item.default is not MISSING:
+        default = item.default
+        return lambda: default
+    if item.default_factory is not MISSING:
+        return item.default_factory
+    if kind is datetime:
+        return utcnow  # a time Herald always writes; never fail a read over one
+    return None
+
+
+class Columns(Generic[R]):
+    """The columns of ``record``'s table (its fields, then ``extra`` storage-only ones,
+    such as a message's owner) and the conversions of each."""
+
+    def __init__(self, table: str, record: type[R], extra: tuple[str, ...] = ()) -> None:
+        self.table = table
+        self.record = record
+        hints = get_type_hints(record)
+        self.fields = tuple(f.name for f in fields(record))  # type: ignore[arg-type]
+        self.names = self.fields + extra
+        self.list = ", ".join(self.names)
+        self.insert = (
+            f"INSERT INTO {table} ({self.list}) "  # noqa: S608 (names of this module)
+            f"VALUES ({', '.join('?' for _ in self.names)})"
+        )
+        self._encode: dict[str, Encode] = {name: _identity for name in extra}
+        self._decode: dict[str, Decode] = {}
+        for item in fields(record):  # type: ignore[arg-type]
+            kind, optional = _optional(hints[item.name])
+            encode, decode = _codec(kind, f"{record.__name__}.{item.name}")
+            fallback = None if optional else _fallback(item, kind)
+            self._encode[item.name] = _none_or(encode)
+            self._decode[item.name] = _null_as(decode, fallback)
+
+    def column(self, name: str, value: Any) -> Any:
+        """``value`` of the field ``name`` as its column holds it."""
+        if name not in self._encode:
+            raise ValueError(f"not a column of {self.table}: {name}")
+        return self._encode[name](value)
+
+    def to_row(self, record: R, **extra: Any) -> list[Any]:
+        """The values of `insert`, in column order; ``extra`` gives the storage-only ones."""
+        values = {name: self.column(name, getattr(record, name)) for name in self.fields}
+        return [values[n] if n in values else extra.get(n) for n in self.names]
+
+    def to_record(self, row: Sequence[Any]) -> R:
+        """The record of a row selected as `list` (extra columns are not the record's)."""
+        named = zip(self.names, row, strict=True)
+        return self.record(**{n: self._decode[n](v) for n, v in named if n in self._decode})
+
+
+def _identity(value: Any) -> Any:
     return value
 
 
-def to_row(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "connection": message.connection,
-        "channel": message.channel.value,
-        "recipient": message.recipient,
-        "text": message.text,
-        "subject": message.subject,
-        "media_urls": json.dumps(list(message.media_urls)),
-        "sender": message.sender,
-        "origin": message.origin,
-        "status": message.status.value,
-        "provider_message_id": message.provider_message_id,
-        "error": message.error,
-        "announce_to": message.announce_to,
-        "receipt_channel": message.receipt_channel,
-        "receipt_ts": message.receipt_ts,
-        "failure_announced": int(message.failure_announced),
-        "send_started_at": iso(message.send_started_at),
-        "created_at": iso(message.created_at),
-        "updated_at": iso(message.updated_at),
-        "failover_from": message.failover_from,
-        "sender_email": message.sender_email,
-        "template": message.template,
-        "variables": json.dumps(dict(message.variables)),
-        "attempts": message.attempts,
-        "provider_template": _template_json(message.provider_template),
-        "confidential": int(message.confidential),
-        "owner": None,
-    }
+def _none_or(encode: Encode) -> Encode:
+    return lambda value: None if value is None else encode(value)
 
 
-def to_message(row: dict[str, Any]) -> Message:
-    return Message(
-        id=row["id"],
-        connection=row["connection"],
-        channel=Channel(row["channel"]),
-        recipient=row["recipient"],
-        text=row["text"],
-        subject=row["subject"],
-        media_urls=tuple(json.loads(row["media_urls"] or "[]")),
-        sender=row["sender"],
-        origin=row["origin"],
-        status=MessageStatus(row["status"]),
-        provider_message_id=row["provider_message_id"],
-        error=row["error"],
-        announce_to=row["announce_to"],
-        receipt_channel=row["receipt_channel"],
-        receipt_ts=row["receipt_ts"],
-        failure_announced=bool(row["failure_announced"]),
-        send_started_at=parse_time(row["send_started_at"]),
-        created_at=parse_time(row["created_at"]) or utcnow(),
-        updated_at=parse_time(row["updated_at"]) or utcnow(),
-        failover_from=row["failover_from"],
-        sender_email=row["sender_email"],
-        template=row["template"],
-        variables=json.loads(row["variables"] or "{}"),
-        attempts=row["attempts"] or 0,
-        provider_template=_template(row["provider_template"]),
-        confidential=bool(row["confidential"]),
-    )
+def _null_as(decode: Decode, fallback: Callable[[], Any] | None) -> Decode:
+    return lambda value: (fallback() if fallback else None) if value is None else decode(value)
+
+
+MESSAGES = Columns("messages", Message, extra=("owner",))
+SENDS = Columns("sends", Send)
+POSTS = Columns("slack_receipts", ReceiptPost)

@@ -22,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from bot.errors import ConfigError, StoreBusyError
-from bot.models import Message
+from bot.models import Message, Send
 from bot.storage.migrations import migrations
 from bot.storage.rows import utcnow
 from bot.storage.tables import Tables, Transaction
@@ -212,9 +212,28 @@ class Store(Tables):
             lock_wait=lock_wait,
         )
 
+    async def add_send(
+        self,
+        send: Send,
+        messages: Sequence[Message],
+        *,
+        actor: str,
+        action: str,
+        request_key: str | None = None,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
+    ) -> tuple[Send, list[Message]]:
+        return await self.write(
+            lambda tx: tx.add_send(
+                send, messages, actor=actor, action=action, request_key=request_key
+            ),
+            lock_wait=lock_wait,
+        )
+
     claim_request = _one_transaction(Transaction.claim_request)
     claim_orphans = _one_transaction(Transaction.claim_orphans)
     update = _one_transaction(Transaction.update)
     set_status = _one_transaction(Transaction.set_status)
     record_event = _one_transaction(Transaction.record_event)
     audit = _one_transaction(Transaction.audit)
+    record_receipt_post = _one_transaction(Transaction.record_receipt_post)
+    record_failure_reply = _one_transaction(Transaction.record_failure_reply)

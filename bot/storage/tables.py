@@ -1,5 +1,5 @@
 """Herald's tables as Python: the reads every connection can make, and the writes of one
-transaction (`Transaction`), with the mapping between rows and `Message`s.
+transaction (`Transaction`); ``rows.py`` maps rows to sends, messages and receipt posts.
 
 `bot.storage.store.Store` decides which connection and thread each runs on; the schema is in
 `bot.storage.migrations`. The hot paths are plain SQL: sqlite-utils' table helpers re-read the
@@ -9,7 +9,6 @@ schema on every call, which cost more than the writes themselves.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -18,18 +17,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.errors import RepeatedRequestError
-from bot.models import Message, MessageStatus, StatusEvent, new_message_id
-from bot.storage.rows import (
-    COLUMN_LIST,
-    INSERT_MESSAGE,
-    MESSAGE_COLUMNS,
-    iso,
-    parse_time,
-    to_column,
-    to_message,
-    to_row,
-    utcnow,
-)
+from bot.models import Message, MessageStatus, Send, StatusEvent, new_message_id
+from bot.storage.posts import ReceiptPost
+from bot.storage.rows import MESSAGES, POSTS, SENDS, iso, parse_time, utcnow
 
 REQUEST_MEMORY = timedelta(hours=1)
 
@@ -41,9 +31,8 @@ class Tables:
 
     def _select(self, where: str, args: Sequence[Any], tail: str = "") -> list[Message]:
         # where/tail are literals of this module; every value is a bound parameter
-        sql = f"SELECT {COLUMN_LIST} FROM messages WHERE {where} {tail}"  # noqa: S608
-        cursor = self.db.execute(sql, list(args))
-        return [to_message(dict(zip(MESSAGE_COLUMNS, row, strict=True))) for row in cursor]
+        sql = f"SELECT {MESSAGES.list} FROM messages WHERE {where} {tail}"  # noqa: S608
+        return [MESSAGES.to_record(row) for row in self.db.execute(sql, list(args))]
 
     def get(self, message_id: str) -> Message | None:
         found = self._select("id = ?", [message_id])
@@ -69,20 +58,39 @@ class Tables:
             f"status IN ({marks})", [s.value for s in statuses], "ORDER BY created_at"
         )
 
-    def unannounced(self, quiet: Collection[MessageStatus]) -> list[Message]:
+    def recent(self, sender: str | None = None, limit: int = 10) -> list[Message]:
+        where, args = ("sender = ?", [sender]) if sender else ("1", [])
+        return self._select(where, [*args, limit], "ORDER BY created_at DESC LIMIT ?")
+
+    # -- sends --------------------------------------------------------------------
+
+    def send(self, send_id: str) -> Send | None:
+        sql = f"SELECT {SENDS.list} FROM sends WHERE id = ?"  # noqa: S608 (names of rows.py)
+        row = self.db.execute(sql, [send_id]).fetchone()
+        return SENDS.to_record(row) if row else None
+
+    def messages_of(self, send_id: str) -> list[Message]:
+        """The messages of a send, in the order their recipients were given."""
+        return self._select("send_id = ?", [send_id], "ORDER BY rowid")
+
+    # -- the Slack layer's receipt posts (`bot.storage.posts`) ---------------------
+
+    def receipt_post(self, message_id: str) -> ReceiptPost | None:
+        sql = f"SELECT {POSTS.list} FROM slack_receipts WHERE message_id = ?"  # noqa: S608
+        row = self.db.execute(sql, [message_id]).fetchone()
+        return POSTS.to_record(row) if row else None
+
+    def unposted(self, quiet: Collection[MessageStatus]) -> list[Message]:
         """Messages with a Slack destination whose receipt (or failure reply) was never
         posted; ``quiet`` statuses get no receipt."""
         marks = ", ".join("?" for _ in quiet)
         return self._select(
-            f"announce_to IS NOT NULL AND status NOT IN ({marks}) AND (receipt_ts IS NULL "
-            "OR (status = 'failed' AND failure_announced = 0))",
+            f"announce_to IS NOT NULL AND status NOT IN ({marks}) AND NOT EXISTS ("  # noqa: S608
+            "SELECT 1 FROM slack_receipts AS r WHERE r.message_id = messages.id "
+            "AND (r.failure_announced = 1 OR messages.status != 'failed'))",
             [s.value for s in quiet],
             "ORDER BY created_at",
         )
-
-    def recent(self, sender: str | None = None, limit: int = 10) -> list[Message]:
-        where, args = ("sender = ?", [sender]) if sender else ("1", [])
-        return self._select(where, [*args, limit], "ORDER BY created_at DESC LIMIT ?")
 
     def has_event(self, message_id: str, status: MessageStatus, source: str) -> bool:
         row = self.db.execute(
@@ -115,8 +123,13 @@ class Tables:
         row = self.db.execute("SELECT 1 FROM requests WHERE key = ?", [key]).fetchone()
         return row is not None
 
-    def _exists(self, message_id: str) -> bool:
-        return bool(self.db.execute("SELECT 1 FROM messages WHERE id = ?", [message_id]).fetchone())
+    def _taken(self, some_id: str) -> bool:
+        """Whether a message or a send has this id: ``status ID`` takes either."""
+        row = self.db.execute(
+            "SELECT 1 FROM messages WHERE id = ? UNION ALL SELECT 1 FROM sends WHERE id = ?",
+            [some_id, some_id],
+        ).fetchone()
+        return row is not None
 
 
 class Transaction(Tables):
@@ -153,27 +166,56 @@ class Transaction(Tables):
     ) -> list[Message]:
         """Store new messages, with their history and audit entries.
 
-        Ids are re-drawn on the rare collision, so the stored messages are returned.
-        With ``request_key``, the request is recorded too, and one recorded before
-        raises `RepeatedRequestError` (the caller's transaction then stores nothing).
+        Ids are re-drawn on the rare collision (with a message's or a send's id), so the
+        stored messages are returned. With ``request_key``, the request is recorded too,
+        and one recorded before raises `RepeatedRequestError` (the caller's transaction
+        then stores nothing).
         """
         if request_key is not None and not self.claim_request(request_key):
             raise RepeatedRequestError("this request was handled already")
         stored: list[Message] = []
         for message in messages:
-            while True:
-                row = {**to_row(message), "owner": self.owner}
-                try:
-                    self.db.execute(INSERT_MESSAGE, [row[c] for c in MESSAGE_COLUMNS])
-                    break
-                except sqlite3.IntegrityError:  # the id is taken (about 1 in 10^12)
-                    if not self._exists(message.id):
-                        raise
-                    message = replace(message, id=new_message_id())
+            while self._taken(message.id):  # about 1 in 10^12
+                message = replace(message, id=new_message_id())
+            self.db.execute(MESSAGES.insert, MESSAGES.to_row(message, owner=self.owner))
             self._event(message.id, message.status, "herald", None, None, message.created_at)
             self._audit(actor, action, message, {"recipient": message.recipient})
             stored.append(message)
         return stored
+
+    def add_send(
+        self,
+        send: Send,
+        messages: Sequence[Message],
+        *,
+        actor: str,
+        action: str,
+        request_key: str | None = None,
+    ) -> tuple[Send, list[Message]]:
+        """Store a send and its messages (as `add_messages`); returns them as stored."""
+        if request_key is not None and not self.claim_request(request_key):
+            raise RepeatedRequestError("this request was handled already")
+        while self._taken(send.id):
+            send = replace(send, id=new_message_id())
+        self.db.execute(SENDS.insert, SENDS.to_row(send))
+        owned = [replace(message, send_id=send.id) for message in messages]
+        return send, self.add_messages(owned, actor=actor, action=action)
+
+    def record_receipt_post(self, message_id: str, channel: str, ts: str) -> ReceiptPost:
+        post = ReceiptPost(message_id, channel, ts, posted_at=utcnow())
+        self.db.execute(
+            f"{POSTS.insert} ON CONFLICT (message_id) DO UPDATE SET "
+            "channel = excluded.channel, ts = excluded.ts, posted_at = excluded.posted_at",
+            POSTS.to_row(post),
+        )
+        found = self.receipt_post(message_id)
+        assert found is not None
+        return found
+
+    def record_failure_reply(self, message_id: str) -> None:
+        self.db.execute(
+            "UPDATE slack_receipts SET failure_announced = 1 WHERE message_id = ?", [message_id]
+        )
 
     def claim_orphans(
         self,
@@ -245,11 +287,10 @@ class Transaction(Tables):
         return message
 
     def _update(self, message_id: str, fields: dict[str, Any]) -> None:
-        values = {key: to_column(value) for key, value in fields.items()}
+        # MESSAGES.column refuses a name that is not a column, so only checked names
+        # reach the SQL below
+        values = {key: MESSAGES.column(key, value) for key, value in fields.items()}
         values["updated_at"] = iso(utcnow())
-        unknown = set(values) - set(MESSAGE_COLUMNS)
-        if unknown:
-            raise ValueError(f"not message columns: {sorted(unknown)}")
         assignments = ", ".join(f"{key} = ?" for key in values)  # checked column names
         sql = f"UPDATE messages SET {assignments} WHERE id = ?"  # noqa: S608
         self.db.execute(sql, [*values.values(), message_id])
