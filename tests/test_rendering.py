@@ -11,6 +11,7 @@ import pytest
 
 import bot.templating.library
 from bot.errors import InputError
+from bot.options import phrase
 from bot.templating.filters import format_date, format_datetime, format_money, format_time
 from bot.templating.library import (
     MissingVariablesError,
@@ -313,8 +314,14 @@ def test_missing_variables_are_named_with_an_example(library: TemplateLibrary) -
         library.render("order_delayed", {"name": "Jane"})
     assert caught.value.missing == ("order", "new_date")
     assert caught.value.unknown == ()
-    assert caught.value.field == "var"
+    assert caught.value.code == "template_variables_missing"
+    assert caught.value.fields == ("variables",)
+    assert caught.value.details["examples"] == ("A-1042", "2026-12-01")
     assert str(caught.value) == (
+        "Template 'order_delayed' needs 2 variables you did not give: order, new_date. "
+        "Add them, e.g. order=A-1042, new_date=2026-12-01"
+    )
+    assert phrase(caught.value) == (  # as the CLI and the slash command say it
         "Template 'order_delayed' needs 2 variables you did not give: order, new_date. "
         "Add them, e.g. --var order=A-1042 --var new_date=2026-12-01"
     )
@@ -323,14 +330,16 @@ def test_missing_variables_are_named_with_an_example(library: TemplateLibrary) -
 def test_missing_variables_are_reported_before_anything_renders(tmp_path: Path) -> None:
     # Rendering would fail in the filter first; the missing variable must win.
     write(tmp_path, "t", "{{ when | date }} {{ name }}")
-    with pytest.raises(MissingVariablesError, match=r"name\. Add it, e\.g\. --var name=…"):
+    with pytest.raises(MissingVariablesError) as caught:
         TemplateLibrary(tmp_path).render("t", {"when": "not a date"})
+    assert re.search(r"name\. Add it, e\.g\. --var name=…", phrase(caught.value))
 
 
 def test_example_quotes_sample_values_with_spaces(tmp_path: Path) -> None:
     write(tmp_path, "t", '{#-\n[samples]\nname = "Jane Doe"\n-#}\nHi {{ name }}')
-    with pytest.raises(MissingVariablesError, match="--var name='Jane Doe'"):
+    with pytest.raises(MissingVariablesError) as caught:
         TemplateLibrary(tmp_path).render("t", {})
+    assert "--var name='Jane Doe'" in phrase(caught.value)  # quoted for a shell
 
 
 def test_unknown_variable_is_refused_with_a_suggestion(library: TemplateLibrary) -> None:
@@ -346,10 +355,10 @@ def test_unknown_variable_is_refused_with_a_suggestion(library: TemplateLibrary)
 
 def test_variables_for_a_template_without_any_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "t", "Static text")
-    with pytest.raises(
-        UnknownVariablesError, match=r"'x'\. It takes no variables; leave out --var\."
-    ):
+    with pytest.raises(UnknownVariablesError) as caught:
         TemplateLibrary(tmp_path).render("t", {"x": "1"})
+    assert str(caught.value).endswith("'x'. It takes no variables; leave them out.")
+    assert phrase(caught.value).endswith("'x'. It takes no variables; leave out --var.")
 
 
 # Channels
@@ -585,7 +594,7 @@ def test_filter_refuses_bad_input_naming_filter_and_value(
         library.render("t", used)
     assert problem in str(caught.value)
     assert str(caught.value).startswith(f"Template 't' ({tmp_path.name}/t.j2, line 1): The ")
-    assert caught.value.field == "var"
+    assert caught.value.fields == ("variables",)
 
 
 # check()

@@ -8,7 +8,6 @@ key or the variable to fix, and never shows a value that came from a ``${VAR}``.
 from __future__ import annotations
 
 import codecs
-import difflib
 import os
 import re
 import tomllib
@@ -32,6 +31,7 @@ from bot.config.values import (
     text,
 )
 from bot.errors import ConfigError
+from bot.suggest import did_you_mean
 from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
 
 DEFAULT_CONFIG_FILE = "herald.toml"
@@ -192,17 +192,19 @@ def _load(
 
 
 def _config_path(env: Mapping[str, str], explicit: Path | str | None) -> Path | None:
+    # the core names no command-line option: a path given explicitly is the caller's own
+    named_by = ""
     if explicit is not None:
         chosen = Path(explicit)
     elif env.get("HERALD_CONFIG"):
-        chosen = Path(env["HERALD_CONFIG"])
+        chosen, named_by = Path(env["HERALD_CONFIG"]), " (set by HERALD_CONFIG)"
     else:
         default = Path(DEFAULT_CONFIG_FILE)
         return default.resolve() if default.is_file() else None
     if chosen.is_dir():
-        raise ConfigError(f"config file {chosen} is a directory (set by HERALD_CONFIG or --config)")
+        raise ConfigError(f"config file {chosen} is a directory{named_by}")
     if not chosen.is_file():
-        raise ConfigError(f"config file {chosen} does not exist (set by HERALD_CONFIG or --config)")
+        raise ConfigError(f"config file {chosen} does not exist{named_by}")
     return chosen.resolve()
 
 
@@ -260,11 +262,10 @@ def _check_keys(
 ) -> None:
     for key in table:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             choices = ", ".join(allowed)
             raise ConfigError(
-                f"{where}: unknown key '{prefix}{key}'{suggestion}; known keys: {choices}"
+                f"{where}: unknown key '{prefix}{key}'{did_you_mean(key, allowed)}; "
+                f"known keys: {choices}"
             )
     if isinstance(allowed, Mapping):
         for section, keys in allowed.items():
@@ -302,7 +303,8 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
     provider = PROVIDERS.get(provider_name)
     if provider is None:
         raise ConfigError(
-            f"{where}: {prefix}.provider: unknown provider '{provider_name}'; "
+            f"{where}: {prefix}.provider: unknown provider '{provider_name}'"
+            f"{did_you_mean(provider_name, PROVIDERS)}; "
             f"known: {', '.join(PROVIDERS)}"
         )
     allowed = COMMON_CONNECTION_KEYS + provider.required_keys + provider.optional_keys
@@ -316,6 +318,7 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
     except ValueError:
         raise ConfigError(
             f"{where}: {prefix}.channel: '{channel_value}' is not one of {channels}"
+            + did_you_mean(channel_value, [c.value for c in Channel])
         ) from None
     missing = [key for key in provider.required_keys if not table.get(key)]
     if missing:
@@ -359,7 +362,8 @@ def _check_fallbacks(connections: Mapping[str, ConnectionConfig], where: str) ->
         target = connections.get(config.fallback)
         if target is None:
             raise ConfigError(
-                f"{prefix}: no connection named '{config.fallback}'; "
+                f"{prefix}: no connection named '{config.fallback}'"
+                f"{did_you_mean(config.fallback, connections)}; "
                 f"connections: {', '.join(connections)}"
             )
         if target.name == config.name:

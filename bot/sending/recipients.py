@@ -1,22 +1,61 @@
-"""Recipients: parse, normalize (E.164 or e-mail) and mask for display."""
+"""Recipients: split a typed list (one rule for Slack and the CLI), normalize each (E.164
+or e-mail) and mask them for display."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from bot.errors import InvalidRecipientError
+from bot.errors import Field, InvalidRecipientError
 from providers import Channel
 
 MAX_RECIPIENTS = 25
+_RECIPIENTS: tuple[Field, ...] = ("recipients",)
 _MASK = "•"
 
 
+# Commas, semicolons (what Outlook puts between addresses) and line breaks (a pasted
+# column) separate recipients; a space does not, as a number may be written with spaces.
+_SEPARATOR = re.compile(r"[,;\r\n]")
+# After a list that ends in a separator, a word like these goes on with the list.
+_LOOKS_LIKE_RECIPIENT = re.compile(r"^[+(0-9]|@")
+
+
 def split_recipients(text: str) -> list[str]:
-    """``+31612345678,+4915112345678`` → two entries; blanks are dropped."""
-    return [part.strip() for part in re.split(r"[,;]", text) if part.strip()]
+    """``+31612345678, +4915112345678`` → two entries; spaces around an entry and empty
+    entries are dropped, spaces inside one (``+31 6 1234 5678``) are kept."""
+    return [part.strip() for part in _SEPARATOR.split(text) if part.strip()]
+
+
+def take_recipients(words: Sequence[str]) -> tuple[list[str], int]:
+    """The recipients at the start of ``words`` and how many of the words they took.
+
+    The one reading of a typed recipient list, for the slash command and the CLI alike:
+    the first word is the list, and it goes on into the next word when that starts with
+    a separator, or when the list ends in one and the word looks like a recipient
+    (``+31612345678, +4915112345678 Hi``): a space after a comma never turns a number
+    into message text. An option (a word starting with ``-``) ends it.
+    """
+    if not words:
+        return [], 0
+    taken = 1
+    while taken < len(words):
+        word, before = words[taken], words[taken - 1].rstrip()
+        if word.startswith("-") or not word.strip():
+            break
+        if not (
+            _SEPARATOR.match(word) or (_ends_list(before) and _LOOKS_LIKE_RECIPIENT.search(word))
+        ):
+            break
+        taken += 1
+    return split_recipients(",".join(words[:taken])), taken
+
+
+def _ends_list(word: str) -> bool:
+    return bool(word) and _SEPARATOR.match(word[-1]) is not None
 
 
 def normalize_recipient(value: str, channel: Channel) -> str:
@@ -28,11 +67,16 @@ def normalize_recipient(value: str, channel: Channel) -> str:
 
 def normalize_recipients(values: list[str], channel: Channel) -> list[str]:
     if not values:
-        raise InvalidRecipientError("Add a recipient, e.g. +31612345678", field="to")
+        raise InvalidRecipientError(
+            "Add a recipient, e.g. +31612345678", code="recipient_missing", fields=_RECIPIENTS
+        )
     if len(values) > MAX_RECIPIENTS:
         raise InvalidRecipientError(
             f"{len(values)} recipients is more than {MAX_RECIPIENTS} in one send; split the list",
-            field="to",
+            code="too_many_recipients",
+            fields=_RECIPIENTS,
+            count=len(values),
+            limit=MAX_RECIPIENTS,
         )
     seen: dict[str, None] = {}
     for value in values:
@@ -45,7 +89,9 @@ def _phone(value: str, channel: Channel) -> str:
         raise InvalidRecipientError(
             f"'{value}' is an e-mail address, but this connection sends {channel}; "
             "use a phone number such as +31612345678",
-            field="to",
+            code="invalid_recipient",
+            fields=_RECIPIENTS,
+            recipient=value,
         )
     cleaned = value.strip()
     if cleaned.startswith("00"):
@@ -53,19 +99,25 @@ def _phone(value: str, channel: Channel) -> str:
     if not cleaned.startswith("+"):
         raise InvalidRecipientError(
             f"'{value}' needs its country code: write it as +<country><number>, e.g. +31612345678",
-            field="to",
+            code="invalid_recipient",
+            fields=_RECIPIENTS,
+            recipient=value,
         )
     try:
         number = phonenumbers.parse(cleaned, None)
     except phonenumbers.NumberParseException:
         raise InvalidRecipientError(
             f"'{value}' is not a phone number; write it as +<country><number>, e.g. +31612345678",
-            field="to",
+            code="invalid_recipient",
+            fields=_RECIPIENTS,
+            recipient=value,
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidRecipientError(
             f"'{value}' is not a valid phone number (check the digits and the country code)",
-            field="to",
+            code="invalid_recipient",
+            fields=_RECIPIENTS,
+            recipient=value,
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -75,7 +127,10 @@ def _email(value: str) -> str:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidRecipientError(
-            f"'{value}' is not a valid e-mail address: {exc}", field="to"
+            f"'{value}' is not a valid e-mail address: {exc}",
+            code="invalid_recipient",
+            fields=_RECIPIENTS,
+            recipient=value,
         ) from None
     return result.normalized
 

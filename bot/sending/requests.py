@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.config.settings import Settings
-from bot.errors import InputError, NotAvailableYetError, UnknownConnectionError
+from bot.errors import Field, InputError, NotAvailableYetError, UnknownConnectionError
 from bot.models import Message, MessageStatus, new_message_id
 from bot.sending.recipients import normalize_recipients
 from bot.storage.store import utcnow
@@ -52,10 +52,10 @@ def build_messages(
     recipient; raises an `InputError` that says what to fix."""
     connection = settings.connections.get(request.connection)
     if connection is None:
-        raise UnknownConnectionError(unknown_connection_text(request.connection, settings))
+        raise UnknownConnectionError.naming(request.connection, list(settings.connections))
     if request.at is not None:
         raise NotAvailableYetError(
-            "Scheduling (--at) is not available yet; leave it out to send now.", field="at"
+            "Scheduling is not available yet; leave out the time to send now.", fields=("at",)
         )
     channel = connection.channel
     text = request.text.strip()
@@ -65,9 +65,10 @@ def build_messages(
     if request.template is not None:
         if text:
             raise InputError(
-                "Give either --template or the message text, not both: the template writes "
+                "Give either a template or the message text, not both: the template writes "
                 "the text.",
-                field="text",
+                code="template_and_text",
+                fields=("template", "text"),
             )
         rendered = library.render(
             request.template, request.variables, channel=channel, provider=connection.provider
@@ -77,16 +78,23 @@ def build_messages(
         provider_template = rendered.provider_template
         confidential = library.info(request.template).confidential
     elif request.variables:
-        raise InputError("--var fills a template: add --template NAME.", field="template")
+        raise InputError(
+            "Template variables fill a template: choose the template too.",
+            code="variables_without_template",
+            fields=("variables", "template"),
+        )
     if not text:
-        raise InputError("Write the message text after the recipient.", field="text")
+        raise InputError("Write the message text.", code="text_missing", fields=("text",))
     if len(text) > MAX_TEXT_LENGTH:
         raise InputError(
             f"The message is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}.",
-            field="text",
+            code="text_too_long",
+            fields=("text",),
+            length=len(text),
+            limit=MAX_TEXT_LENGTH,
         )
-    for value, name in ((text, "text"), (subject or "", "subject")):
-        check_visible(value, name)
+    check_visible(text, "text")
+    check_visible(subject or "", "subject")
     media = tuple(request.media_urls)
     check_content(connection, subject, media)
     recipients = normalize_recipients(list(request.recipients), channel)
@@ -120,14 +128,18 @@ def build_messages(
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
-def check_visible(value: str, name: str) -> None:
-    """Refuse characters that cannot be seen in ``value`` (the message ``name``)."""
+def check_visible(value: str, name: Field) -> None:
+    """Refuse characters that cannot be seen in ``value`` (the message's ``name``)."""
     found = _INVISIBLE.search(value)
     if found:
+        character, after = f"U+{ord(found.group()):04X}", value[: found.start()][-20:]
         raise InputError(
-            f"The {name} holds an invisible control character (U+{ord(found.group()):04X}) "
-            f"after {value[: found.start()][-20:]!r}: remove it and send again.",
-            field=name,
+            f"The {name} holds an invisible control character ({character}) "
+            f"after {after!r}: remove it and send again.",
+            code="invisible_character",
+            fields=(name,),
+            character=character,
+            after=after,
         )
 
 
@@ -135,21 +147,32 @@ def check_content(connection: ConnectionConfig, subject: str | None, media: Sequ
     """Whether ``connection``'s channel can carry a subject and media as given."""
     channel = connection.channel
     if channel is Channel.EMAIL and subject is None:
-        raise InputError('E-mail needs a subject: add --subject "…".', field="subject")
+        raise InputError("E-mail needs a subject.", code="subject_missing", fields=("subject",))
+    where = {"connection": connection.name, "channel": str(channel)}
     if channel is not Channel.EMAIL and subject is not None:
         raise InputError(
-            f"--subject is for e-mail; '{connection.name}' sends {channel}.", field="subject"
+            f"A subject is for e-mail; '{connection.name}' sends {channel}.",
+            code="subject_not_for_channel",
+            fields=("subject",),
+            **where,
         )
     if media and channel not in MEDIA_CHANNELS:
         raise InputError(
-            f"--media needs an MMS, WhatsApp or e-mail connection; '{connection.name}' sends "
+            f"Media needs an MMS, WhatsApp or e-mail connection; '{connection.name}' sends "
             f"{channel}.",
-            field="media",
+            code="media_not_for_channel",
+            fields=("media",),
+            **where,
         )
     for url in media:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InputError(f"--media must be a public http(s) URL, not {url!r}.", field="media")
+            raise InputError(
+                f"A media URL must be a public http(s) URL, not {url!r}.",
+                code="media_not_public",
+                fields=("media",),
+                url=url,
+            )
 
 
 def template_subject(channel: Channel, rendered: Rendered) -> str | None:
@@ -161,10 +184,15 @@ def template_subject(channel: Channel, rendered: Rendered) -> str | None:
     return rendered.subject if channel is Channel.EMAIL else None
 
 
-def unknown_connection_text(name: str, settings: Settings) -> str:
-    import difflib
-
-    names = list(settings.connections)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    return f"There is no connection '{name}'.{hint} Connections: {', '.join(names)}."
+def parse_variable(typed: str) -> tuple[str, str]:
+    """``name=Jane Doe`` → ``("name", "Jane Doe")``: a template variable as typed, the one
+    reading for Slack and the CLI (the name is trimmed, the value kept as typed)."""
+    key, eq, value = typed.partition("=")
+    if not eq or not key.strip():
+        raise InputError(
+            f"A template variable is written NAME=VALUE, not {typed!r}.",
+            code="variable_not_pair",
+            fields=("variables",),
+            typed=typed,
+        )
+    return key.strip(), value

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import HeraldError, RepeatedRequestError
 from bot.logsafe import loggable
 from bot.services import Herald
-from bot.slack import blocks, grammar, home
+from bot.slack import blocks, grammar, home, phrasing
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.commands import SlashCommand
 from bot.slack.intake import ParsedRequest
@@ -112,7 +112,8 @@ class SlackApp:
             log.info("ignored a repeated slash command")
             return None
         if isinstance(error, HeraldError):
-            text = blocks.error_text(str(error), command, was_send=grammar.is_send(body))
+            problem = phrasing.problem_text(error, command, list(self.settings.connections))
+            text = blocks.error_text(problem, command, was_send=grammar.is_send(body))
         else:
             log.error("unhandled error in a Slack listener", exc_info=error)
             text = INTERNAL_ERROR.format(command=command)

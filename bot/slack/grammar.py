@@ -18,9 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import InputError
+from bot.options import FIELD_OF_OPTION, OPTIONS
+from bot.sending.recipients import take_recipients
+from bot.sending.requests import parse_variable
+from bot.suggest import closest
 
 SUBCOMMANDS = ("help", "list", "templates", "status", "cancel")
-VALUE_OPTIONS = ("template", "var", "at", "subject", "media")
+VALUE_OPTIONS = tuple(option.removeprefix("--") for option in OPTIONS.values())
 _DOUBLE = {'"': '"', "“": "”", "„": "“", "”": "”"}
 _SINGLE = {"'": "'", "‘": "’", "’": "’"}
 _SLACK_LINK = re.compile(r"<((?:mailto|tel):)?([^>|]+)(?:\|([^>]*))?>")
@@ -86,11 +90,16 @@ def parse(text: str) -> Command:
         return ListScheduled()
     if head == "templates":
         if len(words) > 2:
-            raise InputError("`templates` takes at most a template name, to preview it.")
+            raise InputError(
+                "`templates` takes at most a template name, to preview it.", code="command_usage"
+            )
         return Templates(words[1] if len(words) == 2 else None)
     if head in ("status", "cancel"):
         if len(words) != 2:
-            raise InputError(f"Give one message id: `{head} ID` (the #… code in the receipt).")
+            raise InputError(
+                f"Give one message id: `{head} ID` (the #… code in the receipt).",
+                code="command_usage",
+            )
         return Status(words[1]) if head == "status" else Cancel(words[1])
     return _quick_send(typed, spans)
 
@@ -103,7 +112,7 @@ def is_send(body: Mapping[str, object]) -> bool:
 
 def _no_more(words: list[str], name: str) -> None:
     if len(words) > 1:
-        raise InputError(f"`{name}` takes nothing after it.")
+        raise InputError(f"`{name}` takes nothing after it.", code="command_usage")
 
 
 def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
@@ -112,15 +121,24 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
     words = [word.value for word in spans]
     connection = words[0]
     if connection.startswith("-"):
-        raise InputError("Start with the connection and the recipient, then the options.")
+        raise InputError(
+            "Start with the connection and the recipient, then the options.",
+            code="connection_missing",
+            fields=("connection",),
+        )
     if len(words) < 2 or words[1].startswith("--"):
-        raise InputError(f"Add a recipient after '{connection}', e.g. +31612345678.")
-    recipients = [part.strip() for part in re.split(r"[,;]", words[1]) if part.strip()]
+        raise InputError(
+            f"Add a recipient after '{connection}', e.g. +31612345678.",
+            code="recipient_missing",
+            fields=("recipients",),
+            connection=connection,
+        )
+    recipients, taken = take_recipients(words[1:])
     options: dict[str, str] = {}
     variables: dict[str, str] = {}
     media: list[str] = []
     text: list[Word] = []
-    index = 2
+    index = 1 + taken
     while index < len(words):
         word = words[index]
         index += 1
@@ -130,23 +148,30 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
         name, has_value, value = word[2:].partition("=")
         name = name.lower()
         if name not in VALUE_OPTIONS:
-            known = ", ".join(f"--{o}" for o in VALUE_OPTIONS)
-            raise InputError(f"Unknown option --{name}. Options: {known}.")
+            close = closest(name, VALUE_OPTIONS)
+            hint = f" Did you mean --{close}?" if close else ""
+            raise InputError(
+                f"Unknown option --{name}.{hint} Options: {', '.join(OPTIONS.values())}.",
+                code="unknown_option",
+                option=f"--{name}",
+                suggestion=f"--{close}" if close else "",
+            )
+        about = (FIELD_OF_OPTION[f"--{name}"],)
         if not has_value:
             if index >= len(words):
-                raise InputError(f"--{name} needs a value.")
+                raise InputError(
+                    f"--{name} needs a value.", code="option_needs_value", fields=about
+                )
             value = words[index]
             index += 1
         if name == "var":
-            key, eq, val = value.partition("=")
-            if not eq or not key.strip():
-                raise InputError(f"--var takes KEY=VALUE, not '{value}'.")
-            variables[key.strip()] = val
+            key, val = parse_variable(value)
+            variables[key] = val
         elif name == "media":
             media.append(value)
         else:
             if name in options:
-                raise InputError(f"--{name} is given twice.")
+                raise InputError(f"--{name} is given twice.", code="option_repeated", fields=about)
             options[name] = value
     return QuickSend(
         connection=connection,

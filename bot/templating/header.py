@@ -6,13 +6,13 @@ wrong and, where known, the line in the file; `bot.templating.library` names the
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
+from bot.suggest import did_you_mean
 from providers import PROVIDERS, Channel, ProviderTemplate
 
 # A Jinja comment at the very top of the file: "{#" or "{#-" … "#}" or "-#}".
@@ -91,7 +91,7 @@ def _provider_template(provider: str, data: dict[str, Any]) -> ProviderTemplate:
     where = f"provider_templates.{provider}"
     if provider not in PROVIDERS:
         raise HeaderProblem(
-            f"[{where}] names an unknown provider{_did_you_mean(provider, PROVIDERS)}; "
+            f"[{where}] names an unknown provider{did_you_mean(provider, PROVIDERS)}; "
             f"providers are {', '.join(PROVIDERS)}"
         )
     _refuse_unknown(data, _PROVIDER_KEYS, f"[{where}]")
@@ -150,14 +150,9 @@ def _refuse_unknown(data: dict[str, Any], known: tuple[str, ...], where: str) ->
     for key in data:
         if key not in known:
             raise HeaderProblem(
-                f"{where} has an unknown key {key!r}{_did_you_mean(key, known)}; "
+                f"{where} has an unknown key {key!r}{did_you_mean(key, known)}; "
                 f"the keys are {', '.join(known)}"
             )
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _dotted(where: str, key: str) -> str:

@@ -337,7 +337,7 @@ class TemplateLibrary:
             raise TemplateSyntaxError.from_jinja(name, exc) from exc
         except FilterInputError as exc:
             raise TemplateValueError(
-                f"{self._where(name, exc, template)}: {exc}", template=name, field="var"
+                f"{self._where(name, exc, template)}: {exc}", template=name
             ) from exc
         except jinja2.TemplateNotFound as exc:  # an {% include %} of a file that is not there
             raise TemplateRenderError(
