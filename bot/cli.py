@@ -83,7 +83,9 @@ def build_parser() -> CommandLine:
     )
     send.add_argument("connection", help="connection name, e.g. sandbox")
     send.add_argument(
-        "recipient", help="phone number(s) in +E.164 or e-mail address(es), comma-separated"
+        "recipient",
+        help="phone number(s) in +E.164 or e-mail address(es), separated by commas or "
+        "semicolons (a space after one is fine)",
     )
     send.add_argument("text", nargs="*", help="message text")
     send.add_argument("--template", metavar="NAME", help="write the message from this template")

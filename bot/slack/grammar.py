@@ -6,6 +6,9 @@
     /send CONNECTION RECIPIENT[,RECIPIENT…] TEXT… [--template NAME] [--var K=V]…
           [--at WHEN] [--subject TEXT] [--media URL]
 
+Recipients are read as ``herald send`` reads them (`bot.sending.recipients`):
+separated by commas or semicolons, a space after one allowed.
+
 Quoting is forgiving on purpose: ``"…"`` (straight or curly) groups words anywhere,
 ``'…'`` groups words at the start of a word or after ``=``, and an apostrophe
 inside a word (``don't``) is just an apostrophe.
