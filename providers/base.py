@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -29,7 +28,9 @@ from providers.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     ProviderUnsupportedError,
+    retry_after_seconds,
 )
+from providers.redaction import Redactor, redacting, scrub_error
 
 
 class Channel(StrEnum):
@@ -198,13 +199,17 @@ class Provider(abc.ABC):
     """Base class of every provider adapter.
 
     Subclasses set the class attributes and implement `send`; those whose
-    provider calls back implement `parse_webhook`.
+    provider calls back implement `parse_webhook`. Every `ProviderError` their
+    `send`, `send_many` or `parse_webhook` raises or returns leaves scrubbed of the
+    values of `secret_keys`, the connection's ``webhook_token`` and URL userinfo
+    (`providers.redaction`): an adapter never redacts on its own.
     """
 
     name: ClassVar[str]
     channels: ClassVar[frozenset[Channel]]
     required_keys: ClassVar[tuple[str, ...]] = ()
     optional_keys: ClassVar[tuple[str, ...]] = ()
+    secret_keys: ClassVar[tuple[str, ...]] = ()  # keys whose values are never shown
     default_base_url: ClassVar[str | None] = None
     batches: ClassVar[bool] = False  # True: `send_many` sends several messages in one request
 
@@ -218,8 +223,33 @@ class Provider(abc.ABC):
         self.client = client
         self.receipts = receipts
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Each adapter's own send, send_many and parse_webhook is wrapped as the class is
+        # made, so no error path of any adapter, present or future, can skip redaction.
+        for name in ("send", "send_many", "parse_webhook"):
+            method = cls.__dict__.get(name)
+            if callable(method):
+                setattr(cls, name, redacting(method))
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} connection={self.config.name!r}>"
+
+    def secret_values(self) -> list[str]:
+        """The values never to show: those of `secret_keys` and the ``webhook_token``;
+        adapters that derive credentials from them (a hash, a token) add those."""
+        values = [self.config.option(key) for key in self.secret_keys]
+        values.append(self.config.webhook_token)
+        return [str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool)]
+
+    def redact(self, text: str) -> str:
+        """``text`` with the connection's secrets and URL userinfo replaced: for anything
+        an adapter puts in a log line or an error beyond what the base scrubs."""
+        return Redactor(self.secret_values()).text(text)
+
+    def scrub(self, error: ProviderError) -> ProviderError:
+        """``error`` with the connection's secrets redacted (in place)."""
+        return scrub_error(error, Redactor(self.secret_values()))
 
     @property
     def base_url(self) -> str:
@@ -242,7 +272,8 @@ class Provider(abc.ABC):
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Make one HTTP call; transport failures and non-2xx answers become `ProviderError`s.
 
-        Adapters shape the error text by overriding `error_detail` and `error_hint`.
+        Adapters shape the error text by overriding `error_detail` and `error_hint`; the
+        error is scrubbed of secrets as it is built, before an adapter quotes it elsewhere.
         """
         try:
             response = await self.client.request(method, url, **kwargs)
@@ -283,7 +314,7 @@ class Provider(abc.ABC):
                 detail,
                 provider=self.name,
                 status_code=status,
-                retry_after=_retry_after(response.headers.get("retry-after")),
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
                 hint=hint,
             )
         elif status in GATEWAY_FAILURES:
@@ -302,13 +333,13 @@ class Provider(abc.ABC):
             error = ProviderUnavailableError(detail, provider=self.name, status_code=status)
         else:
             error = ProviderRejectedError(
-                detail, provider=self.name, status_code=status, raw=_body(response), hint=hint
+                detail, provider=self.name, status_code=status, raw=json_body(response), hint=hint
             )
-        raise error
+        raise self.scrub(error)
 
     def error_detail(self, response: httpx.Response) -> str:
         """The provider's own words for a failed call (override to read its error shape)."""
-        body = _body(response)
+        body = json_body(response)
         if isinstance(body, dict):
             for key in ("message", "error", "detail", "description"):
                 value = body.get(key)
@@ -355,23 +386,9 @@ class Provider(abc.ABC):
         """Release what the provider holds beyond the shared client."""
 
 
-def _body(response: httpx.Response) -> Any:
+def json_body(response: httpx.Response) -> Any:
+    """The answer's body as JSON; None when it is not JSON."""
     try:
         return response.json()
     except ValueError:
         return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())

@@ -45,6 +45,7 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
+    json_body,
     require_content,
 )
 from providers.bird_errors import describe_error
@@ -57,7 +58,6 @@ MAX_TAGS = 10  # §2.3
 MAX_IMAGES = 10  # §2.4
 DEFAULT_TEMPLATE_VERSION = "latest"  # §2.4
 SHORT_LINK_CHANNELS = frozenset({Channel.SMS, Channel.MMS})  # "SMS link shortening", §2.3
-SECRET_KEYS = ("access_key", "signing_key")
 
 AUTH_HINT = "Check access_key, and that its access policy allows sending messages on the channel."
 NOT_FOUND_HINT = "Check workspace_id and channel_id: the channel must belong to that workspace."
@@ -135,6 +135,8 @@ class BirdProvider(Provider):
         "template_version",
     )
     default_base_url = "https://api.bird.com"
+    # Bird's error bodies are not documented (§2.5): the base keeps these out of them.
+    secret_keys = ("access_key", "signing_key")
 
     def __init__(
         self, config: ConnectionConfig, client: httpx.AsyncClient, receipts: ReceiptSink
@@ -157,16 +159,13 @@ class BirdProvider(Provider):
         return self._result(response, sent_template="template" in payload)
 
     def _result(self, response: httpx.Response, *, sent_template: bool) -> SendResult:
-        try:
-            raw = response.json()
-        except ValueError:
-            raw = None
+        raw = json_body(response)
         if not isinstance(raw, dict):
             # 202 is "accepted for processing" whatever the body; without an object, no id.
             return SendResult(None, DeliveryStatus.ACCEPTED, raw=raw)
         status = str(raw.get("status") or "accepted")
         if status in _REFUSED:
-            detail = self._redact(describe_error(raw) or f"Bird set the message to {status}")
+            detail = describe_error(raw) or f"Bird set the message to {status}"
             raise ProviderRejectedError(
                 detail,
                 provider=self.name,
@@ -190,11 +189,7 @@ class BirdProvider(Provider):
         return {url: kind for url, kind in zip(urls, found, strict=True) if kind}
 
     def error_detail(self, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return self._redact(describe_error(body) or super().error_detail(response))
+        return describe_error(json_body(response)) or super().error_detail(response)
 
     def error_hint(self, response: httpx.Response) -> str | None:
         detail = self.error_detail(response)
@@ -224,14 +219,6 @@ class BirdProvider(Provider):
         if self.config.channel is Channel.MMS and ("mms" in lowered or "media" in lowered):
             return MMS_HINT
         return None
-
-    def _redact(self, text: str) -> str:
-        # Bird's error bodies are not documented (§2.5): never let one echo a credential.
-        for key in SECRET_KEYS:
-            value = self.config.option(key)
-            if isinstance(value, str) and value:
-                text = text.replace(value, "[redacted]")
-        return text
 
 
 def _sent_template(response: httpx.Response) -> bool:

@@ -43,6 +43,7 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
+    json_body,
     require_content,
 )
 from providers.callbell_webhooks import REFERENCE_KEY, SECRET_PREFIX, read_callback
@@ -82,6 +83,7 @@ class CallbellProvider(Provider):
     required_keys = ("token", "channel_uuid")
     optional_keys = ("assign_to_sender", "optin_contact", "team_uuid", "signing_secret")
     default_base_url = "https://api.callbell.eu/v1"
+    secret_keys = ("token", "signing_secret")
 
     @classmethod
     def check_config(cls, config: ConnectionConfig) -> None:
@@ -141,20 +143,13 @@ class CallbellProvider(Provider):
             follow_up = await self._post(self._body(message, "text", {"text": message.text}))
         except ProviderOutcomeUnknownError as exc:
             # Not retryable either way: a retry would send the attachment a second time.
-            raise ProviderOutcomeUnknownError(
-                "the attachment was sent; the text after it may or may not have been: "
-                f"{exc.detail}",
-                provider=self.name,
-                status_code=exc.status_code,
-                hint=exc.hint,
-            ) from exc
+            doubt = (
+                f"the attachment was sent; the text after it may or may not have been: {exc.detail}"
+            )
+            raise exc.recast(ProviderOutcomeUnknownError, doubt, hint=exc.hint) from exc
         except ProviderError as exc:
-            raise ProviderRejectedError(
-                f"the attachment was sent but the text after it was not: {exc.detail}",
-                provider=self.name,
-                status_code=exc.status_code,
-                hint=exc.hint,
-            ) from exc
+            refused = f"the attachment was sent but the text after it was not: {exc.detail}"
+            raise exc.recast(ProviderRejectedError, refused, hint=exc.hint) from exc
         raw = dict(attachment.raw) if isinstance(attachment.raw, Mapping) else {}
         raw["text_message"] = _message_part(follow_up.raw)
         return SendResult(attachment.provider_message_id, DeliveryStatus.ACCEPTED, raw=raw)
@@ -227,7 +222,7 @@ class CallbellProvider(Provider):
             },
         )
         # §4.3: 200 or 201 (which one is UNKNOWN); {"message": {"uuid", "status": "enqueued"}}.
-        raw = _json(response)
+        raw = json_body(response)
         part = _message_part(raw)
         uuid, status = part.get("uuid"), str(part.get("status") or "").lower()
         if status == "failed":  # §4.4: "not deliverable"
@@ -260,18 +255,15 @@ class CallbellProvider(Provider):
         # §4.3: the error body is UNKNOWN. Callbell documents {"error", "code"} for its
         # 402 wallet error; Rails-style {"errors": [...]} or {"errors": {field: [...]}}
         # are read too, then the base's reading.
-        body = _json(response)
+        body = json_body(response)
         detail = ""
         if isinstance(body, dict):
             detail = _words(body.get("error")) or _words(body.get("errors"))
-        detail = detail or super().error_detail(response)
-        # Never show the token, even if an error body were to echo it.
-        token = str(self.config.option("token") or "")
-        return detail.replace(token, "***") if len(token) >= 8 else detail
+        return detail or super().error_detail(response)
 
     def error_hint(self, response: httpx.Response) -> str | None:
         status = response.status_code
-        body = _json(response)
+        body = json_body(response)
         code = str(body.get("code", "")) if isinstance(body, dict) else ""
         text = f"{code} {response.text}".lower()
         if status in (401, 403):
@@ -357,13 +349,6 @@ def bounded_metadata(pairs: Mapping[str, str]) -> dict[str, str]:
         if len(key) <= METADATA_MAX_KEY and len(value) <= METADATA_MAX_VALUE
     }
     return dict(list(kept.items())[:METADATA_MAX_PAIRS])
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _message_part(raw: Any) -> dict[str, Any]:

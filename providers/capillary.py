@@ -27,6 +27,7 @@ import base64
 import hashlib
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, NamedTuple
@@ -40,6 +41,7 @@ from providers.base import (
     Provider,
     ReceiptSink,
     SendResult,
+    json_body,
     require_content,
 )
 from providers.capillary_answers import (
@@ -47,7 +49,6 @@ from providers.capillary_answers import (
     code_of,
     describe,
     errors_of,
-    json_body,
     judge,
     unknown,
 )
@@ -66,6 +67,7 @@ TOKEN_HEADER = "X-CAP-API-OAUTH-TOKEN"  # noqa: S105 - §1.2 "Name conflict": no
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 DEFAULT_TOKEN_TTL = 300.0  # §1.2's example; used only if an answer leaves ttlSeconds out
 TOKEN_MARGIN = 30.0  # renew this long before expiry, so a token does not die in flight
+ISSUED_TOKENS_KEPT = 8
 
 BASIC_HINT = "Check username and password (the password is sent md5-hashed)"
 OAUTH_HINT = "Check oauth_key and oauth_secret"
@@ -102,6 +104,7 @@ class CapillaryProvider(Provider):
     required_keys = ()
     optional_keys = ("username", "password", "oauth_key", "oauth_secret", "sender", "from")
     default_base_url = None
+    secret_keys = ("password", "oauth_secret")
     batches = True  # several recipients in one sendMessage request (seed 000)
 
     def __init__(
@@ -115,6 +118,8 @@ class CapillaryProvider(Provider):
         super().__init__(config, client, receipts)
         self.clock = clock  # injectable, so tests expire tokens without sleeping
         self._token: str | None = None
+        # Tokens this connection was given lately: an answer may quote one after renewal.
+        self._issued: deque[str] = deque(maxlen=ISSUED_TOKENS_KEPT)
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
 
@@ -124,6 +129,17 @@ class CapillaryProvider(Provider):
         problems = _config_problems(config)
         if problems:
             raise ProviderUnsupportedError("; ".join(problems), provider=cls.name)
+
+    def secret_values(self) -> list[str]:
+        # What Basic auth sends (the md5 of the password, and the header it makes) lets
+        # anyone in as well as the password does; so does an OAuth token.
+        derived = list(self._issued)
+        username, password = _option(self.config, "username"), _option(self.config, "password")
+        if password:
+            header = basic_authorization(username, password)
+            digest = hashlib.md5(password.encode(), usedforsecurity=False).hexdigest()
+            derived += [header.removeprefix("Basic "), digest]
+        return super().secret_values() + derived
 
     # -- sending ----------------------------------------------------------------
 
@@ -246,6 +262,7 @@ class CapillaryProvider(Provider):
         async with self._token_lock:
             if self._token is None or self.clock() >= self._token_expires:
                 self._token, self._token_expires = await self._fetch_token()
+                self._issued.append(self._token)
             return self._token
 
     def _forget_token(self, token: str) -> None:
@@ -264,16 +281,11 @@ class CapillaryProvider(Provider):
             )
         except ProviderRejectedError as exc:
             # Whatever the token call refuses, the user's next step is the credentials.
-            raise ProviderAuthError(
-                exc.detail, provider=self.name, status_code=exc.status_code, hint=OAUTH_HINT
-            ) from None
+            raise exc.recast(ProviderAuthError, hint=OAUTH_HINT) from None
         except ProviderOutcomeUnknownError as exc:
             # A lost token answer sent no message: trying again cannot send one twice.
-            raise ProviderUnavailableError(
-                f"the token endpoint did not answer: {exc.detail}",
-                provider=self.name,
-                status_code=exc.status_code,
-            ) from exc
+            lost = f"the token endpoint did not answer: {exc.detail}"
+            raise exc.recast(ProviderUnavailableError, lost) from exc
         body = json_body(response)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):

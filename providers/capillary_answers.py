@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-import httpx
-
 from providers.base import CHECK_BEFORE_RESENDING, SendResult
 from providers.errors import ProviderError, ProviderOutcomeUnknownError, ProviderRejectedError
 
@@ -125,13 +123,6 @@ def batch_detail(envelope: dict[str, Any], count: int) -> str:
         tally = f"Capillary counts {succeeded} of {count} as sent"
         return f"{words}; {tally}" if words else tally
     return words or "Capillary's batch status says it failed"
-
-
-def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def code_of(value: Any) -> int | None:

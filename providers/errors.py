@@ -15,12 +15,19 @@
 
 ``str(exc)`` is safe to show a Slack user: it names the provider, says what went
 wrong in a short trimmed detail, adds a ``hint`` (the next step) for known cases
-and never contains credentials.
+and never contains credentials: every error a provider lets out has passed through
+`ProviderError.redact` (``providers.redaction``, applied by the ``Provider`` base class).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
 DETAIL_LIMIT = 300
+_Error = TypeVar("_Error", bound="ProviderError")
 
 
 def _trim(text: str, limit: int = DETAIL_LIMIT) -> str:
@@ -42,12 +49,33 @@ class ProviderError(Exception):
         raw: object = None,
         hint: str | None = None,
     ) -> None:
-        self.detail = _trim(detail)
+        # Kept whole, so `redact` sees a secret the trim would cut in two.
+        self._words = " ".join(detail.split())
+        self.detail = _trim(self._words)
         self.provider = provider
         self.status_code = status_code
         self.raw = raw
         self.hint = hint
         super().__init__(self.detail)
+
+    def redact(self, clean: Callable[[str], str]) -> None:
+        """Pass the detail (before it is trimmed) and the hint through ``clean``."""
+        self._words = clean(self._words)
+        self.detail = _trim(self._words)
+        self.hint = clean(self.hint) if self.hint is not None else None
+        self.args = (self.detail,)
+
+    def recast(
+        self, kind: type[_Error], detail: str | None = None, *, hint: str | None = None
+    ) -> _Error:
+        """This failure, for the same provider and HTTP status, as a ``kind`` (with a new
+        ``detail`` if given, and ``hint``)."""
+        return kind(
+            self.detail if detail is None else detail,
+            provider=self.provider,
+            status_code=self.status_code,
+            hint=hint,
+        )
 
     def __str__(self) -> str:
         text = f"{self.provider}: {self.detail.rstrip('.')}"
@@ -118,3 +146,18 @@ class WebhookError(ProviderError):
 
 class WebhookAuthError(WebhookError):
     """A delivery callback whose signature or token does not verify."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())

@@ -54,6 +54,7 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
+    json_body,
     require_content,
 )
 from providers.errors import (
@@ -91,6 +92,7 @@ class SociocsProvider(Provider):
     required_keys = ("api_key", "channel_key", "sociocs_provider")
     optional_keys = ("webhook_secret", "save_contacts", "contact_list_id")
     default_base_url = "https://api.sociocs.com"
+    secret_keys = ("api_key", "webhook_secret")
 
     @classmethod
     def check_config(cls, config: ConnectionConfig) -> None:
@@ -238,7 +240,7 @@ class SociocsProvider(Provider):
         return body
 
     def _result(self, response: httpx.Response) -> SendResult:
-        body = _json(response)
+        body = json_body(response)
         status = body.get("status") if isinstance(body, dict) else None
         if status == "success":
             data = body.get("data")
@@ -288,18 +290,11 @@ class SociocsProvider(Provider):
         return secret if isinstance(secret, str) and secret else None
 
     def error_detail(self, response: httpx.Response) -> str:
-        messages = _messages(_json(response))
+        messages = _messages(json_body(response))
         return "; ".join(messages) if messages else super().error_detail(response)
 
     def error_hint(self, response: httpx.Response) -> str | None:
-        return _hint(response.status_code, _messages(_json(response)))
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+        return _hint(response.status_code, _messages(json_body(response)))
 
 
 def _media_field(mime: str | None) -> str:

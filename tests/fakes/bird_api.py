@@ -457,6 +457,10 @@ CASE = ProviderCase(
     recipient="+31612345678",
     options=_options,
     wrong_options=lambda fake: {**_options(fake), "access_key": "ak_wrong_" + secrets.token_hex(8)},
-    secret_keys=("access_key", "signing_key"),
+    # §2.6: a message resource whose status is rejected, with failure.description.
+    refusal=lambda words: (
+        202,
+        {"id": str(uuid.uuid4()), "status": "rejected", "failure": {"description": words}},
+    ),
     unsupported_channel=Channel.ZALO,
 )

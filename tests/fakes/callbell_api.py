@@ -336,6 +336,10 @@ CASE = ProviderCase(
     recipient="+31612345678",
     options=_options,
     wrong_options=lambda fake: _options(fake, token="test_wrongTokenWrongToken00"),
-    secret_keys=("token",),
+    # §4.4: "failed" is "not deliverable"; an undocumented field carries the words.
+    refusal=lambda words: (200, {"message": {"uuid": "u-1", "status": "failed", "error": words}}),
+    secret_options=lambda fake: [
+        {**_options(fake), "signing_secret": "whsec_" + secrets.token_urlsafe(18)}
+    ],
     unsupported_channel=Channel.SMS,
 )

@@ -271,6 +271,17 @@ CASE = ProviderCase(
     recipient="+919591471711",
     options=lambda fake: {"username": _fake(fake).username, "password": _fake(fake).password},
     wrong_options=lambda fake: {"username": _fake(fake).username, "password": "wrong-password"},
-    secret_keys=("password",),
+    # §1.5: HTTP 201 and the item's own errors (seed 000's smsList entry shape).
+    refusal=lambda words: (
+        201,
+        {
+            "status": {"success": False, "count": 1, "successCount": 0},
+            "smsList": [{"sms": {}, "errors": [{"code": 4101, "message": words}]}],
+        },
+    ),
+    secret_options=lambda fake: [
+        {"username": _fake(fake).username, "password": _fake(fake).password},
+        {"oauth_key": _fake(fake).oauth_key, "oauth_secret": _fake(fake).oauth_secret},
+    ],
     unsupported_channel=Channel.MMS,
 )

@@ -3,8 +3,9 @@
 A subclass implements `handle` the way the real API behaves: it checks auth and
 the body and answers with the documented shapes (wrong auth → 401, a missing
 field → the documented error). Tests can make the next requests fail
-(`fail_next`, `rate_limit_next`, `hang_next`) and wait for requests on a
-condition variable instead of sleeping.
+(`fail_next`, `rate_limit_next`, `hang_next`), or answer with an error that quotes the
+request back (`echo_next`, as an API whose error bodies are undocumented may), and wait
+for requests on a condition variable instead of sleeping.
 
 `MediaHost` plays the web server a media URL points at, for adapters that ask a URL
 for its type (``HEAD``) before sending it.
@@ -24,6 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 HANG_LIMIT_SECONDS = 30.0
+# Headers the HTTP client adds on its own; `echo_next` quotes the ones the adapter chose.
+TRANSPORT_HEADERS = frozenset(
+    {"host", "user-agent", "accept", "accept-encoding", "connection", "content-length"}
+)
 
 
 @dataclass
@@ -51,10 +56,24 @@ class _Hang:
     """A fault that holds the request until the fake stops (the client must time out)."""
 
 
+@dataclass
+class _Echo:
+    """A fault that answers ``status`` with the request's own headers and body quoted."""
+
+    status: int
+
+    def reply(self, request: Recorded) -> Reply:
+        chosen = [v for k, v in request.headers.items() if k not in TRANSPORT_HEADERS]
+        words = f"refused {request.method} {request.path}?{request.query}: {chosen} " + (
+            request.body.decode("utf-8", "replace")
+        )
+        return Reply(self.status, {"message": words, "error": words, "errors": [{"msg": words}]})
+
+
 class ProviderFake:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self._faults: deque[Reply | _Hang] = deque()
+        self._faults: deque[Reply | _Hang | _Echo] = deque()
         self._cond = threading.Condition()
         self._released = threading.Event()
         fake = self
@@ -174,6 +193,12 @@ class ProviderFake:
         with self._cond:
             self._faults.extend(_Hang() for _ in range(times))
 
+    def echo_next(self, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``status`` and a body (``message``,
+        ``error``, ``errors[].msg``) quoting the request's headers, query and body."""
+        with self._cond:
+            self._faults.extend(_Echo(status) for _ in range(times))
+
     # -- what tests look at -----------------------------------------------------
 
     def wait_for(self, predicate: Callable[[ProviderFake], Any], timeout: float = 5.0) -> Any:
@@ -197,6 +222,8 @@ class ProviderFake:
         if isinstance(fault, _Hang):
             self._released.wait(HANG_LIMIT_SECONDS)
             return None
+        if isinstance(fault, _Echo):
+            return fault.reply(request)
         if fault is not None:
             return fault
         try:

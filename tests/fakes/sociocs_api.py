@@ -287,6 +287,7 @@ CASE = ProviderCase(
         "sociocs_provider": "twlo",
         "webhook_secret": WEBHOOK_SECRET,
     },
-    secret_keys=("api_key", "webhook_secret"),
+    # §3.4: {"status": "error", "errors": [{"msg": …}]}, decided by the status field.
+    refusal=lambda words: (200, {"status": "error", "errors": [{"msg": words}]}),
     unsupported_channel=Channel.EMAIL,
 )

@@ -26,8 +26,16 @@ class ProviderCase:
     recipient: str  # a valid recipient on that channel
     options: Callable[[ProviderFake], dict[str, Any]]  # connection keys the fake accepts
     wrong_options: Callable[[ProviderFake], dict[str, Any]]  # keys the fake refuses (401/403)
-    secret_keys: tuple[str, ...]  # option keys whose values must never be shown
+    # A success-coded answer (status, body) in which the provider refuses the message in
+    # the given words, as its documents show one (the words land in the error's detail).
+    refusal: Callable[[str], tuple[int, Any]]
+    # Connection keys the fake accepts that, between them, give every one of the
+    # provider's `secret_keys` a value (default: `options` alone).
+    secret_options: Callable[[ProviderFake], list[dict[str, Any]]] | None = None
     unsupported_channel: Channel | None = None  # a channel it must refuse at startup
+
+    def option_sets(self, fake: ProviderFake) -> list[dict[str, Any]]:
+        return self.secret_options(fake) if self.secret_options else [self.options(fake)]
 
 
 def load_cases() -> list[ProviderCase]:

@@ -246,6 +246,24 @@ def test_fresh_token_refused_again_is_an_auth_error_after_one_retry(fake: Capill
         assert secret not in str(error) + repr(error) + str(error.raw)
 
 
+def test_answer_echoing_the_oauth_token_never_shows_it(fake: CapillaryFake) -> None:
+    # The token is a credential Herald derives (§1.2): the base redacts it only because
+    # the adapter adds it to its secret values.
+    async def twice(provider: CapillaryProvider) -> ProviderError:
+        await provider.send(message())  # fetches the token
+        fake.echo_next(400)
+        with pytest.raises(ProviderError) as caught:
+            await provider.send(message())
+        return caught.value
+
+    error = run(fake, twice, options=oauth(fake))
+
+    (token,) = fake.tokens
+    assert fake.requests[-1].headers["x-cap-api-oauth-token"] == token  # what was echoed
+    assert token not in str(error) + repr(error) + str(error.raw)
+    assert "[redacted]" in str(error.raw)
+
+
 def test_wrong_oauth_secret_is_an_auth_error_without_a_send(fake: CapillaryFake) -> None:
     options = {"oauth_key": fake.oauth_key, "oauth_secret": "not-the-secret"}
 

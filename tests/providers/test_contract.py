@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -46,12 +48,14 @@ def _run(
     options: dict[str, Any] | None = None,
     base_url: str | None = None,
     timeout: float = 5.0,
+    webhook_token: str | None = None,
 ) -> T:
     config = ConnectionConfig(
         name="conn",
         provider=case.name,
         channel=case.channel,
         base_url=base_url or fake.base_url,
+        webhook_token=webhook_token,
         options=case.options(fake) if options is None else options,
     )
 
@@ -187,34 +191,129 @@ def test_client_error_is_a_rejection_with_the_providers_words(case: ProviderCase
     assert error.status_code == 400
 
 
+# -- secrets: the base class redacts them for every adapter (providers.redaction) --------
+
+WEBHOOK_TOKEN = "whtok_" + secrets.token_urlsafe(16)
+USERINFO_URL = "https://media-user:media-pass@cdn.example.com/a.png"
+# The faults whose detail is the provider's own words (502/504 name the failure instead).
+WORDED_FAULTS = (400, 401, 403, 404, 422, 429, 500, 503)
+# Bird AccessKey, Callbell Bearer, Capillary Basic: authorization; Sociocs: apikey (§3.2);
+# Capillary OAuth: X-CAP-API-OAUTH-TOKEN (§1.2).
+CREDENTIAL_HEADERS = ("authorization", "apikey", "x-cap-api-oauth-token")
+
+
+def _secrets(case: ProviderCase, options: dict[str, Any]) -> list[str]:
+    return [str(options[key]) for key in case.provider.secret_keys if key in options]
+
+
+def _echo(words: list[str]) -> str:
+    # Each secret as sent and percent-encoded, then a URL with a user name and password.
+    quoted = " ".join(f"{w} ({quote(w, safe='')})" for w in words)
+    return f"refused for key {quoted}; media at {USERINFO_URL}"
+
+
+def _shown(error: ProviderError) -> str:
+    return "\n".join((str(error), repr(error), error.detail, str(error.hint), str(error.raw)))
+
+
+def _outcome(case: ProviderCase, fake: ProviderFake, options: dict[str, Any]) -> str:
+    try:
+        _send(case, fake, options=options, webhook_token=WEBHOOK_TOKEN)
+    except ProviderError as exc:
+        return _shown(exc)
+    return ""
+
+
+def _assert_hidden(shown: str, hidden: list[str]) -> None:
+    for secret in hidden:
+        assert secret not in shown
+        assert quote(secret, safe="") not in shown
+    assert "media-user" not in shown and "media-pass" not in shown
+
+
+def test_secret_keys_are_the_providers_credential_keys(case: ProviderCase) -> None:
+    keys = case.provider.secret_keys
+    assert keys, "a provider with credentials names its secret keys"
+    assert set(keys) <= {*case.provider.required_keys, *case.provider.optional_keys}
+    with case.fake() as fake:
+        given = {key for options in case.option_sets(fake) for key, v in options.items() if v}
+    assert set(keys) <= given, "the case gives every secret key a value"
+
+
+@pytest.mark.parametrize("status", WORDED_FAULTS)
+def test_error_answers_quoting_secrets_never_show_them(
+    case: ProviderCase, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with case.fake() as fake:
+        for options in case.option_sets(fake):
+            hidden = [*_secrets(case, options), WEBHOOK_TOKEN]
+            fake.fail_next(status, {"message": _echo(hidden), "error": _echo(hidden)})
+            shown = _outcome(case, fake, options)
+
+            _assert_hidden(shown + caplog.text, hidden)
+            assert "[redacted]" in shown  # the words reached the error, scrubbed
+
+
+@pytest.mark.parametrize("status", [400, 401, 422])
+def test_answers_echoing_the_request_never_show_its_credentials(
+    case: ProviderCase, status: int
+) -> None:
+    # An undocumented error body may quote the request: its auth headers and JSON body.
+    with case.fake() as fake:
+        for options in case.option_sets(fake):
+            fake.requests.clear()
+            fake.echo_next(status, times=2)
+            shown = _outcome(case, fake, options)
+            sent = [
+                request.headers[name].rpartition(" ")[2]  # "Basic …", "Bearer …": the secret
+                for request in fake.requests
+                for name in CREDENTIAL_HEADERS
+                if request.headers.get(name)
+            ]
+            in_bodies = [
+                v for v in _secrets(case, options) for r in fake.requests if v.encode() in r.body
+            ]
+            assert sent or in_bodies, "the echoed request carried a credential"
+
+            _assert_hidden(shown, [*_secrets(case, options), *sent])
+            assert "[redacted]" in shown
+
+
+def test_refusals_in_a_success_answer_never_show_secrets(case: ProviderCase) -> None:
+    # `options` alone: with others (Capillary's OAuth) the first answer is not the send's.
+    with case.fake() as fake:
+        options = case.options(fake)
+        hidden = [*_secrets(case, options), WEBHOOK_TOKEN]
+        fake.fail_next(*case.refusal(_echo(hidden)))
+        shown = _outcome(case, fake, options)
+
+    _assert_hidden(shown, hidden)
+    assert "[redacted]" in shown
+
+
 def test_secrets_never_appear_in_reprs_errors_or_logs(
     case: ProviderCase, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     shown: list[str] = []
     with case.fake() as fake:
-        options = case.options(fake)
-        secrets = [str(options[key]) for key in case.secret_keys]
-        assert secrets, "a provider with credentials names its secret keys"
-        for fault in (None, 400, 503):
-            if fault:
-                fake.fail_next(fault, {"message": "nope"})
-            try:
-                _send(case, fake)
-            except ProviderError as exc:
-                shown += [str(exc), repr(exc), str(exc.raw)]
-        for wrong in (case.wrong_options(fake),):
-            try:
-                _send(case, fake, options=wrong)
-            except ProviderError as exc:
-                shown += [str(exc), repr(exc)]
-        config = ConnectionConfig("conn", case.name, case.channel, options=options)
-        shown += [repr(config), repr(case.provider(config, httpx.AsyncClient(), _no_receipts))]
+        hidden: list[str] = [WEBHOOK_TOKEN]
+        for options in case.option_sets(fake):
+            hidden += _secrets(case, options)
+            for fault in (None, 400, 503, 502):
+                if fault:
+                    fake.fail_next(fault, {"message": "nope"})
+                shown.append(_outcome(case, fake, options))
+            config = ConnectionConfig(
+                "conn", case.name, case.channel, webhook_token=WEBHOOK_TOKEN, options=options
+            )
+            provider = case.provider(config, httpx.AsyncClient(), _no_receipts)
+            shown += [repr(config), repr(provider), str(vars(provider).get("settings"))]
+        shown.append(_outcome(case, fake, case.wrong_options(fake)))
     shown.append(caplog.text)
 
-    for secret in secrets:
-        for text in shown:
-            assert secret not in text
+    _assert_hidden("\n".join(shown), hidden)
 
 
 def test_unsupported_channel_is_refused_at_startup(case: ProviderCase) -> None:
