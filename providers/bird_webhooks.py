@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from providers.base import DeliveryStatus, Receipt, WebhookRequest, WebhookResult
-from providers.callback_json import CallbackJSONError, loads
+from providers.callback_json import CallbackJSONError, load_object, text_of
 from providers.errors import WebhookAuthError, WebhookError
 from providers.timestamps import first_timestamp, parse_timestamp
 
@@ -82,11 +82,9 @@ def read_callback(request: WebhookRequest, signing_key: str | None, *, now: floa
     if signing_key is not None:
         verify_signature(request, signing_key, now=now)
     try:
-        body = loads(request.body)
+        body = load_object(request.body)
     except CallbackJSONError as exc:
         raise _unreadable(str(exc)) from None
-    if not isinstance(body, dict):
-        raise _unreadable("the body is not a JSON object")
     if "payload" not in body and "status" in body and "id" in body:
         # The envelope is known from third-party handlers only (§2.7): take a bare
         # message resource too, since it is signed all the same.
@@ -149,7 +147,7 @@ def verify_signature(request: WebhookRequest, signing_key: str, *, now: float) -
 
 def _status(payload: dict[str, Any], raw: dict[str, Any], *, event: str) -> WebhookResult:
     message_id, status = payload.get("id"), payload.get("status")
-    if not _is_text(message_id) or not _is_text(status):
+    if text_of(message_id) is None or text_of(status) is None:
         raise _unreadable(f"the {event or 'message'} payload lacks its id or status")
     if payload.get("direction") == "incoming":
         return WebhookResult([])
@@ -160,7 +158,7 @@ def _status(payload: dict[str, Any], raw: dict[str, Any], *, event: str) -> Webh
     receipt = Receipt(
         mapped,
         provider_message_id=str(message_id),
-        reference=_text_or_none(payload.get("reference")),
+        reference=text_of(payload.get("reference")),
         reason=reason,
         occurred_at=first_timestamp((payload.get("lastStatusAt"), payload.get("updatedAt"))),
         raw=raw,
@@ -171,14 +169,14 @@ def _status(payload: dict[str, Any], raw: dict[str, Any], *, event: str) -> Webh
 def _interaction(payload: dict[str, Any], raw: dict[str, Any]) -> WebhookResult:
     # Shaped like an item of the interactions list (§2.6): messageId, type, createdAt.
     kind, message_id = payload.get("type"), payload.get("messageId")
-    if not _is_text(kind) or str(kind).lower() not in READ_INTERACTIONS:
+    if text_of(kind) is None or str(kind).lower() not in READ_INTERACTIONS:
         return WebhookResult([])
-    if not _is_text(message_id):
+    if text_of(message_id) is None:
         raise _unreadable("the interaction payload lacks its messageId")
     receipt = Receipt(
         DeliveryStatus.READ,
         provider_message_id=str(message_id),
-        reference=_text_or_none(payload.get("messageReference")),
+        reference=text_of(payload.get("messageReference")),
         occurred_at=parse_timestamp(payload.get("createdAt")),
         raw=raw,
     )
@@ -191,26 +189,18 @@ def _failure_reason(payload: dict[str, Any], status: str) -> str:
     failure = failure if isinstance(failure, dict) else {}
     source = failure.get("source")
     source = source if isinstance(source, dict) else {}
-    description = _text_or_none(failure.get("description"))
-    reason = _text_or_none(payload.get("reason"))
+    description = text_of(failure.get("description"))
+    reason = text_of(payload.get("reason"))
     if description and reason and reason.lower() not in description.lower():
         return f"{description} ({reason})"
     return (
         description
         or reason
-        or _text_or_none(payload.get("details"))
-        or _text_or_none(source.get("name"))
-        or _text_or_none(failure.get("code"))
+        or text_of(payload.get("details"))
+        or text_of(source.get("name"))
+        or text_of(failure.get("code"))
         or status.replace("_", " ")
     )
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _text_or_none(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _unreadable(problem: str) -> WebhookError:

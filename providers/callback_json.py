@@ -6,7 +6,8 @@ checks) or right after their signature is checked. ``json.loads`` alone raises
 ``NaN`` and ``Infinity`` (not JSON), and builds structures that a later recursive walk,
 such as the ``json.dumps`` that stores a receipt's raw payload, may not survive.
 `loads` turns each of those into a `CallbackJSONError`, a ``ValueError`` every
-parser already answers with 400.
+parser already answers with 400; `load_object` also refuses anything but an object, which
+every provider's callback is. `text_of` reads a field that should be text.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def loads(body: bytes | str) -> Any:
     if not _within_depth(value):
         raise CallbackJSONError(_too_deep())
     return value
+
+
+def load_object(body: bytes | str) -> dict[str, Any]:
+    """The body as a JSON object; `CallbackJSONError` as `loads`, or if it is not an object."""
+    value = loads(body)
+    if not isinstance(value, dict):
+        raise CallbackJSONError("the body is not a JSON object")
+    return value
+
+
+def text_of(value: Any) -> str | None:
+    """A callback field as text: a non-blank string, stripped; None for anything else."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _no_constants(name: str) -> Any:

@@ -34,8 +34,8 @@ from providers.base import (
     WebhookResult,
     is_whatsapp_window_refusal,
 )
-from providers.callback_json import CallbackJSONError, loads
-from providers.errors import WebhookAuthError, WebhookError
+from providers.callback_json import CallbackJSONError, load_object, text_of
+from providers.errors import WebhookAuthError, WebhookError, clip
 from providers.timestamps import first_timestamp
 
 STATUS_EVENT = "message_status_updated"
@@ -137,17 +137,13 @@ def parse_callback(request: WebhookRequest, provider: str) -> WebhookResult:
         # body is the likeliest, and answering it keeps the subscription alive.
         return WebhookResult([], reply=OK_REPLY)
     try:
-        body = loads(request.body)
+        body = load_object(request.body)
     except CallbackJSONError as exc:
         raise WebhookError(
-            f"the callback is not readable: {exc}", provider=provider, status_code=400
-        ) from None
-    if not isinstance(body, dict):
-        raise WebhookError(
-            'expected a JSON object {"event": ..., "payload": ...}',
+            f'the callback is not readable: {exc}; expected {{"event": ..., "payload": ...}}',
             provider=provider,
             status_code=400,
-        )
+        ) from None
     if body.get("event") != STATUS_EVENT:
         return WebhookResult([], reply=OK_REPLY)
     receipt = status_receipt(body, provider)
@@ -160,7 +156,7 @@ def status_receipt(body: Mapping[str, Any], provider: str) -> Receipt | None:
     payload = body.get("payload")
     if not isinstance(payload, dict):
         payload = {}
-    uuid, status = _string(payload.get("uuid")), _string(payload.get("status"))
+    uuid, status = text_of(payload.get("uuid")), text_of(payload.get("status"))
     if uuid is None or status is None:
         raise WebhookError(
             "message_status_updated without payload.uuid and payload.status",
@@ -171,7 +167,7 @@ def status_receipt(body: Mapping[str, Any], provider: str) -> Receipt | None:
     if delivery is None:
         return None
     metadata = payload.get("metadata")
-    reference = _string(metadata.get(REFERENCE_KEY)) if isinstance(metadata, dict) else None
+    reference = text_of(metadata.get(REFERENCE_KEY)) if isinstance(metadata, dict) else None
     bsp = payload.get("messageStatusPayload")
     bsp = bsp if isinstance(bsp, dict) else {}
     return Receipt(
@@ -214,9 +210,9 @@ def _words(place: Mapping[str, Any]) -> str:
     values = [details.get("details") if isinstance(details, dict) else None]
     values += [place.get(key) for key in _REASON_KEYS]
     for value in values:
-        text = _string(value)
+        text = text_of(value)
         if text is not None:
-            return _clip(text)
+            return clip(text, _REASON_LIMIT)
     return ""
 
 
@@ -227,13 +223,3 @@ def _occurred_at(bsp: Mapping[str, Any]) -> datetime | None:
     candidates = [inner.get("ts") if isinstance(inner, dict) else None]
     candidates += [bsp.get("ts"), bsp.get("timestamp")]
     return first_timestamp(candidates)
-
-
-def _string(value: Any) -> str | None:
-    """A non-blank string, stripped; None for anything else."""
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"

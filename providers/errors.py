@@ -30,7 +30,8 @@ DETAIL_LIMIT = 300
 _Error = TypeVar("_Error", bound="ProviderError")
 
 
-def _trim(text: str, limit: int = DETAIL_LIMIT) -> str:
+def clip(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """``text`` on one line (white space folded), cut to ``limit`` characters with "…"."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -51,7 +52,7 @@ class ProviderError(Exception):
     ) -> None:
         # Kept whole, so `redact` sees a secret the trim would cut in two.
         self._words = " ".join(detail.split())
-        self.detail = _trim(self._words)
+        self.detail = clip(self._words)
         self.provider = provider
         self.status_code = status_code
         self.raw = raw
@@ -61,7 +62,7 @@ class ProviderError(Exception):
     def redact(self, clean: Callable[[str], str]) -> None:
         """Pass the detail (before it is trimmed) and the hint through ``clean``."""
         self._words = clean(self._words)
-        self.detail = _trim(self._words)
+        self.detail = clip(self._words)
         self.hint = clean(self.hint) if self.hint is not None else None
         self.args = (self.detail,)
 

@@ -15,7 +15,8 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
@@ -89,34 +90,35 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 def redacting(method: Method) -> Method:
     """``method`` (of a `_Scrubs`, sync or async) with every `ProviderError` it raises,
     or returns in a list (``send_many``), scrubbed by its object before it leaves."""
-
-    def scrubbed(self: _Scrubs, result: Any) -> Any:
-        if isinstance(result, list):
-            for item in result:
-                if isinstance(item, ProviderError):
-                    self.scrub(item)
-        return result
-
     if inspect.iscoroutinefunction(method):
 
         @functools.wraps(method)
         async def redacting_async(self: _Scrubs, *args: Any, **kwargs: Any) -> Any:
-            try:
-                result = await method(self, *args, **kwargs)
-            except ProviderError as exc:
-                self.scrub(exc)
-                raise
-            return scrubbed(self, result)
+            with _scrubbing(self):
+                return _scrubbed(self, await method(self, *args, **kwargs))
 
         return redacting_async  # type: ignore[return-value]
 
     @functools.wraps(method)
     def redacting_sync(self: _Scrubs, *args: Any, **kwargs: Any) -> Any:
-        try:
-            result = method(self, *args, **kwargs)
-        except ProviderError as exc:
-            self.scrub(exc)
-            raise
-        return scrubbed(self, result)
+        with _scrubbing(self):
+            return _scrubbed(self, method(self, *args, **kwargs))
 
     return redacting_sync  # type: ignore[return-value]
+
+
+@contextmanager
+def _scrubbing(owner: _Scrubs) -> Iterator[None]:
+    try:
+        yield
+    except ProviderError as exc:
+        owner.scrub(exc)
+        raise
+
+
+def _scrubbed(owner: _Scrubs, result: Any) -> Any:
+    if isinstance(result, list):
+        for item in result:
+            if isinstance(item, ProviderError):
+                owner.scrub(item)
+    return result

@@ -39,7 +39,7 @@ from providers.base import (
     WebhookRequest,
     WebhookResult,
 )
-from providers.callback_json import CallbackJSONError, loads
+from providers.callback_json import CallbackJSONError, load_object
 from providers.errors import (
     ProviderRateLimitedError,
     ProviderRejectedError,
@@ -135,11 +135,9 @@ class SandboxProvider(Provider):
 
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         try:
-            body = loads(request.body)
+            body = load_object(request.body)
         except CallbackJSONError as exc:
             raise self._unreadable(str(exc)) from None
-        if not isinstance(body, dict):
-            raise self._unreadable("the body is not a JSON object")
         message_id, status, reason = body.get("id"), body.get("status"), body.get("reason")
         if isinstance(message_id, bool) or not isinstance(message_id, str | int):
             raise self._unreadable("'id' must be the provider id (a string)")

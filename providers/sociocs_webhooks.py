@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from providers.base import DeliveryStatus, Receipt, WebhookResult
-from providers.callback_json import CallbackJSONError, loads
-from providers.errors import WebhookAuthError, WebhookError
+from providers.callback_json import CallbackJSONError, load_object, text_of
+from providers.errors import WebhookAuthError, WebhookError, clip
 from providers.timestamps import first_timestamp
 
 SIGNATURE_HEADER = "x-sociocs-signature"
@@ -81,11 +81,9 @@ def verify_signature(body: bytes, headers: Mapping[str, str], secret: str, provi
 def parse_callback(body: bytes, provider: str) -> WebhookResult:
     """The receipt a callback carries: one for a known status, none for other events."""
     try:
-        payload = loads(body)
+        payload = load_object(body)
     except CallbackJSONError as exc:
         raise _unreadable(str(exc), provider) from None
-    if not isinstance(payload, dict):
-        raise _unreadable("the body is not a JSON object", provider)
     event_data = payload.get("event_data")
     # The prose template nests ``event`` inside ``event_data``; the examples put it at
     # the top (§3.6). Accept either.
@@ -144,15 +142,15 @@ def _reason(event_data: Mapping[str, Any], raw_status: str) -> str:
     code: object = None
     more: str | None = None
     if isinstance(error, dict):
-        message = _text(error.get("message")) or _text(error.get("msg"))
+        message = text_of(error.get("message")) or text_of(error.get("msg"))
         code = error.get("code")
     elif isinstance(error, str):
-        message = _text(error)
+        message = text_of(error)
     if isinstance(details, dict):
-        message = message or _text(details.get("message"))
+        message = message or text_of(details.get("message"))
         if code in (None, ""):
             code = details.get("code")
-        more = _text(details.get("moreInfo"))
+        more = text_of(details.get("moreInfo"))
     code_text = None if code in (None, "") or isinstance(code, bool) else str(code)
     if message:
         reason = message
@@ -162,12 +160,7 @@ def _reason(event_data: Mapping[str, Any], raw_status: str) -> str:
         reason = f"error code {code_text}" + (f", see {more}" if more else "")
     else:
         reason = f"Sociocs reported '{raw_status}'"
-    reason = " ".join(reason.split())
-    return reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…"
-
-
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return clip(reason, REASON_LIMIT)
 
 
 def _occurred_at(*sources: Mapping[str, Any]) -> datetime | None:
