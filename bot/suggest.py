@@ -1,4 +1,4 @@
-""" "Did you mean …?": one rule for every near miss Herald answers.
+"""One "did you mean …?" rule for every near miss Herald answers.
 
 Config keys, providers and channels, unknown connections, templates, template
 variables, slash command options and sub-commands and the CLI's commands all

@@ -1,4 +1,4 @@
-""""Did you mean": one rule (`bot.suggest`) for every near miss, wherever it is typed."""
+"""One rule for "did you mean" (`bot.suggest`) at every near miss, wherever it is typed."""
 
 from __future__ import annotations
 
