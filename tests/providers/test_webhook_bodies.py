@@ -35,7 +35,7 @@ from providers import (
     WebhookRequest,
     WebhookResult,
 )
-from providers.callback_json import MAX_DEPTH, CallbackJSONError, loads
+from providers.callback_json import MAX_DEPTH, CallbackJSONError, load_object, loads, text_of
 from providers.errors import WebhookAuthError, WebhookError
 from providers.sandbox import SandboxProvider
 
@@ -362,6 +362,20 @@ def test_loads_takes_nesting_up_to_the_limit() -> None:
     body = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
 
     assert loads(body) is not None
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"1", b"null", b"[{}]"])
+def test_every_callback_must_be_a_json_object(body: bytes) -> None:
+    with pytest.raises(CallbackJSONError, match="not a JSON object"):
+        load_object(body)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(" ab ", "ab"), ("ab", "ab"), ("", None), (" \n", None), (12, None), (None, None)],
+)
+def test_a_text_field_is_a_non_blank_string_stripped(value: Any, expected: str | None) -> None:
+    assert text_of(value) == expected
 
 
 EDGE_NUMBERS = [10**400, -(10**400), 10**20, 1e308, -1e308, -1, 0, "9" * 20, "1e999"]
