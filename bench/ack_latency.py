@@ -19,7 +19,6 @@ than its ack). Prints p50/p99 in ms and Herald's paced p50 over the floor's. Run
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.processes import free_port, herald_env, start_fake_slack
 from tests.fakes.slack_api import BOT_TOKEN
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
 
@@ -41,15 +41,6 @@ WARMUP = 30
 REQUESTS = 300
 PACE_SECONDS = 0.025
 APPS = ("plain ASGI 200", "bare Bolt ack", "herald quick send")
-HERALD_CONFIG = """
-[storage]
-path = "herald.db"
-[connections.sandbox]
-provider = "sandbox"
-channel = "sms"
-sent_after = 0.05
-delivered_after = 0.1
-"""
 
 
 # -- the apps, each served in a child process (``--serve NAME PORT``) -------------
@@ -105,29 +96,18 @@ def serve(name: str, port: int, api_url: str) -> None:
 # -- the measuring side -----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running(name: str, api_url: str, workdir: Path) -> Iterator[int]:
     port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": api_url,
-        "HERALD_CONFIG": str(workdir / "herald.toml"),
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-    }
+    env = herald_env(api_url, workdir)
     if name == "herald":
         command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
         command += ["--port", str(port)]
     else:
         command = [sys.executable, __file__, "--serve", name, str(port), api_url]
-    proc = subprocess.Popen(command, env=env, cwd=workdir, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -174,21 +154,16 @@ class Client:
 
 
 def p50_p99(timings: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(timings, n=100)
+    q = statistics.quantiles(timings, n=100, method="inclusive")
     return q[49], q[98]
 
 
 def main() -> None:
-    slack = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.slack_api"], stdout=subprocess.PIPE, text=True
-    )
-    assert slack.stdout is not None
-    api_url = slack.stdout.readline().strip()
+    slack, api_url = start_fake_slack()
     response_url = api_url.replace("/api/", "/response/T1/1/x")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            (workdir / "herald.toml").write_text(HERALD_CONFIG)
             with (
                 running("plain", api_url, workdir) as plain,
                 running("bolt", api_url, workdir) as bolt,

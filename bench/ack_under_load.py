@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -24,28 +23,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.slack_api import BOT_TOKEN
-from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
+from bench.processes import free_port, herald_env, start_fake_slack
+from tests.slack_signing import signed_headers, slash_body
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "500"))
 WRITERS = int(os.environ.get("BENCH_WRITERS", "8"))
 RECIPIENTS_PER_CLI_SEND = 20
 SLACK_DEADLINE = 3.0
-CONFIG = """
-[storage]
-path = "herald.db"
-[connections.sandbox]
-provider = "sandbox"
-channel = "sms"
-sent_after = 0.05
-delivered_after = 0.1
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_up(url: str, deadline: float) -> None:
@@ -106,20 +90,8 @@ async def fire(port: int, response_url: str) -> list[float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        (workdir / "herald.toml").write_text(CONFIG)
-        slack = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.slack_api"], stdout=subprocess.PIPE, text=True
-        )
-        assert slack.stdout is not None
-        api_url = slack.stdout.readline().strip()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": api_url,
-            "HERALD_CONFIG": str(workdir / "herald.toml"),
-            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-        }
+        slack, api_url = start_fake_slack()
+        env = herald_env(api_url, workdir)
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -148,7 +120,7 @@ def main() -> None:
     acked = [t for t in timings if t >= 0]
     busy = len(timings) - len(acked)
     every = sorted(abs(t) * 1000 for t in timings)
-    q = statistics.quantiles(every, n=100)
+    q = statistics.quantiles(every, n=100, method="inclusive")
     print(f"{REQUESTS} concurrent slash commands beside {WRITERS} `herald send` writers (ms)")
     print(f"p50 {q[49]:.0f}   p99 {q[98]:.0f}   worst {every[-1]:.0f}")
     print(f"over {SLACK_DEADLINE:.0f} s: {sum(1 for t in every if t > SLACK_DEADLINE * 1000)}")

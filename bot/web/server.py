@@ -42,6 +42,9 @@ def create_app(settings: Settings) -> Starlette:
     herald = Herald(settings)
     slack = SlackApp(herald)
     slack_app = slack.bolt
+    # The one place the two halves meet: Slack's announcer and directory call the core
+    # (to read a message, to record where its receipt went), so they are made after it
+    # and handed to it here, before it starts. Tests and the CLI pass theirs to Herald().
     herald.announcer = slack.announcer
     herald.directory = SlackDirectory(slack_app.client)
     signing_secret = settings.slack.require_credentials()[1]
