@@ -278,13 +278,20 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
             print(
                 "The sandbox reports sent/delivered only while Herald runs: add --wait 5."
                 if sandbox
-                else f"Follow up: herald status {messages[0].id}",
+                else f"Follow up: herald status {_follow_up_id(messages)}",
                 file=sys.stderr,
             )
     finally:
         await herald.stop()
     final = [announcer.latest.get(m.id, m) for m in messages]
     return EXIT_FAILED if any(m.status is MessageStatus.FAILED for m in final) else 0
+
+
+def _follow_up_id(messages: Sequence[Message]) -> str:
+    """What `herald status` takes to show all of them: the send's id for several."""
+    if len(messages) > 1 and messages[0].send_id:
+        return messages[0].send_id
+    return messages[0].id
 
 
 async def _wait(herald: Herald, announcer: PrintAnnouncer, seconds: float) -> bool:

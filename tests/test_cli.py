@@ -231,3 +231,21 @@ def test_serve_logging_keeps_request_urls_of_httpx_out_of_the_log(
 
     assert "k3y-in-a-url" not in caplog.text
     assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
+
+
+def test_a_send_to_several_says_the_sends_id_to_follow_up(tmp_path: Path) -> None:
+    from tests.conftest import FAST_SANDBOX
+    from tests.providers.cases import load_cases
+    from tests.test_providers_e2e import connection
+
+    bird = next(c for c in load_cases() if c.name == "bird")
+    with bird.fake() as fake:
+        config = write_config(tmp_path, FAST_SANDBOX + connection("out", bird, fake))
+        env = {**os.environ, "HERALD_CONFIG": str(config)}
+        sent = run_cli("send", "out", "+31612345678,+31612345679", "Hello", env=env)
+        follow_up = sent.stderr.strip().rsplit(" ", 1)[-1]
+        status = run_cli("status", follow_up, env=env)
+
+    assert sent.returncode == 0, sent.stderr
+    assert "Follow up: herald status " in sent.stderr
+    assert "+31612345678" in status.stdout and "+31612345679" in status.stdout
