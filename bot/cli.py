@@ -47,16 +47,18 @@ class CommandLine(argparse.ArgumentParser):
     def refuse_unknown(self, extras: Sequence[str], command: str | None) -> None:
         """Stop on the arguments no option took, suggesting an option for a mistyped one."""
         known = [*self._option_string_actions]
+        reporter: argparse.ArgumentParser = self
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-                known += [*action.choices[command]._option_string_actions]
+                reporter = action.choices[command]  # its usage line is the one that helps
+                known += [*reporter._option_string_actions]
         words = [
             f"{word} (did you mean {close}?)"
             if word.startswith("-") and (close := closest(word.partition("=")[0], known))
             else word
             for word in extras
         ]
-        self.error(f"unrecognized arguments: {' '.join(words)}")
+        reporter.error(f"unrecognized arguments: {' '.join(words)}")
 
 
 def build_parser() -> CommandLine:
@@ -143,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_status(settings, args.id))
         if args.command == "templates":
             return _templates(settings, args.action, args.name, args.var)
-        raise NotAvailableYetError(f"'herald {args.command}' is not available yet.")
+        raise NotAvailableYetError(f"The '{args.command}' command is not available yet.")
     except HeraldError as exc:
         print(f"herald: {phrase(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -219,8 +221,11 @@ class PrintAnnouncer:
     async def message_changed(self, message: Message) -> None:
         if message.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
             return
+        shown = self.latest.get(message.id)
         self.latest[message.id] = message
-        print(_line(message), flush=True)
+        if shown is None or shown.status is not message.status:
+            # `--wait` reads the store as well: a change it saw first is not printed again
+            print(_line(message), flush=True)
         self._check()
 
     def unannounced(self) -> list[Message]:
@@ -271,6 +276,8 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         announcer.expect({m.id for m in messages})
+        if len(messages) > 1 and messages[0].send_id:
+            print(f"send {messages[0].send_id}: {len(messages)} messages", file=sys.stderr)
         if args.wait > 0 and not await _wait(herald, announcer, args.wait):
             print(f"(stopped waiting after {args.wait:g}s)", file=sys.stderr)
         elif args.wait <= 0 and any(m.status is not MessageStatus.FAILED for m in messages):

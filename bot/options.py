@@ -68,10 +68,13 @@ _TYPED: Mapping[Code, Callable[[InputError], str]] = {
     ),
     "variables_without_template": lambda e: f"{_VAR} fills a template: add {_TEMPLATE} NAME.",
     "variable_not_pair": lambda e: f"{_VAR} takes KEY=VALUE, not {e.value('typed')!r}.",
-    "text_missing": lambda e: "Write the message text after the recipient.",
+    "text_missing": lambda e: (
+        f"Write the message text after the recipient, or send a template with {_TEMPLATE} NAME."
+    ),
     "subject_missing": lambda e: f'E-mail needs a subject: add {_SUBJECT} "…".',
     "subject_not_for_channel": lambda e: (
-        f"{_SUBJECT} is for e-mail; '{e.value('connection')}' sends {e.value('channel')}."
+        f"{_SUBJECT} is for e-mail; '{e.value('connection')}' sends {e.value('channel')}. "
+        f"Leave out {_SUBJECT}, or send through an e-mail connection."
     ),
     "media_not_for_channel": lambda e: (
         f"{_MEDIA} needs an MMS, WhatsApp or e-mail connection; "

@@ -35,7 +35,7 @@ from bot.models import (
 )
 from bot.scheduling import create_scheduler, scheduler_state
 from bot.sending.requests import SendRequest, build_messages
-from bot.storage.posts import ReceiptPosts
+from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
@@ -366,8 +366,9 @@ class Herald:
 
     @property
     def receipt_posts(self) -> ReceiptPosts:
-        """Where the Slack layer keeps its receipts' places (the ``slack_receipts`` table)."""
-        return self.db
+        """Where the Slack layer keeps its receipts' places (the ``slack_receipts`` table):
+        those four methods of the store, not the store."""
+        return ReceiptPostsView(self.db)
 
     # -- receipts ---------------------------------------------------------------
 

@@ -249,3 +249,16 @@ def test_a_send_to_several_says_the_sends_id_to_follow_up(tmp_path: Path) -> Non
     assert sent.returncode == 0, sent.stderr
     assert "Follow up: herald status " in sent.stderr
     assert "+31612345678" in status.stdout and "+31612345679" in status.stdout
+
+
+def test_wait_prints_each_status_once(tmp_path: Path) -> None:
+    from tests.conftest import FAST_SANDBOX
+
+    config = write_config(tmp_path, FAST_SANDBOX)
+    env = {**os.environ, "HERALD_CONFIG": str(config)}
+
+    sent = run_cli("send", "sandbox", "+31612345678", "Hello", "--wait", "10", env=env)
+
+    lines = [line.split()[:2] for line in sent.stdout.splitlines()]
+    assert sent.returncode == 0, sent.stderr
+    assert [status for _, status in lines] == ["accepted", "sent", "delivered"]

@@ -66,7 +66,12 @@ REFUSED: list[tuple[dict[str, Any], str, tuple[str, ...], str]] = [
         ("variables", "template"),
         "--var fills a template: add --template NAME.",
     ),
-    ({"text": "  "}, "text_missing", ("text",), "Write the message text after the recipient."),
+    (
+        {"text": "  "},
+        "text_missing",
+        ("text",),
+        "Write the message text after the recipient, or send a template with --template NAME.",
+    ),
     (
         {"connection": "mail", "recipients": ["a@example.com"]},
         "subject_missing",
@@ -77,7 +82,8 @@ REFUSED: list[tuple[dict[str, Any], str, tuple[str, ...], str]] = [
         {"subject": "Hello"},
         "subject_not_for_channel",
         ("subject",),
-        "--subject is for e-mail; 'sandbox' sends sms.",
+        "--subject is for e-mail; 'sandbox' sends sms. "
+        "Leave out --subject, or send through an e-mail connection.",
     ),
     (
         {"media_urls": ["https://cdn.example/a.png"]},

@@ -224,3 +224,24 @@ def test_default_sandbox_reaches_delivered_within_five_seconds(
             lambda s: any(r.text.startswith("delivered ") for r in s.receipts()), timeout=5
         )
         assert running.settings.db_path == tmp_path / "data" / "herald.db"
+
+
+def test_a_send_to_several_answers_with_the_sends_id(running: RunningHerald) -> None:
+    answer = running.slash("sandbox +31612345678, +31612345679 Hello both")
+
+    text = answer.json()["text"]
+    assert answer.json()["response_type"] == "ephemeral"
+    assert "Sending 2 messages as send #" in text
+    send_id = text.split("send #", 1)[1].split(":", 1)[0]
+    status = running.slash(f"status {send_id}").json()
+    assert "2 messages" in status["text"]
+
+
+def test_text_where_the_recipient_belongs_says_where_the_recipient_goes(
+    running: RunningHerald,
+) -> None:
+    answer = running.slash("sandbox Your order ships tomorrow")
+
+    text = answer.json()["text"]
+    assert "'Your' is not a phone number" in text
+    assert "right after the connection" in text and "country code" not in text

@@ -94,6 +94,15 @@ def _phone(value: str, channel: Channel) -> str:
             recipient=value,
         )
     cleaned = value.strip()
+    if not any(c.isdigit() for c in cleaned):
+        # a word, most likely the text typed where the recipient belongs
+        raise InvalidRecipientError(
+            f"'{value}' is not a phone number. The recipient comes right after the "
+            "connection, e.g. +31612345678, and the text after it.",
+            code="invalid_recipient",
+            fields=_RECIPIENTS,
+            recipient=value,
+        )
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     if not cleaned.startswith("+"):

@@ -108,11 +108,10 @@ def receipt_blocks(message: Message, mask: bool) -> list[Block]:
         blocks.append(_section("\n".join("> " + line for line in body.splitlines() or [""])))
     if status is MessageStatus.FAILED and message.error:
         blocks.append(_section(f":warning: {_esc(_clip(message.error, REASON_LIMIT))}"))
-    details = [
-        f"Herald *#{message.id}*",
-        f"provider id `{_esc(message.provider_message_id)}`"
-        if message.provider_message_id
-        else "provider id —",
+    details = [f"Herald *#{message.id}*"]
+    if message.provider_message_id:  # none yet, or none ever (refused, Capillary)
+        details.append(f"provider id `{_esc(message.provider_message_id)}`")
+    details += [
         f"sent by {_sender(message)}",
         _slack_date(message.updated_at, "updated {time}", "updated %H:%M UTC"),
     ]
@@ -237,7 +236,8 @@ def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
             "Coming soon: `--at WHEN`.",
             "",
             "*Follow up*",
-            f"`{command} status ID` — status and history of a message (the #… in its receipt)",
+            f"`{command} status ID` — status and history of a message (the #… in its receipt), "
+            "or of every message of a send to several recipients",
             f"`{command} templates` — the templates and their variables; "
             f"`{command} templates NAME` previews one",
             f"`{command} help` — this help",
@@ -246,6 +246,14 @@ def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
             "Phone numbers need the country code (+31…). Receipts appear in this channel and "
             "update as the message moves: accepted → sent → delivered.",
         ]
+    )
+
+
+def sending_text(count: int, send_id: str, command: str) -> str:
+    """The private answer to a send to several recipients: where to follow them all."""
+    return (
+        f":outbox_tray: Sending {count} messages as send #{send_id}: each gets its receipt "
+        f"here. `{command} status {send_id}` shows them all."
     )
 
 

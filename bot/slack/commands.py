@@ -99,6 +99,9 @@ class SlashCommand:
             name="send-" + ",".join(m.id for m in messages),
             defer=True,
         )
+        if len(messages) > 1 and messages[0].send_id:
+            # each message gets its own receipt; the send's id follows them all at once
+            return _private(blocks.sending_text(len(messages), messages[0].send_id, name))
         return {}
 
 

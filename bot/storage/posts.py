@@ -44,3 +44,22 @@ class ReceiptPosts(Protocol):
 
     async def record_failure_reply(self, message_id: str) -> None:
         """Record that the failure reply went out in the receipt's thread."""
+
+
+class ReceiptPostsView:
+    """`ReceiptPosts` over a store, and nothing else of it: what the Slack layer is given."""
+
+    def __init__(self, store: ReceiptPosts) -> None:
+        self._store = store
+
+    def receipt_post(self, message_id: str) -> ReceiptPost | None:
+        return self._store.receipt_post(message_id)
+
+    def unposted(self, quiet: Collection[MessageStatus]) -> list[Message]:
+        return self._store.unposted(quiet)
+
+    async def record_receipt_post(self, message_id: str, channel: str, ts: str) -> ReceiptPost:
+        return await self._store.record_receipt_post(message_id, channel, ts)
+
+    async def record_failure_reply(self, message_id: str) -> None:
+        await self._store.record_failure_reply(message_id)
