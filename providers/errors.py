@@ -150,13 +150,14 @@ class WebhookAuthError(WebhookError):
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when
+    it is neither. RFC 9110 delta-seconds are digits only: ``nan``, ``inf`` or ``1e400``
+    would otherwise read as "retry at once" or "never"."""
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    text = value.strip()
+    if text.isascii() and text.isdecimal():
+        return float(min(int(text[:12]), 10**9))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
