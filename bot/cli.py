@@ -61,6 +61,23 @@ class CommandLine(argparse.ArgumentParser):
         reporter.error(f"unrecognized arguments: {' '.join(words)}")
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds to wait: 0 to an hour (nan and inf are not waits)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 to 3600 seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdecimal()) or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
 def build_parser() -> CommandLine:
     parser = CommandLine(
         prog="herald",
@@ -75,7 +92,7 @@ def build_parser() -> CommandLine:
 
     serve = commands.add_parser("serve", help="run the Slack app and webhook server")
     serve.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")  # noqa: S104
-    serve.add_argument("--port", type=int, help="port (default $PORT or 3000)")
+    serve.add_argument("--port", type=_port, help="port (default $PORT or 3000)")
 
     send = commands.add_parser(
         "send",
@@ -100,7 +117,7 @@ def build_parser() -> CommandLine:
     send.add_argument(
         "--wait",
         metavar="SECONDS",
-        type=float,
+        type=_seconds,
         default=0,
         help="stay and print status changes until delivered or failed, at most SECONDS",
     )

@@ -262,3 +262,22 @@ def test_wait_prints_each_status_once(tmp_path: Path) -> None:
     lines = [line.split()[:2] for line in sent.stdout.splitlines()]
     assert sent.returncode == 0, sent.stderr
     assert [status for _, status in lines] == ["accepted", "sent", "delivered"]
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["send", "sandbox", "+31612345678", "hi", "--wait", "nan"], "give 0 to 3600 seconds"),
+        (["send", "sandbox", "+31612345678", "hi", "--wait", "-1"], "give 0 to 3600 seconds"),
+        (["serve", "--port", "99999"], "is not a port"),
+        (["serve", "--port", "http"], "is not a port"),
+    ],
+)
+def test_numbers_on_the_command_line_are_checked(
+    args: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+
+    assert stopped.value.code == 2
+    assert problem in capsys.readouterr().err
