@@ -101,7 +101,9 @@ class Rig:
         return asyncio.run(self._store_and_deliver(built))
 
     async def _store_and_deliver(self, built: list[Message]) -> list[Message]:
-        stored = await self.store.add_messages(built, actor="U1", action="send")
+        stored = await self.store.write(
+            lambda tx: tx.add_messages(built, actor="U1", action="send")
+        )
         return await self.delivery.deliver(stored)
 
     def history(self, message: Message) -> list[str]:

@@ -60,7 +60,7 @@ def test_a_message_reads_back_as_it_was_stored_in_every_field(tmp_path: Path) ->
     async def scenario() -> Message | None:
         store = Store(tmp_path / "herald.db")
         try:
-            await store.add_messages([message], actor="U1", action="send")
+            await store.write(lambda tx: tx.add_messages([message], actor="U1", action="send"))
             return store.get(message.id)
         finally:
             store.close()

@@ -149,10 +149,8 @@ class Delivery:
                 await limiter.acquire(len(messages))
             batch = []
             for message in messages:
-                if (settled := self._settled(message)) is not None:
-                    outcomes.append((message, settled))
-                elif (gone := await self._sending(message, attempt)) is not None:
-                    outcomes.append((message, gone))
+                if (gone := await self._sending(message, attempt)) is not None:
+                    outcomes.append((message, gone))  # a receipt settled it: never resend
                 else:
                     batch.append(message)
             if batch:
@@ -167,11 +165,8 @@ class Delivery:
         for message in messages:
             if limiter is not None:
                 await limiter.acquire()  # just before each send, so the rate is the real one
-            if (settled := self._settled(message)) is not None:
-                outcomes.append((message, settled))
-                continue
             if (gone := await self._sending(message, attempt)) is not None:
-                outcomes.append((message, gone))
+                outcomes.append((message, gone))  # a receipt settled it: never resend
                 continue
             outcome = await _guarded(provider, provider.send(_outbound(message)))
             # Stored (and announced) at once, before the next send: a receipt may quote

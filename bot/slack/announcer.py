@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import ClientError
@@ -24,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.expiring import ExpiringMap
 from bot.models import Message, MessageStatus
 from bot.services import Herald
 from bot.slack import blocks
@@ -161,7 +161,7 @@ class MessageLocks:
                 self._held[key] = (lock, users - 1)
 
 
-class ResponseUrls:
+class ResponseUrls(ExpiringMap[str, str]):
     """Each message's ``response_url``, for at most ``ttl`` seconds and ``limit`` messages
     (the oldest go first)."""
 
@@ -171,35 +171,14 @@ class ResponseUrls:
         ttl: float = RESPONSE_URL_TTL,
         limit: int = RESPONSE_URL_LIMIT,
     ) -> None:
-        self.clock, self.ttl, self.limit = clock, ttl, limit
-        self._urls: OrderedDict[str, tuple[float, str]] = OrderedDict()
-
-    def __len__(self) -> int:
-        self._expire()
-        return len(self._urls)
+        super().__init__(ttl, limit, clock)
 
     def remember(self, message_ids: list[str], url: str) -> None:
-        self._expire()
-        now = self.clock()
         for message_id in message_ids:
-            self._urls[message_id] = (now, url)
-            self._urls.move_to_end(message_id)
-        while len(self._urls) > self.limit:
-            self._urls.popitem(last=False)
-
-    def get(self, message_id: str) -> str | None:
-        self._expire()
-        kept = self._urls.get(message_id)
-        return kept[1] if kept else None
+            self.put(message_id, url)
 
     def forget(self, message_id: str) -> None:
-        self._urls.pop(message_id, None)
-
-    def _expire(self) -> None:
-        # insertion order is time order, so the expired ones are at the front
-        cutoff = self.clock() - self.ttl
-        while self._urls and next(iter(self._urls.values()))[0] <= cutoff:
-            self._urls.popitem(last=False)
+        self.pop(message_id)
 
 
 def _error(exc: SlackApiError) -> str:

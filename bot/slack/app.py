@@ -63,6 +63,10 @@ class SlackApp:
             signing_secret=signing_secret,
             process_before_response=True,
             logger=bolt_logger,
+            # `bot.slack.intake` checked the signature (and answered ssl_check) before
+            # anything read the body; Socket Mode is not signed
+            request_verification_enabled=False,
+            ssl_check_enabled=False,
         )
         self.announcer = SlackAnnouncer(client, herald)
         self.ledger = RequestLedger(herald)
@@ -87,7 +91,12 @@ class SlackApp:
             request = ParsedRequest(
                 raw_body=raw_body, payload=payload, headers=headers, query=query
             )
-            return await self.bolt.async_dispatch(request)
+            try:
+                return await self.bolt.async_dispatch(request)
+            except Exception as error:
+                # Bolt's own error path (building a listener's arguments) can fail on a
+                # payload shape it does not expect, outside the listeners `on_error` sees.
+                return _bolt_response(self.answer_error(error, payload))
         new, key = self.ledger.admit(
             payload, headers.get("x-slack-signature"), headers.get("x-slack-retry-num")
         )

@@ -54,10 +54,9 @@ class Heartbeat:
 
         The table must exist: open the `Store` (which migrates) first.
         """
-        if self.path != ":memory:":  # a private in-memory database has no other process
-            self._conn = sqlite3.connect(
-                self.path, timeout=LOCK_WAIT_SECONDS, check_same_thread=False, isolation_level=None
-            )
+        self._conn = sqlite3.connect(
+            self.path, timeout=LOCK_WAIT_SECONDS, check_same_thread=False, isolation_level=None
+        )
         started = self.clock()
         await asyncio.to_thread(
             self._execute,

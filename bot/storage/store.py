@@ -196,22 +196,6 @@ class Store(Tables):
 
     # -- the common writes, one transaction each ---------------------------------
 
-    async def add_messages(
-        self,
-        messages: Sequence[Message],
-        *,
-        actor: str,
-        action: str,
-        request_key: str | None = None,
-        lock_wait: float = BUSY_TIMEOUT_SECONDS,
-    ) -> list[Message]:
-        return await self.write(
-            lambda tx: tx.add_messages(
-                messages, actor=actor, action=action, request_key=request_key
-            ),
-            lock_wait=lock_wait,
-        )
-
     async def add_send(
         self,
         send: Send,

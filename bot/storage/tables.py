@@ -38,10 +38,6 @@ class Tables:
         found = self._select("id = ?", [message_id])
         return found[0] if found else None
 
-    def owner_of(self, message_id: str) -> str | None:
-        row = self.db.execute("SELECT owner FROM messages WHERE id = ?", [message_id]).fetchone()
-        return row[0] if row else None
-
     def find_by_provider_id(
         self, connections: Sequence[str], provider_message_id: str
     ) -> Message | None:
@@ -162,17 +158,12 @@ class Transaction(Tables):
         *,
         actor: str,
         action: str,
-        request_key: str | None = None,
     ) -> list[Message]:
         """Store new messages, with their history and audit entries.
 
         Ids are re-drawn on the rare collision (with a message's or a send's id), so the
-        stored messages are returned. With ``request_key``, the request is recorded too,
-        and one recorded before raises `RepeatedRequestError` (the caller's transaction
-        then stores nothing).
+        stored messages are returned.
         """
-        if request_key is not None and not self.claim_request(request_key):
-            raise RepeatedRequestError("this request was handled already")
         stored: list[Message] = []
         for message in messages:
             while self._taken(message.id):  # about 1 in 10^12
@@ -192,7 +183,9 @@ class Transaction(Tables):
         action: str,
         request_key: str | None = None,
     ) -> tuple[Send, list[Message]]:
-        """Store a send and its messages (as `add_messages`); returns them as stored."""
+        """Store a send and its messages (as `add_messages`); returns them as stored.
+        With ``request_key``, the request is recorded too, and one recorded before raises
+        `RepeatedRequestError` (the caller's transaction then stores nothing)."""
         if request_key is not None and not self.claim_request(request_key):
             raise RepeatedRequestError("this request was handled already")
         while self._taken(send.id):
