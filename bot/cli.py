@@ -190,7 +190,9 @@ def _serve(settings: Settings, host: str, port: int | None) -> int:
     Store(settings.db_path).close()  # a database that cannot be opened stops here, in one line
     app = create_app(settings)
     asyncio.run(check_socket_mode(settings))
-    logging.getLogger("uvicorn.access").addFilter(redact_tokens)
+    access = logging.getLogger("uvicorn.access")
+    access.addFilter(redact_tokens)
+    access.addFilter(one_line_per_refusal)
     uvicorn.run(
         app,
         host=host,
@@ -215,6 +217,18 @@ def redact_tokens(record: logging.LogRecord) -> bool:
             _QUERY_PAIR.sub(_hide_token, arg) if isinstance(arg, str) else arg
             for arg in record.args
         )
+    return True
+
+
+def one_line_per_refusal(record: logging.LogRecord) -> bool:
+    """Leave out the access line of a request Herald refused on its two public routes:
+    Herald logged that refusal itself, with its reason, on one line."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5:
+        path, status = str(args[2]), args[4]
+        refused = isinstance(status, int) and 400 <= status < 500
+        if refused and path.startswith(("/slack/events", "/webhooks/")):
+            return False
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from urllib.parse import urlencode
 
@@ -37,8 +38,10 @@ def slash_body(
     user_id: str = "U2147483697",
     channel_id: str = "C2147483705",
     response_url: str = "",
-    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
+    trigger_id: str | None = None,
 ) -> bytes:
+    """A slash command's form body; a new ``trigger_id`` each call, as Slack's (Herald
+    takes a second request with the same one for a redelivery of the first)."""
     return urlencode(
         {
             "token": "legacy",
@@ -53,6 +56,6 @@ def slash_body(
             "api_app_id": "A111",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": trigger_id,  # Slack's is new on every request
+            "trigger_id": trigger_id or f"{time.time_ns()}.{secrets.token_hex(10)}",
         }
     ).encode()

@@ -301,3 +301,31 @@ def test_a_config_file_it_may_not_read_stops_the_cli_in_one_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert lines == [f"herald: {path}: cannot read it: Permission denied"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "kept"),
+    [
+        ("/slack/events", 401, False),  # Herald logged the refusal, with its reason
+        ("/webhooks/sandbox?token=x", 400, False),
+        ("/slack/events", 200, True),
+        ("/healthz", 503, True),
+        ("/nope", 404, True),
+    ],
+)
+def test_a_refused_request_is_one_log_line(path: str, status: int, kept: bool) -> None:
+    import logging
+
+    from bot.cli import one_line_per_refusal
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", path, "1.1", status),
+        None,
+    )
+
+    assert one_line_per_refusal(record) is kept

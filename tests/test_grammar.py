@@ -81,7 +81,7 @@ def test_subcommands(text: str, command: grammar.Command) -> None:
         ("sms +31612345678 hi --at", "--at needs a value"),
         ("sms +31612345678 hi --var novalue", "--var takes KEY=VALUE"),
         ("sms +31612345678 hi --at 9am --at 10am", "--at is given twice"),
-        ("status", "Give one message id"),
+        ("status", "Give one id"),
         ("list everything", "`list` takes nothing after it"),
     ],
 )

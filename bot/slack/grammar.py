@@ -100,7 +100,8 @@ def parse(text: str) -> Command:
     if head in ("status", "cancel"):
         if len(words) != 2:
             raise InputError(
-                f"Give one message id: `{head} ID` (the #… code in the receipt).",
+                f"Give one id: `{head} ID`, the #… code in a receipt (a message) or in the "
+                "answer to a send to several (all of its messages).",
                 code="command_usage",
             )
         return Status(words[1]) if head == "status" else Cancel(words[1])

@@ -78,7 +78,7 @@ def parse(body: bytes, content_type: str) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
         if kind == JSON:
-            return _json_object(text)
+            return _envelope(_json_object(text))
         if kind == FORM:
             fields = parse_qsl(text, keep_blank_values=True, errors="strict")
             if len(fields) == 1 and fields[0][0] == "payload":
@@ -87,6 +87,15 @@ def parse(body: bytes, content_type: str) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RejectedRequest(400, f"unreadable body ({type(exc).__name__})") from None
     raise RejectedRequest(415, "unsupported content type")
+
+
+def _envelope(payload: dict[str, Any]) -> dict[str, Any]:
+    """An Events API envelope whose event Bolt can read: an object, and a string id."""
+    if payload.get("type") == "event_callback" and not (
+        isinstance(payload.get("event"), dict) and isinstance(payload.get("event_id"), str)
+    ):
+        raise ValueError("an event_callback needs an event object and an event_id")
+    return payload
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from slack_bolt.async_app import AsyncBoltRequest
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 
+from bot.expiring import ExpiringMap
 from bot.services import Herald
 from bot.slack import grammar
 
@@ -32,10 +32,15 @@ CONTEXT_KEY = "request_key"
 
 def request_key(body: Mapping[str, Any], signature: str | None) -> str | None:
     """The key that identifies a request across retries and replays, if it has one: its
-    event id, else its signature (None over Socket Mode, where nothing is signed)."""
+    event id; else the trigger id Slack gives every slash command and interaction (the
+    same one however often the request is re-signed or redelivered); else its signature
+    (None over Socket Mode, where nothing is signed)."""
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         return f"event:{event_id[:64]}"
+    trigger_id = body.get("trigger_id")
+    if isinstance(trigger_id, str) and trigger_id:
+        return f"trigger:{trigger_id[:80]}"
     if signature:
         return f"sig:{signature[:80]}"
     return None
@@ -52,9 +57,7 @@ class RequestLedger:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.herald = herald
-        self.limit = limit
-        self._clock = clock
-        self._recent: OrderedDict[str, float] = OrderedDict()
+        self._recent: ExpiringMap[str, None] = ExpiringMap(MEMORY_SECONDS, limit, clock)
 
     def __len__(self) -> int:
         return len(self._recent)
@@ -63,14 +66,7 @@ class RequestLedger:
         return key in self._recent or self.herald.request_seen(key)
 
     def remember(self, key: str) -> None:
-        now = self._clock()
-        self._recent[key] = now
-        self._recent.move_to_end(key)
-        while self._recent and (
-            len(self._recent) > self.limit
-            or now - next(iter(self._recent.values())) > MEMORY_SECONDS
-        ):
-            self._recent.popitem(last=False)
+        self._recent.put(key, None)
 
     def middleware(self) -> AsyncMiddleware:
         """The Bolt global middleware: a repeated request is answered 200, unprocessed."""

@@ -55,8 +55,8 @@ def create_app(settings: Settings) -> Starlette:
 
     async def _slack_events(request: Request) -> Response:
         body = await _read_limited(request, intake.MAX_BODY_BYTES)
-        if body is None:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+        if isinstance(body, Response):
+            return body
         try:
             intake.verify(request.headers, body, signing_secret)
             payload = intake.parse(body, request.headers.get("content-type", ""))
@@ -65,16 +65,9 @@ def create_app(settings: Settings) -> Starlette:
                 return Response(status_code=200)  # Slack's certificate check, as Bolt answers it
             log.warning("refused a request to /slack/events: %s", exc.reason)
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
-        try:
-            answer = await slack.handle(
-                body.decode("utf-8"), payload, request.headers, request.query_params
-            )
-        except Exception:
-            # Bolt's own error path can fail on a payload shape it does not expect. Slack
-            # signed this request, so the failure is logged whole; a 200 keeps Slack from
-            # retrying it into the same failure.
-            log.exception("Bolt could not dispatch a Slack request")
-            return Response(status_code=200)
+        answer = await slack.handle(
+            body.decode("utf-8"), payload, request.headers, request.query_params
+        )
         return to_starlette_response(answer)
 
     async def webhook(request: Request) -> Response:
@@ -85,12 +78,9 @@ def create_app(settings: Settings) -> Starlette:
             # Providers check that the URL answers (Callbell disables a subscription that
             # stops answering); a GET carries no callback.
             return JSONResponse({"status": "ok"})
-        try:
-            body = await _read_limited(request, MAX_WEBHOOK_BYTES)
-        except ClientDisconnect:  # the caller left mid-body: nothing to answer or log
-            return Response(status_code=400)
-        if body is None:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+        body = await _read_limited(request, MAX_WEBHOOK_BYTES)
+        if isinstance(body, Response):
+            return body
         hook = WebhookRequest(
             url=_public_url(settings, request),
             headers={k.lower(): v for k, v in request.headers.items()},
@@ -191,17 +181,28 @@ async def _connect_socket_mode(slack_app: AsyncApp, app_token: str) -> AsyncSock
     return handler
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it passes ``limit`` bytes (read no further: callers are
-    not yet authenticated)."""
+async def _read_limited(request: Request, limit: int) -> bytes | Response:
+    """The body, or the answer when there is none to read: 413 once it passes ``limit``
+    bytes (read no further: callers are not yet authenticated), 400 when the caller left
+    mid-body (nothing to log)."""
+    too_large = JSONResponse({"error": "body too large"}, status_code=413)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return None
+        log.warning(
+            "refused a request to %s: body over %d bytes", loggable(request.url.path), limit
+        )
+        return too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                log.warning(
+                    "refused a request to %s: body over %d bytes", loggable(request.url.path), limit
+                )
+                return too_large
+    except ClientDisconnect:
+        return Response(status_code=400)
     return bytes(body)
 
 
