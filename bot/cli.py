@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from urllib.parse import unquote_plus
 
 from bot import __version__
-from bot.config.settings import Settings, load_settings
-from bot.errors import HeraldError, InputError, NotAvailableYetError
+from bot.config.settings import DEFAULT_PORT, Settings, load_settings
+from bot.config.values import port
+from bot.errors import ConfigError, HeraldError, InputError, NotAvailableYetError
 from bot.models import Message, MessageStatus
 from bot.options import phrase
 from bot.sending.recipients import take_recipients
@@ -73,10 +74,11 @@ def _seconds(text: str) -> float:
 
 
 def _port(text: str) -> int:
-    """A TCP port; 0 lets the system pick a free one."""
-    if not (text.isascii() and text.isdecimal()) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
-    return int(text)
+    """A TCP port, read as ``PORT`` is; 0 lets the system pick a free one."""
+    try:
+        return port(text, DEFAULT_PORT)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)") from None
 
 
 def build_parser() -> CommandLine:
