@@ -33,7 +33,7 @@ from bot.models import (
     new_message_id,
     normalize_message_id,
 )
-from bot.scheduling import create_scheduler, scheduler_state
+from bot.scheduling.timer import create_scheduler, scheduler_state
 from bot.sending.requests import SendRequest, build_messages
 from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
