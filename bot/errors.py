@@ -10,7 +10,8 @@
     │                               drawn in `bot.templating.errors`)
     ├── MessageNotFoundError        no message with that id (also a LookupError)
     ├── RepeatedRequestError        a request acted on before (a retry or a replay)
-    └── StoreBusyError              the database stayed locked by another process too long
+    ├── StoreBusyError              the database stayed locked by another process too long
+    └── AlreadyRunningError         another ``herald serve`` runs this database's scheduler
 
 An `InputError` is structured so that each front end can phrase it in its own
 words: ``code`` says which problem it is (a stable name from `Code`), ``fields``
@@ -35,7 +36,16 @@ from bot.suggest import closest
 # The parts of a send an input error can be about: the CLI and the slash command name
 # them by their options, the compose modal (later) by its blocks.
 Field = Literal[
-    "connection", "recipients", "text", "subject", "media", "template", "variables", "at"
+    "connection",
+    "recipients",
+    "text",
+    "subject",
+    "media",
+    "template",
+    "variables",
+    "at",
+    "every",
+    "until",
 ]
 FIELDS: tuple[Field, ...] = get_args(Field)
 
@@ -72,6 +82,17 @@ Code = Literal[
     "option_needs_value",
     "option_repeated",
     "command_usage",
+    # scheduling (bot.scheduling)
+    "duration_invalid",
+    "when_invalid",
+    "when_past",
+    "when_too_far",
+    "rule_invalid",
+    "until_invalid",
+    # scheduled sends and schedules (bot.scheduling.planner)
+    "until_without_every",
+    "not_cancellable",
+    "not_reschedulable",
 ]
 CODES: tuple[Code, ...] = get_args(Code)
 
@@ -152,3 +173,7 @@ class RepeatedRequestError(HeraldError):
 
 class StoreBusyError(HeraldError):
     """The database's write lock could not be had in time; nothing was written."""
+
+
+class AlreadyRunningError(HeraldError):
+    """Another ``herald serve`` runs the scheduler of this database; this one may not start."""

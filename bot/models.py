@@ -1,8 +1,9 @@
 """The core's data: sends, their messages, the messages' status history, and ids.
 
 A `Send` is one request from one person (a slash command, a ``herald send``; later a
-modal submission or a recurring occurrence); its `Message`s, one per recipient, belong
-to it. Sends and messages share one id space, so ``status ID`` takes either.
+modal submission) or one occurrence of a recurring `Schedule`; its `Message`s, one per
+recipient, belong to it. Sends, messages and schedules share one id space, so
+``status ID`` and ``cancel ID`` take any of them.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class Message:
     provider_template: ProviderTemplate | None = None  # rendered for this message's provider
     confidential: bool = False  # from a confidential template: Slack never shows the text
     send_id: str | None = None  # the `Send` it belongs to; set when it is stored
+    due_at: datetime | None = None  # a scheduled message: when it goes out
+    late_by: float | None = None  # seconds late it went out (Herald was down when it was due)
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,45 @@ class Send:
     subject: str | None = None
     media_urls: tuple[str, ...] = ()
     announce_to: str | None = None  # where the receipts go (a Slack conversation id)
-    due_at: datetime | None = None  # when it goes out (scheduling: not yet, always None)
-    rule: str | None = None  # how it recurs (not yet, always None)
+    due_at: datetime | None = None  # when it goes out, if it was scheduled
+    rule: str | None = None  # unused: a recurring send is a `Schedule`, its occurrences sends
+    schedule_id: str | None = None  # the `Schedule` this send is an occurrence of
+    timezone: str | None = None  # the zone its time was read in (an IANA name)
+
+
+class ScheduleState(StrEnum):
+    ACTIVE = "active"  # occurrences still to come
+    CANCELLED = "cancelled"
+    ENDED = "ended"  # past its ``until``: no occurrence is left
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A recurring send: what to send, to whom, and when it next goes out.
+
+    Each occurrence becomes a `Send` of its own (``Send.schedule_id``), built from this
+    when it falls due, so a template edited since applies to the next occurrence.
+    """
+
+    id: str
+    sender: str
+    origin: str
+    connection: str
+    recipients: tuple[str, ...]
+    rule: str  # as `bot.scheduling.rules.parse_rule` normalises it
+    timezone: str  # the zone the rule is read in (an IANA name)
+    state: ScheduleState
+    created_at: datetime
+    updated_at: datetime
+    next_due: datetime | None = None  # None once it ended or was cancelled
+    until: datetime | None = None  # no occurrence after this
+    text: str | None = None  # what was typed; None when a template writes the text
+    template: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    subject: str | None = None
+    media_urls: tuple[str, ...] = ()
+    announce_to: str | None = None
+    occurrences: int = 0  # how many have gone out (or were missed)
 
 
 @dataclass(frozen=True)

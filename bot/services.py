@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import __version__
 from bot.announcing import Announcer, Directory, SilentAnnouncer
@@ -28,12 +27,22 @@ from bot.errors import MessageNotFoundError
 from bot.models import (
     Message,
     MessageStatus,
+    Schedule,
     Send,
     StatusEvent,
     new_message_id,
     normalize_message_id,
 )
-from bot.scheduling.timer import create_scheduler, scheduler_state
+from bot.scheduling.planner import (
+    RELEASE_BATCH,
+    Agenda,
+    Cancelled,
+    Planner,
+    Released,
+    Rescheduled,
+    Scheduled,
+)
+from bot.scheduling.timer import Timer
 from bot.sending.requests import SendRequest, build_messages
 from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
@@ -52,6 +61,8 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 RECOVER_EVERY = 15.0  # seconds; with STALE_AFTER, a dead process's work moves within a minute
+SWEEP_EVERY = 5.0  # seconds: due messages are released at the latest this long after their time,
+# should their timer be missing (it never should); the timer wakes the sweep on time
 INTERRUPTED_REASON = (
     "Herald stopped while handing this message to the provider, so it may or may not "
     "have gone out. Check with the recipient before sending it again."
@@ -62,6 +73,14 @@ INTERRUPTED_REASON = (
 class MessageReport:
     message: Message
     history: list[StatusEvent]
+
+
+@dataclass(frozen=True)
+class ScheduleReport:
+    """A recurring schedule and its latest occurrences (newest first)."""
+
+    schedule: Schedule
+    occurrences: list[Send]
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,7 @@ class Herald:
         self.templates = TemplateLibrary(settings.templates_dir)
         self.background = Background()
         self.store: Store | None = None
-        self.scheduler: AsyncIOScheduler | None = None
+        self.timer: Timer | None = None  # runs in `herald serve` only
         self.providers: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
         self._delivery: Delivery | None = None
@@ -108,8 +127,14 @@ class Herald:
             settings, self.providers, lambda: self.db, lambda: self.announcer, self.background
         )
         self.heartbeat = Heartbeat(settings.db_path)
+        self.planner = Planner(
+            settings, self.templates, lambda: self.db, owner=self.heartbeat.token
+        )
         self.recover_every = RECOVER_EVERY
+        self.sweep_every = SWEEP_EVERY
         self._recovery: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._due = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -148,12 +173,12 @@ class Herald:
             owner=self.heartbeat.token,
         )
         if serve:
-            self.scheduler = create_scheduler(self.settings.db_path)
-            self.scheduler.start()
+            self.timer = Timer(self.store, self._wake_sweeper)
+            await self.timer.start()  # AlreadyRunningError: one server per database
             await self._recover(starting=True)
-            self._recovery = asyncio.get_running_loop().create_task(
-                self._keep_recovering(), name="recovery"
-            )
+            loop = asyncio.get_running_loop()
+            self._recovery = loop.create_task(self._keep_recovering(), name="recovery")
+            self._sweeper = loop.create_task(self._keep_sweeping(), name="sweeper")
 
     async def stop(self) -> None:
         """Finish (or, after the grace period, cancel) the work in progress, then close.
@@ -161,10 +186,13 @@ class Herald:
         The heartbeat goes last: until the work is over this process still owns messages
         that no other process may take over.
         """
-        if self._recovery is not None:
-            self._recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recovery
+        if self.timer is not None:
+            await self.timer.stop()  # nothing falls due from here on; it waits in its row
+        for task in (self._sweeper, self._recovery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_SECONDS
         await self.background.drain(SHUTDOWN_GRACE_SECONDS)
@@ -174,8 +202,6 @@ class Herald:
         await self.background.drain(max(0.0, deadline - loop.time()))
         for client in self._clients:
             await client.aclose()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
         await self.heartbeat.stop()
         if self.store is not None:
             self.store.close()
@@ -194,13 +220,17 @@ class Herald:
 
     def health(self) -> dict[str, object]:
         database = "ok" if self.store is not None and self.store.ping() else "unavailable"
-        scheduler = scheduler_state(self.scheduler)
+        scheduler = self.timer.state if self.timer is not None else "off"
         ok = database == "ok" and scheduler in ("running", "off")
+        jobs: int | None = None
+        if database == "ok" and self.timer is not None and scheduler == "running":
+            jobs = self.timer.pending()
         return {
             "status": "ok" if ok else "degraded",
             "version": __version__,
             "database": database,
             "scheduler": scheduler,
+            "pending_jobs": jobs,
             "connections": {
                 name: config.describe() for name, config in self.settings.connections.items()
             },
@@ -215,6 +245,9 @@ class Herald:
         send's id) in one transaction; raises `InputError` (storing nothing) if it cannot
         go, and `StoreBusyError` (storing nothing) if the database stays locked by another
         process for ``lock_wait`` seconds."""
+        if request.is_scheduled:
+            # never sent now by mistake: a front end must mean `schedule`
+            raise ValueError("a request with a time or a rule goes to Herald.schedule")
         messages = build_messages(request, self.settings, self.templates)
         _send, stored = await self.db.add_send(
             _send_of(request, messages[0]),
@@ -225,6 +258,89 @@ class Herald:
             lock_wait=lock_wait,
         )
         return stored
+
+    async def schedule(
+        self, request: SendRequest, *, lock_wait: float = BUSY_TIMEOUT_SECONDS
+    ) -> Scheduled:
+        """Validate and store a send to go out later (``request.at``), or a recurring
+        schedule (``request.every``); raises `InputError` (storing nothing) if it cannot.
+        The scheduled messages' receipts are shown (``scheduled``, with their time)."""
+        scheduled = await self.planner.schedule(request, lock_wait=lock_wait)
+        self._timers_changed()
+        if scheduled.messages:
+            self.background.spawn(
+                self._announce_each(scheduled.messages), name="announce-scheduled", defer=True
+            )
+        return scheduled
+
+    async def cancel(self, some_id: str, *, actor: str) -> Cancelled:
+        """Stop what has not gone out of a message, a send or a schedule (by its id)."""
+        cancelled = await self.planner.cancel(some_id, actor=actor)
+        self._timers_changed()
+        if cancelled.messages:
+            self.background.spawn(self._announce_each(cancelled.messages), name="announce-cancel")
+        return cancelled
+
+    async def reschedule(
+        self, some_id: str, when: str, *, actor: str, timezone: str | None = None
+    ) -> Rescheduled:
+        """Move a waiting send, or a schedule's next occurrence, to ``when`` (read in
+        ``timezone``, default the config's)."""
+        moved = await self.planner.reschedule(some_id, when, actor=actor, timezone=timezone)
+        self._timers_changed()
+        if moved.messages:
+            self.background.spawn(self._announce_each(moved.messages), name="announce-moved")
+        return moved
+
+    def agenda(self, sender: str | None = None) -> Agenda:
+        """What waits to go out: ``sender``'s, or everyone's (None)."""
+        return self.planner.agenda(sender)
+
+    def _timers_changed(self) -> None:
+        if self.timer is not None:
+            self.timer.changed()
+
+    async def _wake_sweeper(self, target_id: str) -> None:
+        """A timer went off: release what is due (the sweep finds it by its row)."""
+        log.debug("timer %s went off", target_id)
+        self._due.set()
+
+    async def _keep_sweeping(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), self.sweep_every)
+            self._due.clear()
+            try:
+                await self.release_due()
+            except Exception:  # the sweep must outlive one bad pass (a locked database)
+                log.exception("releasing due messages failed; trying again shortly")
+
+    async def release_due(self) -> int:
+        """Hand over every message due now (failing the ones missed by more than
+        ``missed_grace``) and store each due occurrence of a schedule; returns how many
+        messages moved. Safe to run any time: a message moves once."""
+        moved = 0
+        while True:
+            released = await self.planner.release_batch()
+            self._after_release(released)
+            count = len(released.queued) + len(released.missed)
+            moved += count
+            if count < RELEASE_BATCH:
+                break
+        for schedule in self.planner.due_schedules():
+            released = await self.planner.occur(schedule)
+            self._after_release(released)
+            moved += len(released.queued) + len(released.missed)
+        return moved
+
+    def _after_release(self, released: Released) -> None:
+        if released.queued:
+            log.info("%d scheduled message(s) due: handing them over", len(released.queued))
+            self.background.spawn(self.dispatch(released.queued), name="due")
+        if released.missed:
+            for message in released.missed:
+                log.warning("scheduled message %s missed: %s", message.id, message.error)
+            self.background.spawn(self._announce_each(released.missed), name="announce-missed")
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
         """Hand stored messages to their providers; returns their state afterwards."""
@@ -325,10 +441,14 @@ class Herald:
 
     # -- looking up -------------------------------------------------------------
 
-    def report(self, some_id: str) -> MessageReport | SendReport:
-        """What ``status ID`` shows: a message's history, or a send's messages (a send of
-        one message: that message's history); raises `MessageNotFoundError`."""
+    def report(self, some_id: str) -> MessageReport | SendReport | ScheduleReport:
+        """What ``status ID`` shows: a message's history, a send's messages (a send of
+        one message: that message's history) or a schedule and its latest occurrences;
+        raises `MessageNotFoundError`."""
         key = normalize_message_id(some_id)
+        schedule = self.db.schedule(key)
+        if schedule is not None:
+            return ScheduleReport(schedule, self.db.occurrences(key))
         message = self.db.get(key)
         if message is None:
             sent = self.send_report(key)
@@ -343,8 +463,8 @@ class Herald:
         send = self.db.send(key)
         if send is None:
             raise MessageNotFoundError(
-                f"There is no message #{key}, nor a send with that id. Message ids are the "
-                "#… codes in each receipt."
+                f"There is no message, send or schedule #{key}. Ids are the #… codes in "
+                "receipts and in the list of scheduled messages."
             )
         return SendReport(send, self.db.messages_of(key))
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.models import Message, MessageStatus, Send
+from bot.models import Message, MessageStatus, Schedule, Send
 from bot.slack.receipts import QUIET_STATUSES
 from bot.storage import Store
 from bot.storage.migrations import migrations
 from bot.storage.posts import ReceiptPost
-from bot.storage.rows import MESSAGES, POSTS, SENDS, Columns
+from bot.storage.rows import MESSAGES, POSTS, SCHEDULES, SENDS, Columns
 from providers import Channel, ProviderTemplate
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC)
@@ -34,6 +34,7 @@ def test_every_record_field_is_a_column_and_every_column_a_field(tmp_path: Path)
     for columns, record, table in (
         (MESSAGES, Message, "messages"),
         (SENDS, Send, "sends"),
+        (SCHEDULES, Schedule, "schedules"),
         (POSTS, ReceiptPost, "slack_receipts"),
     ):
         names = tuple(f.name for f in fields(record))  # type: ignore[arg-type]
@@ -50,7 +51,7 @@ def test_a_message_reads_back_as_it_was_stored_in_every_field(tmp_path: Path) ->
         failover_from="sms", sender_email="a@example.com", template="t",
         variables={"k": "v"}, attempts=2,
         provider_template=ProviderTemplate(id="tpl", parameters={"name": "Jo"}),
-        confidential=True,
+        confidential=True, due_at=NOW, late_by=12.5,
     )  # fmt: skip
     # every field differs from its default, so a field the mapping dropped would show
     for item in fields(Message):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.config.settings import Settings
-from bot.errors import Field, InputError, NotAvailableYetError, UnknownConnectionError
+from bot.errors import Field, InputError, UnknownConnectionError
 from bot.models import Message, MessageStatus, new_message_id
 from bot.sending.recipients import normalize_recipients
 from bot.storage.store import utcnow
@@ -40,23 +40,28 @@ class SendRequest:
     media_urls: Sequence[str] = ()
     template: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
-    at: str | None = None
+    at: str | None = None  # when to send, as typed (`bot.scheduling.when`); None: now
+    every: str | None = None  # how it repeats, as typed (`bot.scheduling.rules`)
+    until: str | None = None  # the last day it repeats, as typed
+    timezone: str | None = None  # the zone local times are read in (None: the config's)
     announce_to: str | None = None
     request_key: str | None = None  # the same key twice (a replayed request) sends once
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Whether it goes out later or repeats (`Herald.schedule`) rather than now."""
+        return self.at is not None or self.every is not None or self.until is not None
 
 
 def build_messages(
     request: SendRequest, settings: Settings, library: TemplateLibrary
 ) -> list[Message]:
     """Validate ``request`` (rendering its template) and build one queued `Message` per
-    recipient; raises an `InputError` that says what to fix."""
+    recipient; raises an `InputError` that says what to fix. When it goes out is not its
+    business (`bot.scheduling.planner`)."""
     connection = settings.connections.get(request.connection)
     if connection is None:
         raise UnknownConnectionError.naming(request.connection, list(settings.connections))
-    if request.at is not None:
-        raise NotAvailableYetError(
-            "Scheduling is not available yet; leave out the time to send now.", fields=("at",)
-        )
     channel = connection.channel
     text = request.text.strip()
     subject = (request.subject or "").strip() or None

@@ -201,3 +201,49 @@ def move_slack_receipts(db: Database) -> None:
     if sqlite3.sqlite_version_info >= (3, 35):  # older SQLite cannot drop a column
         for column in ("receipt_channel", "receipt_ts", "failure_announced"):
             db.execute(f"ALTER TABLE messages DROP COLUMN {column}")
+
+
+@migrations()
+def add_scheduling(db: Database) -> None:
+    """Scheduled and recurring sends (``bot.scheduling``).
+
+    A scheduled message waits in status ``scheduled`` with its ``due_at``; ``late_by`` says
+    how late it went out. A recurring send is a ``schedules`` row; each occurrence is a
+    send (``sends.schedule_id``). ``timer_changes`` lists the ids whose due time changed
+    (scheduled, moved, cancelled), by any process, until the server's timer has caught up.
+    """
+    db.execute("ALTER TABLE messages ADD COLUMN due_at TEXT")
+    db.execute("ALTER TABLE messages ADD COLUMN late_by REAL")
+    db["messages"].create_index(["status", "due_at"])  # type: ignore[union-attr]
+    db.execute("ALTER TABLE sends ADD COLUMN schedule_id TEXT")
+    db.execute("ALTER TABLE sends ADD COLUMN timezone TEXT")
+    db["sends"].create_index(["schedule_id"])  # type: ignore[union-attr]
+    db["schedules"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "sender": str,
+            "origin": str,
+            "connection": str,
+            "recipients": str,
+            "rule": str,
+            "timezone": str,
+            "state": str,
+            "created_at": str,
+            "updated_at": str,
+            "next_due": str,
+            "until": str,
+            "text": str,
+            "template": str,
+            "variables": str,
+            "subject": str,
+            "media_urls": str,
+            "announce_to": str,
+            "occurrences": int,
+        },
+        pk="id",
+        not_null={"sender", "origin", "connection", "recipients", "rule", "timezone", "state"},
+        defaults={"variables": "{}", "media_urls": "[]", "occurrences": 0},
+    )
+    db["schedules"].create_index(["state", "next_due"])  # type: ignore[union-attr]
+    db["schedules"].create_index(["sender"])  # type: ignore[union-attr]
+    db["timer_changes"].create({"id": str, "at": str}, pk="id")  # type: ignore[union-attr]

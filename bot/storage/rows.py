@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from bot.models import Message, Send
+from bot.models import Message, Schedule, Send
 from bot.storage.posts import ReceiptPost
 from providers import ProviderTemplate
 
@@ -43,6 +43,7 @@ Decode = Callable[[Any], Any]
 CODECS: dict[Any, tuple[Encode, Decode]] = {
     str: (str, str),
     int: (int, int),
+    float: (float, float),
     bool: (int, bool),
     datetime: (iso, datetime.fromisoformat),
     tuple[str, ...]: (lambda v: json.dumps(list(v)), lambda v: tuple(json.loads(v))),
@@ -138,4 +139,5 @@ def _null_as(decode: Decode, fallback: Callable[[], Any] | None) -> Decode:
 
 MESSAGES = Columns("messages", Message, extra=("owner",))
 SENDS = Columns("sends", Send)
+SCHEDULES = Columns("schedules", Schedule)
 POSTS = Columns("slack_receipts", ReceiptPost)

@@ -221,3 +221,4 @@ class Store(Tables):
     audit = _one_transaction(Transaction.audit)
     record_receipt_post = _one_transaction(Transaction.record_receipt_post)
     record_failure_reply = _one_transaction(Transaction.record_failure_reply)
+    forget_timer_changes = _one_transaction(Transaction.forget_timer_changes)

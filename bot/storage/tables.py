@@ -20,11 +20,12 @@ from bot.errors import RepeatedRequestError
 from bot.models import Message, MessageStatus, Send, StatusEvent, new_message_id
 from bot.storage.posts import ReceiptPost
 from bot.storage.rows import MESSAGES, POSTS, SENDS, iso, parse_time, utcnow
+from bot.storage.timetable import TimetableReads, TimetableWrites
 
 REQUEST_MEMORY = timedelta(hours=1)
 
 
-class Tables:
+class Tables(TimetableReads):
     """Reads, on whichever connection ``db`` is."""
 
     db: Database
@@ -120,15 +121,16 @@ class Tables:
         return row is not None
 
     def _taken(self, some_id: str) -> bool:
-        """Whether a message or a send has this id: ``status ID`` takes either."""
+        """Whether a message, a send or a schedule has this id: ``status ID`` takes any."""
         row = self.db.execute(
-            "SELECT 1 FROM messages WHERE id = ? UNION ALL SELECT 1 FROM sends WHERE id = ?",
-            [some_id, some_id],
+            "SELECT 1 FROM messages WHERE id = ? UNION ALL SELECT 1 FROM sends WHERE id = ? "
+            "UNION ALL SELECT 1 FROM schedules WHERE id = ?",
+            [some_id, some_id, some_id],
         ).fetchone()
         return row is not None
 
 
-class Transaction(Tables):
+class Transaction(Tables, TimetableWrites):
     """The writes of one transaction; its reads see its own writes.
 
     Run through `Store.write`, so a check and the write it decides (a status moves
@@ -169,7 +171,9 @@ class Transaction(Tables):
             while self._taken(message.id):  # about 1 in 10^12
                 message = replace(message, id=new_message_id())
             self.db.execute(MESSAGES.insert, MESSAGES.to_row(message, owner=self.owner))
-            self._event(message.id, message.status, "herald", None, None, message.created_at)
+            self._event(
+                message.id, message.status, "herald", message.error, None, message.created_at
+            )
             self._audit(actor, action, message, {"recipient": message.recipient})
             stored.append(message)
         return stored

@@ -1,0 +1,566 @@
+"""`Planner`: sends that wait for their time — scheduling, cancelling, moving, listing,
+and releasing them when they fall due.
+
+Herald's rows are the truth (`bot.storage.timetable`); the timer only wakes the process
+(`bot.scheduling.timer`). Releasing is a sweep, safe to run any time and as often as
+wanted: each due message moves from ``scheduled`` to ``queued`` (or to ``failed`` as
+missed) in a transaction that finds it still ``scheduled``, so it goes out once however
+many timers, sweeps and processes see it due. A schedule's occurrence is stored in the
+transaction that moves the schedule's ``next_due`` on, so it happens once too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config.settings import Settings
+from bot.errors import InputError, MessageNotFoundError, RepeatedRequestError
+from bot.models import (
+    Message,
+    MessageStatus,
+    Schedule,
+    ScheduleState,
+    Send,
+    new_message_id,
+    normalize_message_id,
+)
+from bot.scheduling.rules import Rule, parse_rule, parse_until
+from bot.scheduling.when import check_window, describe_delta, parse_when
+from bot.sending.requests import SendRequest, build_messages
+from bot.storage.rows import utcnow
+from bot.storage.store import Store, Transaction
+from bot.templating.library import TemplateLibrary
+from providers import Channel
+
+log = logging.getLogger(__name__)
+
+RELEASE_BATCH = 500  # messages moved per transaction when many fall due at once
+LATE_NOTICE = timedelta(minutes=1)  # later than this (or due before Herald started): "late"
+CANCELLABLE = frozenset({MessageStatus.SCHEDULED, MessageStatus.QUEUED})
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """What scheduling a request stored: a send due later, or a recurring schedule."""
+
+    due_at: datetime  # when it (first) goes out
+    zone: ZoneInfo  # the zone its times were read in
+    send: Send | None = None
+    messages: list[Message] = field(default_factory=list)  # the send's, all ``scheduled``
+    schedule: Schedule | None = None
+
+    @property
+    def id(self) -> str:
+        """What ``cancel``/``reschedule`` take for all of it: the schedule's id, the send's
+        id, or the one message's id (as its receipt shows it)."""
+        if self.schedule is not None:
+            return self.schedule.id
+        if len(self.messages) == 1:
+            return self.messages[0].id
+        assert self.send is not None
+        return self.send.id
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What a cancel stopped: messages that will not go out, or a schedule."""
+
+    target: str  # the id as given, normalised
+    messages: list[Message] = field(default_factory=list)
+    schedule: Schedule | None = None
+    already_gone: int = 0  # messages of the send that were past cancelling
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    due_at: datetime
+    zone: ZoneInfo
+    messages: list[Message] = field(default_factory=list)
+    schedule: Schedule | None = None
+
+
+@dataclass(frozen=True)
+class AgendaSend:
+    """A send waiting for its time: its messages still ``scheduled``."""
+
+    send: Send
+    messages: list[Message]
+
+    @property
+    def due_at(self) -> datetime:
+        return min(m.due_at for m in self.messages if m.due_at is not None)
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """What is scheduled: waiting sends and active schedules, each soonest first."""
+
+    sends: list[AgendaSend]
+    schedules: list[Schedule]
+    others: int = 0  # asked for one sender's: how many more belong to other people
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a sweep moved: messages to hand over now, and messages missed for good."""
+
+    queued: list[Message] = field(default_factory=list)
+    missed: list[Message] = field(default_factory=list)
+
+
+class Planner:
+    def __init__(
+        self,
+        settings: Settings,
+        templates: TemplateLibrary,
+        store: Callable[[], Store],
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.templates = templates
+        self._store = store
+        self.owner = owner
+        self.clock = clock
+        self.started_at = clock()
+
+    @property
+    def store(self) -> Store:
+        return self._store()
+
+    def zone_of(self, request: SendRequest) -> ZoneInfo:
+        if request.timezone:
+            return ZoneInfo(request.timezone)
+        return self.settings.scheduling.zone()
+
+    # -- scheduling --------------------------------------------------------------
+
+    async def schedule(self, request: SendRequest, *, lock_wait: float) -> Scheduled:
+        """Validate and store ``request`` to go out later (``at``) or again and again
+        (``every``); raises `InputError` (storing nothing) if it cannot."""
+        zone = self.zone_of(request)
+        now = self.clock()
+        horizon = self.settings.scheduling.horizon
+        if request.every is None:
+            if request.until is not None:
+                raise InputError(
+                    "An end date is for a repeating send: say how it repeats too.",
+                    code="until_without_every",
+                    fields=("until", "every"),
+                )
+            assert request.at is not None
+            due = _to_ms(parse_when(request.at, now=now, zone=zone))
+            check_window(due, now=now, horizon=horizon)
+            return await self._schedule_once(request, due, zone, lock_wait)
+        rule = parse_rule(request.every)
+        start = now
+        if request.at is not None:
+            start = _to_ms(parse_when(request.at, now=now, zone=zone))
+            check_window(start, now=now, horizon=horizon)
+        until = parse_until(request.until, now=now, zone=zone) if request.until else None
+        first = rule.next_after(start - timedelta(milliseconds=1), zone)
+        if first is None or (until is not None and first > until):
+            raise InputError(
+                f"'{rule.describe()}' has no time before the end date: move the end date "
+                "later, or leave it out.",
+                code="until_invalid",
+                fields=("until",),
+            )
+        check_window(first, now=now, horizon=horizon)
+        messages = build_messages(request, self.settings, self.templates)  # checks it all
+        created = Schedule(
+            id=new_message_id(),
+            sender=request.sender,
+            origin=request.origin,
+            connection=messages[0].connection,
+            recipients=tuple(m.recipient for m in messages),
+            rule=rule.text,
+            timezone=zone.key,
+            state=ScheduleState.ACTIVE,
+            created_at=now,
+            updated_at=now,
+            next_due=_to_ms(first),
+            until=until,
+            text=None if request.template else messages[0].text,
+            template=request.template,
+            variables=dict(request.variables),
+            subject=request.subject,
+            media_urls=tuple(request.media_urls),
+            announce_to=request.announce_to,
+        )
+
+        def store(tx: Transaction) -> Schedule:
+            if request.request_key is not None and not tx.claim_request(request.request_key):
+                raise RepeatedRequestError("this request was handled already")
+            stored = tx.add_schedule(created)
+            tx.record_schedule_audit(request.sender, "schedule", stored)
+            return stored
+
+        stored = await self.store.write(store, lock_wait=lock_wait)
+        return Scheduled(due_at=first, zone=zone, schedule=stored)
+
+    async def _schedule_once(
+        self, request: SendRequest, due: datetime, zone: ZoneInfo, lock_wait: float
+    ) -> Scheduled:
+        built = build_messages(request, self.settings, self.templates)
+        messages = [replace(m, status=MessageStatus.SCHEDULED, due_at=due) for m in built]
+        first = messages[0]
+        send = Send(
+            id=new_message_id(),
+            sender=request.sender,
+            origin=request.origin,
+            connection=first.connection,
+            created_at=first.created_at,
+            text=None if request.template else first.text,
+            template=request.template,
+            variables=dict(request.variables),
+            subject=first.subject,
+            media_urls=first.media_urls,
+            announce_to=request.announce_to,
+            due_at=due,
+            timezone=zone.key,
+        )
+
+        def store(tx: Transaction) -> tuple[Send, list[Message]]:
+            stored_send, stored = tx.add_send(
+                send,
+                messages,
+                actor=request.sender,
+                action="schedule",
+                request_key=request.request_key,
+            )
+            tx.note_timer(stored_send.id)
+            return stored_send, stored
+
+        stored_send, stored = await self.store.write(store, lock_wait=lock_wait)
+        return Scheduled(due_at=due, zone=zone, send=stored_send, messages=stored)
+
+    # -- cancelling and moving ------------------------------------------------------
+
+    async def cancel(self, some_id: str, *, actor: str) -> Cancelled:
+        """Stop what has not gone out: a waiting message, every waiting message of a send,
+        or a schedule's further occurrences. Raises `MessageNotFoundError`, or
+        `InputError` when nothing of it can be stopped any more."""
+        key = normalize_message_id(some_id)
+
+        def cancel(tx: Transaction) -> Cancelled:
+            schedule = tx.schedule(key)
+            if schedule is not None:
+                if schedule.state is not ScheduleState.ACTIVE:
+                    raise InputError(
+                        f"Schedule #{key} has {schedule.state.value} already: nothing more "
+                        "goes out.",
+                        code="not_cancellable",
+                        target=key,
+                    )
+                stopped = tx.update_schedule(key, state=ScheduleState.CANCELLED, next_due=None)
+                tx.record_schedule_audit(actor, "cancel", stopped)
+                return Cancelled(key, schedule=stopped)
+            message = tx.get(key)
+            targets = [message] if message is not None else tx.messages_of(key)
+            if not targets:
+                raise _not_found(key)
+            stoppable = [m for m in targets if m.status in CANCELLABLE]
+            if not stoppable:
+                raise InputError(_past_cancelling(key, targets), code="not_cancellable", target=key)
+            done = []
+            for m in stoppable:
+                # a queued message may be on its way: only one still queued is stopped
+                current = tx.get(m.id)
+                if current is None or current.status not in CANCELLABLE:
+                    continue
+                done.append(tx.set_status(m.id, MessageStatus.CANCELLED, source="herald"))
+                tx.audit(actor, "cancel", current, {})
+                if current.send_id:
+                    tx.note_timer(current.send_id)
+            return Cancelled(key, messages=done, already_gone=len(targets) - len(done))
+
+        return await self.store.write(cancel)
+
+    async def reschedule(
+        self, some_id: str, when: str, *, actor: str, timezone: str | None = None
+    ) -> Rescheduled:
+        """Move a waiting send (by its id, or by its one message's id) or a schedule's next
+        occurrence to ``when``; raises `MessageNotFoundError` or `InputError`."""
+        key = normalize_message_id(some_id)
+        zone = ZoneInfo(timezone) if timezone else self.settings.scheduling.zone()
+        now = self.clock()
+        due = _to_ms(parse_when(when, now=now, zone=zone))
+        check_window(due, now=now, horizon=self.settings.scheduling.horizon)
+
+        def move(tx: Transaction) -> Rescheduled:
+            schedule = tx.schedule(key)
+            if schedule is not None:
+                if schedule.state is not ScheduleState.ACTIVE:
+                    raise InputError(
+                        f"Schedule #{key} has {schedule.state.value}: nothing is left to move.",
+                        code="not_reschedulable",
+                        target=key,
+                    )
+                if schedule.until is not None and due > schedule.until:
+                    raise InputError(
+                        f"Schedule #{key} ends before then; pick a time before its end.",
+                        code="not_reschedulable",
+                        fields=("at",),
+                        target=key,
+                    )
+                moved = tx.update_schedule(key, next_due=due)
+                tx.record_schedule_audit(actor, "reschedule", moved)
+                return Rescheduled(due, zone, schedule=moved)
+            message = tx.get(key)
+            send_id = message.send_id if message is not None else key
+            waiting = [
+                m for m in tx.messages_of(send_id or "") if m.status is MessageStatus.SCHEDULED
+            ]
+            if message is None and not waiting and tx.send(key) is None:
+                raise _not_found(key)
+            if message is not None and message.status is not MessageStatus.SCHEDULED:
+                raise InputError(
+                    f"#{key} is {message.status.value}, not waiting for its time: only a "
+                    "scheduled message can be moved.",
+                    code="not_reschedulable",
+                    target=key,
+                )
+            if not waiting:
+                raise InputError(
+                    f"Nothing of #{key} is waiting for its time any more.",
+                    code="not_reschedulable",
+                    target=key,
+                )
+            if message is not None and len(tx.messages_of(send_id or "")) > 1:
+                raise InputError(
+                    f"#{key} is one of the messages of send #{send_id}, which go out together: "
+                    f"move them all with #{send_id}, or cancel #{key} alone.",
+                    code="not_reschedulable",
+                    target=key,
+                    send=send_id or "",
+                )
+            updated = []
+            for m in waiting:
+                updated.append(tx.update(m.id, due_at=due))
+                tx.audit(actor, "reschedule", m, {"due_at": due.isoformat()})
+            assert send_id is not None
+            tx.set_send_due(send_id, due)
+            return Rescheduled(due, zone, messages=updated)
+
+        return await self.store.write(move)
+
+    def agenda(self, sender: str | None = None, limit: int = 200) -> Agenda:
+        """What waits to go out: ``sender``'s (None: everyone's), soonest first."""
+        store = self.store
+        waiting = store.scheduled_messages(sender, limit)
+        by_send: dict[str, list[Message]] = {}
+        for message in waiting:
+            by_send.setdefault(message.send_id or message.id, []).append(message)
+        sends = []
+        for send_id, messages in by_send.items():
+            send = store.send(send_id)
+            if send is not None:
+                sends.append(AgendaSend(send, messages))
+        schedules = store.active_schedules(sender, limit)
+        others = 0
+        if sender is not None:
+            others = store.count_waiting() - len(by_send) - len(schedules)
+        return Agenda(sends, schedules, max(0, others))
+
+    # -- releasing ----------------------------------------------------------------
+
+    async def release_batch(self) -> Released:
+        """Move up to `RELEASE_BATCH` due messages on: queued to go now, or failed as
+        missed when they are more than ``missed_grace`` late."""
+        now = self.clock()
+        grace = self.settings.scheduling.missed_grace
+        started = self.started_at
+        owner = self.owner
+
+        def release(tx: Transaction) -> Released:
+            queued, missed = [], []
+            for message in tx.due_messages(now, RELEASE_BATCH):
+                assert message.due_at is not None
+                late = now - message.due_at
+                if late > grace:
+                    missed.append(
+                        tx.set_status(
+                            message.id,
+                            MessageStatus.FAILED,
+                            source="herald",
+                            reason=missed_reason(message.due_at, late, grace),
+                            late_by=late.total_seconds(),
+                        )
+                    )
+                    continue
+                was_down = message.due_at < started or late > LATE_NOTICE
+                late_by = late.total_seconds() if was_down else None
+                queued.append(
+                    tx.set_status(
+                        message.id,
+                        MessageStatus.QUEUED,
+                        source="herald",
+                        reason=f"went out late, {describe_delta(late).removeprefix('in ')} "
+                        "after its time: Herald was not running then"
+                        if late_by
+                        else None,
+                        late_by=late_by,
+                        owner=owner,
+                    )
+                )
+            return Released(queued, missed)
+
+        return await self.store.write(release)
+
+    def due_schedules(self, limit: int = RELEASE_BATCH) -> list[Schedule]:
+        return self.store.due_schedules(self.clock(), limit)
+
+    async def occur(self, schedule: Schedule) -> Released:
+        """Store ``schedule``'s due occurrence as a send of its own and move the schedule
+        on to its next time; the occurrence's messages are queued (or failed: missed by
+        more than ``missed_grace``, or no longer valid — a template that changed)."""
+        now = self.clock()
+        assert schedule.next_due is not None
+        due = schedule.next_due
+        zone = ZoneInfo(schedule.timezone)
+        rule = parse_rule(schedule.rule)
+        following = _following(rule, due, now, zone, schedule.until)
+        late = now - due
+        grace = self.settings.scheduling.missed_grace
+        problem: str | None = None
+        if late > grace:
+            problem = missed_reason(due, late, grace)
+        try:
+            built = build_messages(_request_of(schedule), self.settings, self.templates)
+        except InputError as exc:
+            problem = problem or (
+                f"This occurrence of schedule #{schedule.id} could not be written: {exc}"
+            )
+            channel = self.settings.connections[schedule.connection].channel
+            built = [_unwritten(schedule, r, now, channel) for r in schedule.recipients]
+        late_by = late.total_seconds() if (due < self.started_at or late > LATE_NOTICE) else None
+        messages = [
+            replace(
+                m,
+                status=MessageStatus.FAILED if problem else MessageStatus.QUEUED,
+                error=problem,
+                due_at=due,
+                late_by=late_by,
+            )
+            for m in built
+        ]
+        send = Send(
+            id=new_message_id(),
+            sender=schedule.sender,
+            origin=schedule.origin,
+            connection=schedule.connection,
+            created_at=now,
+            text=schedule.text,
+            template=schedule.template,
+            variables=dict(schedule.variables),
+            subject=schedule.subject,
+            media_urls=schedule.media_urls,
+            announce_to=schedule.announce_to,
+            due_at=due,
+            schedule_id=schedule.id,
+            timezone=schedule.timezone,
+        )
+
+        def store(tx: Transaction) -> Released:
+            current = tx.schedule(schedule.id)
+            if (
+                current is None
+                or current.state is not ScheduleState.ACTIVE
+                or current.next_due != due
+            ):
+                return Released()  # cancelled, moved, or taken by another sweep meanwhile
+            _, stored = tx.add_send(send, messages, actor=schedule.sender, action="occurrence")
+            tx.update_schedule(
+                schedule.id,
+                next_due=following,
+                state=ScheduleState.ACTIVE if following else ScheduleState.ENDED,
+                occurrences=current.occurrences + 1,
+            )
+            if problem:
+                return Released(missed=stored)
+            return Released(queued=stored)
+
+        return await self.store.write(store)
+
+
+def _following(
+    rule: Rule, due: datetime, now: datetime, zone: ZoneInfo, until: datetime | None
+) -> datetime | None:
+    """The occurrence after ``due`` that is still ahead of ``now`` (occurrences missed
+    while Herald was down are one missed occurrence, not a burst), or None after
+    ``until``."""
+    following = rule.next_after(max(due, now), zone)
+    if following is None or (until is not None and following > until):
+        return None
+    return _to_ms(following)
+
+
+def missed_reason(due: datetime, late: timedelta, grace: timedelta) -> str:
+    return (
+        f"missed: it was due {describe_delta(late).removeprefix('in ')} ago "
+        f"({due:%Y-%m-%d %H:%M} UTC) while Herald was not running, more than the "
+        f"{describe_delta(grace).removeprefix('in ')} allowed (scheduling.missed_grace). "
+        "It was not sent; send it again if it still matters."
+    )
+
+
+def _request_of(schedule: Schedule) -> SendRequest:
+    return SendRequest(
+        connection=schedule.connection,
+        recipients=list(schedule.recipients),
+        text=schedule.text or "",
+        sender=schedule.sender,
+        origin=schedule.origin,
+        subject=schedule.subject,
+        media_urls=schedule.media_urls,
+        template=schedule.template,
+        variables=schedule.variables,
+        announce_to=schedule.announce_to,
+    )
+
+
+def _unwritten(schedule: Schedule, recipient: str, now: datetime, channel: Channel) -> Message:
+    """A message of an occurrence that could not be written, to fail with the reason."""
+    return Message(
+        id=new_message_id(),
+        connection=schedule.connection,
+        channel=channel,
+        recipient=recipient,
+        text="",
+        sender=schedule.sender,
+        origin=schedule.origin,
+        status=MessageStatus.FAILED,
+        created_at=now,
+        updated_at=now,
+        announce_to=schedule.announce_to,
+        template=schedule.template,
+        variables=dict(schedule.variables),
+    )
+
+
+def _to_ms(when: datetime) -> datetime:
+    """``when`` to the millisecond, as stored: the timer and the row agree to the digit."""
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def _not_found(key: str) -> MessageNotFoundError:
+    return MessageNotFoundError(
+        f"There is no message, send or schedule #{key}. Ids are the #… codes in receipts "
+        "and in the list of scheduled messages."
+    )
+
+
+def _past_cancelling(key: str, messages: list[Message]) -> str:
+    if len(messages) == 1:
+        status = messages[0].status.value
+        return f"#{key} is {status} already, so it cannot be cancelled."
+    return (
+        f"Every message of #{key} has gone out or ended already, so there is nothing left "
+        "to cancel."
+    )
