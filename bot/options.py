@@ -22,6 +22,8 @@ OPTIONS: Mapping[Field, str] = MappingProxyType(
         "template": "--template",
         "variables": "--var",
         "at": "--at",
+        "every": "--every",
+        "until": "--until",
         "subject": "--subject",
         "media": "--media",
     }

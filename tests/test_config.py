@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import tzlocal
 
 from bot.cli import main
-from bot.config.settings import load_settings
+from bot.config.settings import SchedulingSettings, load_settings
 from bot.errors import ConfigError
 from providers import Channel
 
@@ -410,3 +413,88 @@ def test_a_secret_in_a_base_url_never_reaches_the_cli_output(tmp_path: Path) -> 
         assert done.returncode == 2
         assert done.stderr.count("\n") == 1 and "must not carry a user name" in done.stderr
         assert SECRET not in done.stdout + done.stderr
+
+
+# -- [scheduling] -----------------------------------------------------------------
+
+
+def test_scheduling_defaults_without_a_section(tmp_path: Path) -> None:
+    scheduling = load_settings({}, _write(tmp_path, SANDBOX_A)).scheduling
+
+    assert scheduling == SchedulingSettings()
+    assert scheduling.timezone is None
+    assert scheduling.missed_grace == timedelta(hours=1)
+    assert scheduling.horizon == timedelta(days=400)
+
+
+def test_scheduling_values_are_read(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[scheduling]\ntimezone = "Europe/Amsterdam"\nmissed_grace = "30m"\nhorizon = "1w"\n'
+        + SANDBOX_A,
+    )
+
+    scheduling = load_settings({}, path).scheduling
+
+    assert scheduling.timezone == ZoneInfo("Europe/Amsterdam")
+    assert scheduling.zone() == ZoneInfo("Europe/Amsterdam")
+    assert scheduling.missed_grace == timedelta(minutes=30)
+    assert scheduling.horizon == timedelta(weeks=1)
+
+
+@pytest.mark.parametrize("zero", ["0s", "0", "0m", "0 minutes"])
+def test_a_missed_grace_of_zero_never_sends_late(tmp_path: Path, zero: str) -> None:
+    path = _write(tmp_path, f'[scheduling]\nmissed_grace = "{zero}"\n' + SANDBOX_A)
+
+    assert load_settings({}, path).scheduling.missed_grace == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            'timezone = "Europe/Amsterdm"',
+            "scheduling.timezone: 'Europe/Amsterdm' is not a time zone; "
+            "did you mean 'Europe/Amsterdam'?",
+        ),
+        ('timezone = "europe/amsterdam"', "did you mean 'Europe/Amsterdam'?"),
+        ('timezone = "../../etc/passwd"', "'../../etc/passwd' is not a time zone"),
+        ('timezone = "localtime"', "'localtime' is not a time zone"),
+        ("timezone = 1", 'scheduling.timezone must be text in quotes ("…"), not a number'),
+        ('timezone = ""', "scheduling.timezone is empty"),
+        ('missed_grace = "soon"', "scheduling.missed_grace: 'soon' is not a duration"),
+        ('missed_grace = "-1h"', "scheduling.missed_grace: A duration must be more than zero"),
+        ("missed_grace = 3600", 'scheduling.missed_grace must be a duration in quotes like "1h"'),
+        ('horizon = "30s"', "scheduling.horizon must be at least 1m, not '30s'"),
+        ('horizon = "0s"', "scheduling.horizon: A duration must be more than zero"),
+        ('horizon = "200000d"', "scheduling.horizon: '200000d' is longer than 100 years"),
+        ('timzone = "UTC"', "unknown key 'scheduling.timzone' (did you mean 'timezone'?)"),
+    ],
+)
+def test_scheduling_values_are_checked_at_startup(tmp_path: Path, table: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({}, _write(tmp_path, f"[scheduling]\n{table}\n" + SANDBOX_A))
+
+    assert problem in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_the_zone_falls_back_to_the_system_zone_then_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tzlocal, "get_localzone", lambda: ZoneInfo("Asia/Kolkata"))
+    assert SchedulingSettings().zone() == ZoneInfo("Asia/Kolkata")
+
+    def unreadable() -> ZoneInfo:
+        raise LookupError("no /etc/localtime")
+
+    monkeypatch.setattr(tzlocal, "get_localzone", unreadable)
+    assert SchedulingSettings().zone() == ZoneInfo("UTC")
+    assert SchedulingSettings(timezone=ZoneInfo("America/New_York")).zone() == ZoneInfo(
+        "America/New_York"
+    )
+
+
+def test_a_connection_cannot_be_named_reschedule(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[connections.reschedule]\nprovider = "sandbox"\nchannel = "sms"\n')
+
+    with pytest.raises(ConfigError, match="'reschedule' is a /send sub-command"):
+        load_settings({}, path)

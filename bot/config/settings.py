@@ -13,8 +13,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import tzlocal
 
 from bot.config.values import (
     MAX_RATE,
@@ -22,6 +26,7 @@ from bot.config.values import (
     MAX_RETRY_WAIT,
     MAX_TIMEOUT,
     check_url,
+    kind,
     number,
     one_line,
     port,
@@ -30,8 +35,9 @@ from bot.config.values import (
     scrub,
     text,
 )
-from bot.errors import ConfigError
-from bot.suggest import did_you_mean
+from bot.errors import ConfigError, InputError
+from bot.scheduling.when import parse_duration
+from bot.suggest import closest, did_you_mean
 from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
 
 DEFAULT_CONFIG_FILE = "herald.toml"
@@ -40,7 +46,7 @@ DEFAULT_TEMPLATES_DIR = "templates"
 DEFAULT_COMMAND = "/send"
 DEFAULT_PORT = 3000
 
-RESERVED_WORDS = frozenset({"help", "list", "cancel", "status", "templates"})
+RESERVED_WORDS = frozenset({"help", "list", "cancel", "reschedule", "status", "templates"})
 CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 COMMON_CONNECTION_KEYS = (
     "provider",
@@ -59,9 +65,18 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "templates": ("dir",),
     "server": ("public_url",),
     "privacy": ("mask_recipients",),
+    "scheduling": ("timezone", "missed_grace", "horizon"),
     "connections": (),
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MIN_HORIZON = timedelta(minutes=1)
+# listed among the zones on some systems, but no zone to read times in: "localtime" is
+# whatever /etc/localtime is (and dateparser cannot look it up), "Factory" has no offset
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+# missed_grace may be zero (never send late); parse_duration refuses zero everywhere else
+_ZERO = re.compile(
+    r"0+(?:\.0+)?\s*(?:s|m|h|d|w|sec|secs|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -104,12 +119,39 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class SchedulingSettings:
+    """Scheduled sends: the zone CLI times are read in, and the two limits on time.
+
+    ``missed_grace`` is how late a send that fell due while Herald was down may still go
+    out (0 = never late: it fails as missed); ``horizon`` how far ahead one may be set.
+    """
+
+    timezone: ZoneInfo | None = None
+    missed_grace: timedelta = timedelta(hours=1)
+    horizon: timedelta = timedelta(days=400)
+
+    def zone(self) -> ZoneInfo:
+        """The configured zone, else the system's, else UTC."""
+        if self.timezone is not None:
+            return self.timezone
+        try:
+            found = tzlocal.get_localzone()
+        except Exception:  # an unreadable /etc/localtime or TZ: times are read in UTC
+            return ZoneInfo("UTC")
+        # dateparser reads phrases by the zone's name, so a zone without a key will not do
+        if isinstance(found, ZoneInfo) and found.key:
+            return found
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
 class Settings:
     slack: SlackSettings
     db_path: Path
     templates_dir: Path
     connections: Mapping[str, ConnectionConfig]
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
     public_url: str | None = None
     mask_recipients: bool = True
     port: int = DEFAULT_PORT
@@ -177,6 +219,7 @@ def _load(
     return Settings(
         slack=slack,
         delivery=_delivery(raw.get("delivery", {}), where),
+        scheduling=_scheduling(raw.get("scheduling", {}), where),
         db_path=Path(env["HERALD_DB"])
         if env.get("HERALD_DB")
         else resolve_path(base, db_value or DEFAULT_DB_PATH, f"{where}: storage.path"),
@@ -402,3 +445,47 @@ def _delivery(table: Mapping[str, Any], where: str) -> DeliverySettings:
 
 def _timeout(table: Mapping[str, Any], key: str, default: float, prefix: str) -> float:
     return number(table.get(key, default), f"{prefix}.{key}", high=MAX_TIMEOUT, unit="seconds")
+
+
+def _scheduling(table: Mapping[str, Any], where: str) -> SchedulingSettings:
+    name = f"{where}: scheduling"
+    defaults = SchedulingSettings()
+    zone_name = text(table.get("timezone"), f"{name}.timezone")
+    horizon = _duration(table.get("horizon"), f"{name}.horizon", defaults.horizon)
+    if horizon < MIN_HORIZON:
+        raise ConfigError(f"{name}.horizon must be at least 1m, not {table['horizon']!r}")
+    return SchedulingSettings(
+        timezone=None if zone_name is None else _zone(zone_name, f"{name}.timezone"),
+        missed_grace=_duration(
+            table.get("missed_grace"), f"{name}.missed_grace", defaults.missed_grace, zero=True
+        ),
+        horizon=horizon,
+    )
+
+
+def _zone(value: str, name: str) -> ZoneInfo:
+    zones = available_timezones() - _NOT_ZONES
+    try:
+        # only the database's zone names: ZoneInfo would also open other files there
+        if value in zones:
+            return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    close = closest(value, zones)
+    hint = f"; did you mean '{close}'?" if close else " (a name like 'Europe/Amsterdam')"
+    raise ConfigError(f"{name}: '{value}' is not a time zone{hint}")
+
+
+def _duration(value: Any, name: str, default: timedelta, *, zero: bool = False) -> timedelta:
+    """A duration in the units of ``--at``: ``"90s"``, ``"10m"``, ``"2h"``, ``"3d"``."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ConfigError(f'{name} must be a duration in quotes like "1h", not {kind(value)}')
+    typed = text(value, name) or ""
+    if zero and _ZERO.fullmatch(typed.strip().lower()):
+        return timedelta(0)
+    try:
+        return parse_duration(typed)
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
