@@ -49,12 +49,6 @@ REFUSED: list[tuple[dict[str, Any], str, tuple[str, ...], str]] = [
         "There is no connection 'sandbx'. Did you mean 'sandbox'? Connections: sandbox, mail.",
     ),
     (
-        {"at": "in 10m"},
-        "not_available_yet",
-        ("at",),
-        "Scheduling (--at) is not available yet; leave it out to send now.",
-    ),
-    (
         {"template": "order_delayed"},
         "template_and_text",
         ("template", "text"),

@@ -82,7 +82,7 @@ def test_subcommands(text: str, command: grammar.Command) -> None:
         ("sms +31612345678 hi --var novalue", "--var takes KEY=VALUE"),
         ("sms +31612345678 hi --at 9am --at 10am", "--at is given twice"),
         ("status", "Give one id"),
-        ("list everything", "`list` takes nothing after it"),
+        ("list everything", "`list --all` shows everyone.s. It takes nothing else"),
     ],
 )
 def test_mistakes_say_what_to_fix(text: str, problem: str) -> None:

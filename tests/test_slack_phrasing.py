@@ -54,7 +54,7 @@ def test_an_unknown_option_is_suggested_and_the_options_listed() -> None:
 
     assert str(error) == (
         "Unknown option --subjet. Did you mean --subject? "
-        "Options: --template, --var, --at, --subject, --media."
+        "Options: --template, --var, --at, --every, --until, --subject, --media."
     )
     assert (error.code, error.details["suggestion"]) == ("unknown_option", "--subject")
 

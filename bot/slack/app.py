@@ -22,9 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import HeraldError, RepeatedRequestError
 from bot.logsafe import loggable
 from bot.services import Herald
-from bot.slack import blocks, grammar, home, phrasing
+from bot.slack import actions, blocks, grammar, home, phrasing
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.commands import SlashCommand
+from bot.slack.directory import SlackDirectory
 from bot.slack.intake import ParsedRequest
 from bot.slack.replays import RequestLedger
 
@@ -69,11 +70,13 @@ class SlackApp:
             ssl_check_enabled=False,
         )
         self.announcer = SlackAnnouncer(client, herald)
+        self.directory = SlackDirectory(client)
         self.ledger = RequestLedger(herald)
-        self.command = SlashCommand(herald, self.announcer)
+        self.command = SlashCommand(herald, self.announcer, self.directory)
         app.use(self.ledger.middleware())
         self.command.register(app)
         home.register(app, herald)
+        actions.register(app, herald)
 
         @app.error
         async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
@@ -121,7 +124,9 @@ class SlackApp:
             log.info("ignored a repeated slash command")
             return None
         if isinstance(error, HeraldError):
-            problem = phrasing.problem_text(error, command, list(self.settings.connections))
+            problem = phrasing.problem_text(
+                error, command, list(self.settings.connections), str(body.get("text") or "")
+            )
             text = blocks.error_text(problem, command, was_send=grammar.is_send(body))
         else:
             log.error("unhandled error in a Slack listener", exc_info=error)

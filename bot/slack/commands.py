@@ -2,40 +2,52 @@
 
 Input errors are raised as `InputError`s and turned into an ephemeral answer by
 the app's one error handler (`bot.slack.app`), so nothing here catches them.
+
+A command that reads a time (``--at``, ``--every``, ``--until``, ``reschedule``) reads it
+in the sender's Slack time zone, asked of Slack while Slack waits for the answer
+(`bot.slack.directory`, with a short timeout); when Slack does not say, the time is
+read in Herald's zone (``[scheduling] timezone``) and the answer says so.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import NotAvailableYetError
+from bot.models import MessageStatus, Send, normalize_message_id
 from bot.sending.requests import SendRequest
-from bot.services import Herald, SendReport
+from bot.services import Herald, ScheduleReport, SendReport
 from bot.slack import blocks, grammar
 from bot.slack.announcer import SlackAnnouncer
+from bot.slack.directory import SlackDirectory
 from bot.slack.replays import CONTEXT_KEY as REQUEST_KEY
+from bot.storage.store import utcnow
 
 # Slack shows "operation timed out" after 3 s: a send stored within this is acknowledged,
 # one that cannot get the database's lock by then is refused (nothing stored, try again).
 ACK_LOCK_WAIT = 2.0
+MIN_LOCK_WAIT = 0.5  # what is left for the lock however long Slack took to say the zone
 
-_LATER = {
-    grammar.Compose: "The compose form is not available yet; send with "
-    "`{command} CONNECTION RECIPIENT TEXT` for now.",
-    grammar.ListScheduled: "Scheduled messages are not available yet, so there is nothing to list.",
-    grammar.Cancel: "Scheduled messages are not available yet, so there is nothing to cancel.",
-}
+_COMPOSE_LATER = (
+    "The compose form is not available yet; send with `{command} CONNECTION RECIPIENT "
+    "TEXT` for now (`{command} help` shows how to schedule)."
+)
 
 
 class SlashCommand:
     """``/send …``: the acknowledgement's body for each command, and the slow work after it."""
 
-    def __init__(self, herald: Herald, announcer: SlackAnnouncer) -> None:
+    def __init__(
+        self, herald: Herald, announcer: SlackAnnouncer, directory: SlackDirectory
+    ) -> None:
         self.herald = herald
         self.announcer = announcer
+        self.directory = directory
         self.name = herald.settings.slack.command
 
     def register(self, app: AsyncApp) -> None:
@@ -52,9 +64,10 @@ class SlashCommand:
         for input errors, which `bot.slack.app` turns into an answer that says what to fix."""
         herald, name = self.herald, self.name
         mask = herald.settings.mask_recipients
+        user = str(command.get("user_id") or "")
         parsed = grammar.parse(command.get("text", ""))
-        if type(parsed) in _LATER:
-            raise NotAvailableYetError(_LATER[type(parsed)].format(command=name))
+        if isinstance(parsed, grammar.Compose):
+            raise NotAvailableYetError(_COMPOSE_LATER.format(command=name))
         if isinstance(parsed, grammar.Help):
             return _private(blocks.help_text(name, herald.settings.connections))
         if isinstance(parsed, grammar.Templates):
@@ -63,36 +76,43 @@ class SlashCommand:
             info, preview = herald.template_preview(parsed.name)
             return _private(blocks.template_preview_text(info, preview, name))
         if isinstance(parsed, grammar.Status):
-            report = herald.report(parsed.message_id)
-            if isinstance(report, SendReport):
-                return _private(
-                    blocks.send_status_text(report.send, report.counts),
-                    blocks=blocks.send_status_blocks(
-                        report.send, report.messages, report.counts, mask
-                    ),
-                )
+            return self._status(parsed.target)
+        if isinstance(parsed, grammar.ListScheduled):
+            agenda = herald.agenda(None if parsed.everyone else user)
+            text, shown = blocks.agenda_view(
+                agenda, name, everyone=parsed.everyone, mask=mask, now=utcnow()
+            )
+            return _private(text, blocks=shown)
+        if isinstance(parsed, grammar.Cancel):
+            cancelled = await herald.cancel(parsed.target, actor=user)
+            return _private(blocks.cancelled_text(cancelled))
+        if isinstance(parsed, grammar.Reschedule):
+            zone, note = await self._zone_of(user)
+            moved = await herald.reschedule(parsed.target, parsed.when, actor=user, timezone=zone)
+            target = normalize_message_id(parsed.target)
             return _private(
-                blocks.receipt_text(report.message, mask),
-                blocks=blocks.status_blocks(report.message, report.history, mask),
+                blocks.rescheduled_text(moved, target, name, now=utcnow(), zone_note=note)
             )
         assert isinstance(parsed, grammar.QuickSend)
-        messages = await herald.submit(
-            SendRequest(
-                connection=parsed.connection,
-                recipients=parsed.recipients,
-                text=parsed.text,
-                subject=parsed.subject,
-                media_urls=parsed.media,
-                template=parsed.template,
-                variables=parsed.variables,
-                at=parsed.at,
-                sender=command["user_id"],
-                origin="slack",
-                announce_to=command.get("channel_id"),
-                request_key=request_key,
-            ),
-            lock_wait=ACK_LOCK_WAIT,
+        request = SendRequest(
+            connection=parsed.connection,
+            recipients=parsed.recipients,
+            text=parsed.text,
+            subject=parsed.subject,
+            media_urls=parsed.media,
+            template=parsed.template,
+            variables=parsed.variables,
+            at=parsed.at,
+            every=parsed.every,
+            until=parsed.until,
+            sender=user,
+            origin="slack",
+            announce_to=command.get("channel_id"),
+            request_key=request_key,
         )
+        if request.is_scheduled:
+            return await self._schedule(request, command.get("response_url"))
+        messages = await herald.submit(request, lock_wait=ACK_LOCK_WAIT)
         self.announcer.remember_response_url([m.id for m in messages], command.get("response_url"))
         herald.background.spawn(
             herald.dispatch(messages),
@@ -103,6 +123,55 @@ class SlashCommand:
             # each message gets its own receipt; the send's id follows them all at once
             return _private(blocks.sending_text(len(messages), messages[0].send_id, name))
         return {}
+
+    async def _schedule(self, request: SendRequest, response_url: str | None) -> dict[str, Any]:
+        """Store a send for later (or a repeating one) and confirm it privately; its
+        receipts (``scheduled``, with a Cancel button) follow in the channel."""
+        started = time.monotonic()
+        zone, note = await self._zone_of(request.sender)
+        lock_wait = max(MIN_LOCK_WAIT, ACK_LOCK_WAIT - (time.monotonic() - started))
+        scheduled = await self.herald.schedule(replace(request, timezone=zone), lock_wait=lock_wait)
+        self.announcer.remember_response_url([m.id for m in scheduled.messages], response_url)
+        return _private(blocks.scheduled_text(scheduled, self.name, now=utcnow(), zone_note=note))
+
+    async def _zone_of(self, user: str) -> tuple[str | None, str | None]:
+        """The zone to read ``user``'s times in (None: Herald's), and a note when that is
+        not the user's own because Slack did not say."""
+        zone = await self.directory.timezone_of(user)
+        if zone is not None:
+            return zone, None
+        fallback = self.herald.settings.scheduling.zone().key
+        return None, (
+            f"Slack did not say your time zone just now, so times were read in {fallback} "
+            "(Herald's zone)."
+        )
+
+    def _status(self, target: str) -> dict[str, Any]:
+        herald, mask = self.herald, self.herald.settings.mask_recipients
+        report = herald.report(target)
+        if isinstance(report, ScheduleReport):
+            return _private(
+                blocks.schedule_status_text(report.schedule),
+                blocks=blocks.schedule_status_blocks(
+                    report.schedule,
+                    [(send, self._counts(send)) for send in report.occurrences],
+                    self.name,
+                    mask=mask,
+                    now=utcnow(),
+                ),
+            )
+        if isinstance(report, SendReport):
+            return _private(
+                blocks.send_status_text(report.send, report.counts),
+                blocks=blocks.send_status_blocks(report.send, report.messages, report.counts, mask),
+            )
+        return _private(
+            blocks.receipt_text(report.message, mask),
+            blocks=blocks.status_blocks(report.message, report.history, mask),
+        )
+
+    def _counts(self, send: Send) -> dict[MessageStatus, int]:
+        return self.herald.send_report(send.id).counts
 
 
 def _private(text: str, **fields: Any) -> dict[str, Any]:

@@ -1,31 +1,96 @@
-"""`SlackDirectory`: who a Slack user is, for providers that route replies to the sender."""
+"""`SlackDirectory`: who a Slack user is — their e-mail address, for providers that route
+replies to the sender, and their time zone, for reading the times they type.
+
+One ``users.info`` answer serves both, kept for an hour in a bounded map (`USER_LIMIT`
+users), so a busy sender costs one call an hour. The time zone is asked for while Slack
+waits for the command's answer, so that call has a short timeout (`ZONE_TIMEOUT`): when
+Slack is slow or refuses, the caller falls back to Herald's own zone and says so.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.expiring import ExpiringMap
+
 log = logging.getLogger(__name__)
+
+USER_TTL = 3600.0  # seconds: a user who moves zone is read again within the hour
+USER_LIMIT = 10_000
+ZONE_TIMEOUT = 0.8  # seconds: Slack waits 3 s for the whole answer
+EMAIL_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Person:
+    """What Herald keeps of a Slack user: only what it uses."""
+
+    email: str | None
+    timezone: str | None  # an IANA name Herald knows
 
 
 class SlackDirectory:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.client = client
-        self._emails: dict[str, str | None] = {}
+        self._people: ExpiringMap[str, Person] = ExpiringMap(USER_TTL, USER_LIMIT, clock)
 
     async def email_of(self, sender: str) -> str | None:
-        if not sender.startswith(("U", "W")):
+        person = await self._person(sender, EMAIL_TIMEOUT)
+        return person.email if person else None
+
+    async def timezone_of(self, user_id: str, *, timeout: float = ZONE_TIMEOUT) -> str | None:
+        """The IANA zone ``user_id`` set in Slack (``users.info`` → ``tz``), or None when
+        Slack does not say within ``timeout`` seconds or names a zone Herald does not know."""
+        person = await self._person(user_id, timeout)
+        return person.timezone if person else None
+
+    async def _person(self, user_id: str, timeout: float) -> Person | None:
+        if not user_id.startswith(("U", "W")):
+            return None  # ``cli:<login>``
+        known = self._people.get(user_id)
+        if known is not None:
+            return known
+        try:
+            answer = await asyncio.wait_for(self.client.users_info(user=user_id), timeout)
+        except (SlackApiError, ClientError, TimeoutError) as exc:
+            # Sending matters more than what this would add: go on without it.
+            log.warning("cannot look up Slack user %s: %s", user_id, _why(exc))
             return None
-        if sender not in self._emails:
-            try:
-                answer = await self.client.users_info(user=sender)
-            except (SlackApiError, ClientError, TimeoutError) as exc:
-                # Sending matters more than routing the reply: go on without the e-mail.
-                log.warning("cannot look up the e-mail of %s: %s", sender, type(exc).__name__)
-                return None
-            profile = (answer.get("user") or {}).get("profile") or {}
-            self._emails[sender] = profile.get("email") or None
-        return self._emails[sender]
+        user = answer.get("user")
+        if not isinstance(user, dict):
+            return None
+        profile = user.get("profile")
+        email = profile.get("email") if isinstance(profile, dict) else None
+        person = Person(
+            email if isinstance(email, str) and email else None, _known_zone(user.get("tz"))
+        )
+        self._people.put(user_id, person)
+        return person
+
+
+def _known_zone(zone: object) -> str | None:
+    if not isinstance(zone, str) or not zone:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Slack gave an unknown time zone %r", zone[:60])
+        return None
+    return zone
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "unknown_error"))
+    return type(exc).__name__

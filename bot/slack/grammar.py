@@ -1,17 +1,32 @@
 """The slash command's grammar, parsed into plain commands (no Slack objects).
 
     /send                                   open the compose form
-    /send help | list | templates [NAME]
-    /send status ID | cancel ID
+    /send help | templates [NAME]
+    /send list [--all]                      what waits to go out: yours, or everyone's
+    /send status ID | cancel ID             a message, a send or a schedule, by its #ID
+    /send reschedule ID WHEN…               move it (a schedule: its next occurrence)
     /send CONNECTION RECIPIENT[,RECIPIENT…] TEXT… [--template NAME] [--var K=V]…
-          [--at WHEN] [--subject TEXT] [--media URL]
+          [--at WHEN] [--every RULE] [--until DATE] [--subject TEXT] [--media URL]
 
 Recipients are read as ``herald send`` reads them (`bot.sending.recipients`):
 separated by commas or semicolons, a space after one allowed.
 
+A time or a rule is often several words (``--at tomorrow 9am``, ``--every weekdays
+09:00``, ``--every 0 9 * * 1-5``), so the value of `MULTIWORD` options (``--at``,
+``--every``, ``--until``) is **every word up to the next option**, or to the end:
+``/send sms +31612345678 Running late --at in 2h`` schedules "Running late". The
+message text therefore goes before these options (or between options). A quoted
+value is exactly what is inside the quotes, and the text may follow it:
+``--at "tomorrow 9am" Running late``. Nothing is guessed, so a mistyped time is an
+error that names the option (``--at: cannot read 'tomorow 9am Running late' …``),
+never message text sent at the wrong time. ``herald send`` reads these options the
+same way. Every other option takes one word (quote it for more).
+
 Quoting is forgiving on purpose: ``"…"`` (straight or curly) groups words anywhere,
 ``'…'`` groups words at the start of a word or after ``=``, and an apostrophe
-inside a word (``don't``) is just an apostrophe.
+inside a word (``don't``) is just an apostrophe. A quoted word is never an option
+(``Type "--help" to see the options`` is text); ``--at="in 2h"`` is the option
+with a quoted value.
 """
 
 from __future__ import annotations
@@ -26,10 +41,12 @@ from bot.sending.recipients import take_recipients
 from bot.sending.requests import parse_variable
 from bot.suggest import closest
 
-SUBCOMMANDS = ("help", "list", "templates", "status", "cancel")
+SUBCOMMANDS = ("help", "list", "templates", "status", "cancel", "reschedule")
 VALUE_OPTIONS = tuple(option.removeprefix("--") for option in OPTIONS.values())
+MULTIWORD = frozenset({"at", "every", "until"})  # their value runs to the next option
 _DOUBLE = {'"': '"', "“": "”", "„": "“", "”": "”"}
 _SINGLE = {"'": "'", "‘": "’", "’": "’"}
+_QUOTES = frozenset({*_DOUBLE, *_DOUBLE.values(), *_SINGLE, *_SINGLE.values()})
 _SLACK_LINK = re.compile(r"<((?:mailto|tel):)?([^>|]+)(?:\|([^>]*))?>")
 
 
@@ -45,7 +62,7 @@ class Help:
 
 @dataclass(frozen=True)
 class ListScheduled:
-    pass
+    everyone: bool = False  # ``--all``: everyone's, not only the sender's
 
 
 @dataclass(frozen=True)
@@ -55,12 +72,18 @@ class Templates:
 
 @dataclass(frozen=True)
 class Status:
-    message_id: str
+    target: str  # a message, send or schedule id, as typed
 
 
 @dataclass(frozen=True)
 class Cancel:
-    message_id: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    target: str
+    when: str
 
 
 @dataclass(frozen=True)
@@ -73,9 +96,21 @@ class QuickSend:
     at: str | None = None
     subject: str | None = None
     media: list[str] = field(default_factory=list)
+    every: str | None = None
+    until: str | None = None
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Whether it goes out later or repeats, rather than now."""
+        return self.at is not None or self.every is not None or self.until is not None
 
 
-Command = Compose | Help | ListScheduled | Templates | Status | Cancel | QuickSend
+Command = Compose | Help | ListScheduled | Templates | Status | Cancel | Reschedule | QuickSend
+
+_ID_USAGE = (
+    "the #… code in a receipt (a message), in the answer to a send to several (all of "
+    "its messages) or to a repeating send (the schedule)"
+)
 
 
 def parse(text: str) -> Command:
@@ -89,8 +124,14 @@ def parse(text: str) -> Command:
     if head in ("help", "-h", "--help", "?"):
         return Help()
     if head == "list":
-        _no_more(words, "list")
-        return ListScheduled()
+        rest = [word.lower() for word in words[1:]]
+        if rest not in ([], ["--all"], ["all"]):
+            raise InputError(
+                "`list` shows what you scheduled; `list --all` shows everyone's. "
+                "It takes nothing else.",
+                code="command_usage",
+            )
+        return ListScheduled(everyone=bool(rest))
     if head == "templates":
         if len(words) > 2:
             raise InputError(
@@ -99,24 +140,35 @@ def parse(text: str) -> Command:
         return Templates(words[1] if len(words) == 2 else None)
     if head in ("status", "cancel"):
         if len(words) != 2:
+            raise InputError(f"Give one id: `{head} ID`, {_ID_USAGE}.", code="command_usage")
+        return Status(words[1]) if head == "status" else Cancel(words[1])
+    if head == "reschedule":
+        if len(words) < 3:
             raise InputError(
-                f"Give one id: `{head} ID`, the #… code in a receipt (a message) or in the "
-                "answer to a send to several (all of its messages).",
+                "Give the id and the new time: `reschedule ID WHEN`, e.g. "
+                "`reschedule k3x9p2ab tomorrow 9am`; the id is " + _ID_USAGE + ".",
                 code="command_usage",
             )
-        return Status(words[1]) if head == "status" else Cancel(words[1])
+        return Reschedule(words[1], " ".join(words[2:]))
     return _quick_send(typed, spans)
 
 
 def is_send(body: Mapping[str, object]) -> bool:
-    """Whether a slash command payload asked to send (rather than help, status, …)."""
+    """Whether a slash command payload asked to send, now or later (rather than help,
+    status, …)."""
     words = str(body.get("text") or "").split()
     return bool(words) and words[0].lower() not in (*SUBCOMMANDS, "-h", "--help", "?")
 
 
-def _no_more(words: list[str], name: str) -> None:
-    if len(words) > 1:
-        raise InputError(f"`{name}` takes nothing after it.", code="command_usage")
+def _is_option(typed: str, word: Word) -> bool:
+    """Whether ``word`` is an option: ``--name`` or ``--name=value``, unquoted up to the
+    value (``"--help"`` is text; ``--at="in 2h"`` is an option)."""
+    raw = typed[word.start : word.end]
+    return (
+        raw.startswith("--")
+        and raw != "--"
+        and not any(c in _QUOTES for c in raw.partition("=")[0])
+    )
 
 
 def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
@@ -144,12 +196,12 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
     text: list[Word] = []
     index = 1 + taken
     while index < len(words):
-        word = words[index]
+        span = spans[index]
         index += 1
-        if not word.startswith("--") or word == "--" or spans[index - 1].quoted:
-            text.append(spans[index - 1])
+        if not _is_option(typed, span):
+            text.append(span)
             continue
-        name, has_value, value = word[2:].partition("=")
+        name, has_value, value = span.value[2:].partition("=")
         name = name.lower()
         if name not in VALUE_OPTIONS:
             close = closest(name, VALUE_OPTIONS)
@@ -161,13 +213,26 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
                 suggestion=f"--{close}" if close else "",
             )
         about = (FIELD_OF_OPTION[f"--{name}"],)
+        raw = typed[span.start : span.end]
+        quoted = has_value and raw.partition("=")[2][:1] in _QUOTES
         if not has_value:
-            if index >= len(words):
+            if index >= len(words) or _is_option(typed, spans[index]):
                 raise InputError(
                     f"--{name} needs a value.", code="option_needs_value", fields=about
                 )
             value = words[index]
+            quoted = spans[index].quoted and typed[spans[index].start] in _QUOTES
             index += 1
+        if name in MULTIWORD and not quoted:
+            run = [value] if value else []
+            while index < len(words) and not _is_option(typed, spans[index]):
+                run.append(words[index])
+                index += 1
+            value = " ".join(run)
+            if not value:
+                raise InputError(
+                    f"--{name} needs a value.", code="option_needs_value", fields=about
+                )
         if name == "var":
             key, val = parse_variable(value)
             variables[key] = val
@@ -186,6 +251,8 @@ def _quick_send(typed: str, spans: list[Word]) -> QuickSend:
         at=options.get("at"),
         subject=options.get("subject"),
         media=media,
+        every=options.get("every"),
+        until=options.get("until"),
     )
 
 

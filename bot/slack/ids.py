@@ -2,3 +2,5 @@
 
 HOME_RECENT_BLOCK = "herald_home_recent"
 RECEIPT_BLOCK = "herald_receipt"
+RECEIPT_ACTIONS_BLOCK = "herald_receipt_actions"
+CANCEL_ACTION = "herald_cancel"  # a scheduled message's receipt: its value is the message id

@@ -45,9 +45,11 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # bodies posted to response_url
         self.not_member: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
+        self.delays: dict[str, float] = {}  # method → seconds it takes to answer (a slow Slack)
         self.socket_mode_url = ""  # what apps.connections.open hands out
         self._ts = 1700000000_000100
         self._cond = threading.Condition()
+        self._slow = threading.Event()  # never set: waiting on it is how a method is slow
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +85,9 @@ class FakeSlack:
                 for key in ("blocks", "view"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
+                delay = fake.delays.get(method)
+                if delay:
+                    fake._slow.wait(delay)
                 auth = self.headers.get("authorization", "")
                 token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
                 if auth != f"Bearer {token}":
@@ -120,6 +125,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self._slow.set()  # a slow answer in progress ends now
         self.server.shutdown()
         self.server.server_close()
 
