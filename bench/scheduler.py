@@ -108,7 +108,7 @@ async def schedule_many(env: dict[str, str], count: int, due: datetime) -> None:
             await herald.schedule(
                 SendRequest(
                     "sandbox",
-                    [f"+3161{index:07d}"],
+                    [f"+3162{index:06d}1"],
                     "The doors open at nine",
                     sender="cli:bench",
                     origin="cli",
@@ -172,7 +172,7 @@ def fill_pending(workdir: Path, env: dict[str, str], count: int) -> None:
     """``count`` scheduled sends due tomorrow and their stored timers, written in bulk."""
     settings = load_settings(env)
     Store(settings.db_path).close()  # the schema
-    due = datetime.now(UTC) + timedelta(days=1)
+    due = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     (template,) = build_messages(
         SendRequest("sandbox", ["+31612345678"], "Tomorrow", sender="cli:bench", origin="cli"),
         settings,
@@ -198,19 +198,13 @@ def fill_pending(workdir: Path, env: dict[str, str], count: int) -> None:
             replace(
                 template,
                 id=message_id,
-                recipient=f"+3161{index:07d}",
+                recipient=f"+3162{index:06d}1",
                 status=MessageStatus.SCHEDULED,
                 due_at=when,
                 send_id=send_id,
             )
         )
-    # one job the way APScheduler stores it, copied for every send
-    scheduler = create_scheduler(settings.db_path)
-    scheduler.start(paused=True)
-    job = scheduler.add_job(fire, "date", run_date=due, args=["x"], id="x")
-    state = job.__getstate__()
-    scheduler.remove_job("x")
-    scheduler.shutdown(wait=False)
+    state = asyncio.run(_job_state(settings.db_path, due))
     with closing(sqlite3.connect(settings.db_path)) as db, db:
         db.executemany(SENDS.insert, [SENDS.to_row(s) for s in sends])
         db.executemany(MESSAGES.insert, [MESSAGES.to_row(m) for m in messages])
@@ -235,6 +229,17 @@ def fill_pending(workdir: Path, env: dict[str, str], count: int) -> None:
             ],
         )
     _ = iso  # the store's time format is what `Send` rows hold
+
+
+async def _job_state(db_path: Path, due: datetime) -> dict[str, object]:
+    """One job as APScheduler stores it, to copy for every send."""
+    scheduler = create_scheduler(db_path)
+    scheduler.start(paused=True)
+    job = scheduler.add_job(fire, "date", run_date=due, args=["x"], id="x")
+    state: dict[str, object] = job.__getstate__()
+    scheduler.remove_job("x")
+    scheduler.shutdown(wait=False)
+    return state
 
 
 def _date_trigger(when: datetime | None) -> object:

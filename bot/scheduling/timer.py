@@ -172,7 +172,8 @@ class Timer:
         changes = self.store.timer_changes(SYNC_BATCH)
         wanted, jobs = await asyncio.to_thread(self._both)
         for some_id, due in wanted.items():
-            if jobs.get(some_id) != _seconds(due):
+            stored = jobs.get(some_id)
+            if stored is None or abs(stored - due.timestamp()) >= 0.001:
                 self._set(some_id, due)
         for some_id in jobs.keys() - wanted.keys():
             self._set(some_id, None)
@@ -203,8 +204,3 @@ class Timer:
             name=f"due {some_id}",
             replace_existing=True,
         )
-
-
-def _seconds(when: datetime) -> float:
-    """A time as APScheduler's job table stores it (seconds since the epoch)."""
-    return when.timestamp()
