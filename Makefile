@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ack_latency.py
 	$(BIN)/python bench/ack_under_load.py
+	$(BIN)/python bench/scheduler.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

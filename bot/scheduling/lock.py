@@ -58,12 +58,7 @@ class SchedulerLock:
         except BlockingIOError:
             holder = _read_holder(handle)
             handle.close()
-            raise AlreadyRunningError(
-                f"{holder.describe()} already runs the scheduler of {self.db_path}: one "
-                "database takes one herald serve, or every scheduled message would go out "
-                "twice. Stop that one first, or give this one a database of its own "
-                "(HERALD_DB or [storage] path)."
-            ) from None
+            raise _refusal(holder, self.db_path) from None
         since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         handle.seek(0)
         handle.truncate()
@@ -94,6 +89,21 @@ def running_holder(db_path: Path) -> Holder | None:
             return _read_holder(handle)
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+def refuse_if_running(db_path: Path) -> None:
+    """Raise `AlreadyRunningError` if a server runs the scheduler of ``db_path`` now."""
+    holder = running_holder(db_path)
+    if holder is not None:
+        raise _refusal(holder, db_path)
+
+
+def _refusal(holder: Holder, db_path: Path) -> AlreadyRunningError:
+    return AlreadyRunningError(
+        f"{holder.describe()} already runs the scheduler of {db_path}: one database takes "
+        "one herald serve, or every scheduled message would go out twice. Stop that one "
+        "first, or give this one a database of its own (HERALD_DB or [storage] path)."
+    )
 
 
 def _read_holder(handle: IO[str]) -> Holder:
