@@ -173,7 +173,7 @@ class Herald:
             owner=self.heartbeat.token,
         )
         if serve:
-            self.timer = Timer(self.store, self._wake_sweeper)
+            self.timer = Timer(self.store, self._wake_sweeper, self._changed_elsewhere)
             await self.timer.start()  # AlreadyRunningError: one server per database
             await self._recover(starting=True)
             loop = asyncio.get_running_loop()
@@ -273,20 +273,30 @@ class Herald:
             )
         return scheduled
 
-    async def cancel(self, some_id: str, *, actor: str) -> Cancelled:
+    async def cancel(
+        self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
+    ) -> Cancelled:
         """Stop what has not gone out of a message, a send or a schedule (by its id)."""
-        cancelled = await self.planner.cancel(some_id, actor=actor)
+        cancelled = await self.planner.cancel(some_id, actor=actor, lock_wait=lock_wait)
         self._timers_changed()
         if cancelled.messages:
             self.background.spawn(self._announce_each(cancelled.messages), name="announce-cancel")
         return cancelled
 
     async def reschedule(
-        self, some_id: str, when: str, *, actor: str, timezone: str | None = None
+        self,
+        some_id: str,
+        when: str,
+        *,
+        actor: str,
+        timezone: str | None = None,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
     ) -> Rescheduled:
         """Move a waiting send, or a schedule's next occurrence, to ``when`` (read in
         ``timezone``, default the config's)."""
-        moved = await self.planner.reschedule(some_id, when, actor=actor, timezone=timezone)
+        moved = await self.planner.reschedule(
+            some_id, when, actor=actor, timezone=timezone, lock_wait=lock_wait
+        )
         self._timers_changed()
         if moved.messages:
             self.background.spawn(self._announce_each(moved.messages), name="announce-moved")
@@ -299,6 +309,16 @@ class Herald:
     def _timers_changed(self) -> None:
         if self.timer is not None:
             self.timer.changed()
+
+    async def _changed_elsewhere(self, ids: list[str]) -> None:
+        """Another process (``herald jobs cancel``, ``reschedule``) changed these sends or
+        schedules: show their messages as they are now (a receipt still says
+        ``scheduled``, at the old time, with its Cancel button)."""
+        messages = [m for some_id in ids for m in self.db.messages_of(some_id)]
+        changeable = (MessageStatus.SCHEDULED, MessageStatus.CANCELLED)
+        shown = [m for m in messages if m.announce_to and m.status in changeable]
+        if shown:
+            self.background.spawn(self._announce_each(shown), name="announce-changed")
 
     async def _wake_sweeper(self, target_id: str) -> None:
         """A timer went off: release what is due (the sweep finds it by its row)."""

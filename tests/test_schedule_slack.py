@@ -4,6 +4,7 @@ that waits with a Cancel button and is edited in place when the message goes out
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -21,6 +22,7 @@ from bot.errors import InputError
 from bot.models import Message, MessageStatus, Schedule, ScheduleState, Send
 from bot.options import phrase
 from bot.scheduling.planner import Agenda, AgendaSend
+from bot.services import Herald
 from bot.slack import blocks, grammar, ids
 from providers import Channel
 from tests.conftest import RunningHerald
@@ -258,6 +260,37 @@ def test_cancel_by_command_edits_the_receipt_and_nothing_is_sent(
     assert f"#{message_id} is cancelled already, so it cannot be cancelled" in twice["text"]
     assert "Nothing was sent" not in twice["text"]
     assert _outbox(running) == []
+
+
+def test_a_cancel_or_move_by_another_process_shows_in_the_slack_receipt(
+    alice_in_new_york: RunningHerald,
+) -> None:
+    running = alice_in_new_york
+    moved_id, _ = _schedule(running, "sandbox +31612345678 Hi --at in 1h")
+    cancelled_id, _ = _schedule(running, "sandbox +31612345679 Hi --at in 1h")
+    waiting = _receipt(running.slack, cancelled_id, "scheduled")
+    before = _receipt(running.slack, moved_id, "scheduled")
+    first_text = before.text  # the fake edits its record of the message in place
+
+    async def elsewhere() -> None:  # as `herald jobs …` beside the server
+        cli = Herald(running.settings)
+        await cli.start()
+        try:
+            await cli.cancel(cancelled_id, actor="cli:ops")
+            await cli.reschedule(moved_id, "in 3h", actor="cli:ops", timezone="UTC")
+        finally:
+            await cli.stop()
+
+    asyncio.run(elsewhere())
+
+    cancelled = _receipt(running.slack, cancelled_id, "cancelled")
+    assert cancelled.ts == waiting.ts
+    moved = running.slack.wait_for(
+        lambda s: next(
+            (r for r in s.receipts() if f"#{moved_id}" in r.text and r.text != first_text), None
+        )
+    )
+    assert moved.ts == before.ts and moved.text.startswith("scheduled")
 
 
 def test_the_cancel_button_cancels_and_a_second_click_is_told_why_not(

@@ -32,7 +32,7 @@ from bot.scheduling.rules import Rule, parse_rule, parse_until
 from bot.scheduling.when import check_window, describe_delta, parse_when
 from bot.sending.requests import SendRequest, build_messages
 from bot.storage.rows import utcnow
-from bot.storage.store import Store, Transaction
+from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import TemplateLibrary
 from providers import Channel
 
@@ -155,13 +155,13 @@ class Planner:
                 )
             assert request.at is not None
             due = _to_ms(parse_when(request.at, now=now, zone=zone))
-            check_window(due, now=now, horizon=horizon)
+            check_window(due, now=now, horizon=horizon, zone=zone)
             return await self._schedule_once(request, due, zone, lock_wait)
         rule = parse_rule(request.every)
         start = now
         if request.at is not None:
             start = _to_ms(parse_when(request.at, now=now, zone=zone))
-            check_window(start, now=now, horizon=horizon)
+            check_window(start, now=now, horizon=horizon, zone=zone)
         until = parse_until(request.until, now=now, zone=zone) if request.until else None
         first = rule.next_after(start - timedelta(milliseconds=1), zone)
         if first is None or (until is not None and first > until):
@@ -171,7 +171,7 @@ class Planner:
                 code="until_invalid",
                 fields=("until",),
             )
-        check_window(first, now=now, horizon=horizon)
+        check_window(first, now=now, horizon=horizon, zone=zone)
         messages = build_messages(request, self.settings, self.templates)  # checks it all
         created = Schedule(
             id=new_message_id(),
@@ -242,7 +242,9 @@ class Planner:
 
     # -- cancelling and moving ------------------------------------------------------
 
-    async def cancel(self, some_id: str, *, actor: str) -> Cancelled:
+    async def cancel(
+        self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
+    ) -> Cancelled:
         """Stop what has not gone out: a waiting message, every waiting message of a send,
         or a schedule's further occurrences. Raises `MessageNotFoundError`, or
         `InputError` when nothing of it can be stopped any more."""
@@ -253,7 +255,7 @@ class Planner:
             if schedule is not None:
                 if schedule.state is not ScheduleState.ACTIVE:
                     raise InputError(
-                        f"Schedule #{key} has {schedule.state.value} already: nothing more "
+                        f"Schedule #{key} {_state_words(schedule.state)} already: nothing more "
                         "goes out.",
                         code="not_cancellable",
                         target=key,
@@ -280,10 +282,16 @@ class Planner:
                     tx.note_timer(current.send_id)
             return Cancelled(key, messages=done, already_gone=len(targets) - len(done))
 
-        return await self.store.write(cancel)
+        return await self.store.write(cancel, lock_wait=lock_wait)
 
     async def reschedule(
-        self, some_id: str, when: str, *, actor: str, timezone: str | None = None
+        self,
+        some_id: str,
+        when: str,
+        *,
+        actor: str,
+        timezone: str | None = None,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
     ) -> Rescheduled:
         """Move a waiting send (by its id, or by its one message's id) or a schedule's next
         occurrence to ``when``; raises `MessageNotFoundError` or `InputError`."""
@@ -291,14 +299,14 @@ class Planner:
         zone = ZoneInfo(timezone) if timezone else self.settings.scheduling.zone()
         now = self.clock()
         due = _to_ms(parse_when(when, now=now, zone=zone))
-        check_window(due, now=now, horizon=self.settings.scheduling.horizon)
+        check_window(due, now=now, horizon=self.settings.scheduling.horizon, zone=zone)
 
         def move(tx: Transaction) -> Rescheduled:
             schedule = tx.schedule(key)
             if schedule is not None:
                 if schedule.state is not ScheduleState.ACTIVE:
                     raise InputError(
-                        f"Schedule #{key} has {schedule.state.value}: nothing is left to move.",
+                        f"Schedule #{key} {_state_words(schedule.state)}: nothing is left to move.",
                         code="not_reschedulable",
                         target=key,
                     )
@@ -348,7 +356,7 @@ class Planner:
             tx.set_send_due(send_id, due)
             return Rescheduled(due, zone, messages=updated)
 
-        return await self.store.write(move)
+        return await self.store.write(move, lock_wait=lock_wait)
 
     def agenda(self, sender: str | None = None, limit: int = 200) -> Agenda:
         """What waits to go out: ``sender``'s (None: everyone's), soonest first."""
@@ -547,6 +555,10 @@ def _unwritten(schedule: Schedule, recipient: str, now: datetime, channel: Chann
 def _to_ms(when: datetime) -> datetime:
     """``when`` to the millisecond, as stored: the timer and the row agree to the digit."""
     return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def _state_words(state: ScheduleState) -> str:
+    return "was cancelled" if state is ScheduleState.CANCELLED else "has ended"
 
 
 def _not_found(key: str) -> MessageNotFoundError:

@@ -255,7 +255,7 @@ def _cron(fields: list[str], text: str) -> _Parsed:
         raise _invalid(text, f"'{expression}' is not a cron expression: {problem}.") from None
     if _next_wall(triggers, datetime(2000, 1, 1)) is None:
         raise _invalid(text, f"'{expression}' never happens (no month has that day).")
-    return _Parsed(f"cron {expression}", f"on cron {expression}", triggers)
+    return _Parsed(f"cron {expression}", f"by the cron rule {expression}", triggers)
 
 
 def _cron_weekdays(field_text: str) -> str:

@@ -91,9 +91,17 @@ def scheduler_state(scheduler: AsyncIOScheduler | None) -> str:
 class Timer:
     """APScheduler for one database, kept in step with Herald's rows. `start`, `stop`."""
 
-    def __init__(self, store: Store, due: Due) -> None:
+    def __init__(
+        self,
+        store: Store,
+        due: Due,
+        changed_elsewhere: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        """``due`` is told each id whose job goes off; ``changed_elsewhere`` the ids another
+        process changed (a ``herald jobs cancel``), whose receipts this one shows."""
         self.store = store
         self.due = due
+        self.changed_elsewhere = changed_elsewhere
         self.lock = SchedulerLock(store.path)
         self.scheduler: AsyncIOScheduler | None = None
         self._wake = asyncio.Event()
@@ -158,9 +166,12 @@ class Timer:
         """Apply the due-time changes noted since the last pass; returns how many."""
         done = 0
         while changes := self.store.timer_changes(SYNC_BATCH):
-            for some_id, _at in changes:
-                self._set(some_id, self.store.wanted_timer(some_id))
+            for change in changes:
+                self._set(change.id, self.store.wanted_timer(change.id))
             await self.store.forget_timer_changes(changes)
+            elsewhere = [c.id for c in changes if c.by != self.store.owner]
+            if elsewhere and self.changed_elsewhere is not None:
+                await self.changed_elsewhere(elsewhere)
             done += len(changes)
             if len(changes) < SYNC_BATCH:
                 break

@@ -147,11 +147,14 @@ def parse_day(text: str, *, now: datetime, zone: ZoneInfo) -> date | None:
     return found.date()
 
 
-def check_window(due: datetime, *, now: datetime, horizon: timedelta) -> None:
-    """Refuse ``due`` when it is not after ``now`` or more than ``horizon`` after it."""
+def check_window(
+    due: datetime, *, now: datetime, horizon: timedelta, zone: ZoneInfo | None = None
+) -> None:
+    """Refuse ``due`` when it is not after ``now`` or more than ``horizon`` after it (the
+    refusal shows it on ``zone``'s clock, the one it was typed in; default UTC)."""
     _require_aware(due)
     _require_aware(now)
-    shown = local_time(due, ZoneInfo("UTC"))
+    shown = local_time(due, zone or ZoneInfo("UTC"))
     if due <= now:
         ago = describe_delta(due - now)
         said = "That time is now, not in the future" if ago == "now" else f"That time was {ago}"

@@ -84,11 +84,13 @@ class SlashCommand:
             )
             return _private(text, blocks=shown)
         if isinstance(parsed, grammar.Cancel):
-            cancelled = await herald.cancel(parsed.target, actor=user)
+            cancelled = await herald.cancel(parsed.target, actor=user, lock_wait=ACK_LOCK_WAIT)
             return _private(blocks.cancelled_text(cancelled))
         if isinstance(parsed, grammar.Reschedule):
             zone, note = await self._zone_of(user)
-            moved = await herald.reschedule(parsed.target, parsed.when, actor=user, timezone=zone)
+            moved = await herald.reschedule(
+                parsed.target, parsed.when, actor=user, timezone=zone, lock_wait=ACK_LOCK_WAIT
+            )
             target = normalize_message_id(parsed.target)
             return _private(
                 blocks.rescheduled_text(moved, target, name, now=utcnow(), zone_note=note)

@@ -210,7 +210,8 @@ def add_scheduling(db: Database) -> None:
     A scheduled message waits in status ``scheduled`` with its ``due_at``; ``late_by`` says
     how late it went out. A recurring send is a ``schedules`` row; each occurrence is a
     send (``sends.schedule_id``). ``timer_changes`` lists the ids whose due time changed
-    (scheduled, moved, cancelled), by any process, until the server's timer has caught up.
+    (scheduled, moved, cancelled) and which process changed it, until the server's timer
+    has caught up.
     """
     db.execute("ALTER TABLE messages ADD COLUMN due_at TEXT")
     db.execute("ALTER TABLE messages ADD COLUMN late_by REAL")
@@ -246,4 +247,6 @@ def add_scheduling(db: Database) -> None:
     )
     db["schedules"].create_index(["state", "next_due"])  # type: ignore[union-attr]
     db["schedules"].create_index(["sender"])  # type: ignore[union-attr]
-    db["timer_changes"].create({"id": str, "at": str}, pk="id")  # type: ignore[union-attr]
+    db["timer_changes"].create(  # type: ignore[union-attr]
+        {"id": str, "at": str, "by": str}, pk="id"
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,13 @@ from bot.storage.rows import SCHEDULES, SENDS, iso, parse_time, utcnow
 
 SCHEDULED = MessageStatus.SCHEDULED.value
 ACTIVE = ScheduleState.ACTIVE.value
+
+
+@dataclass(frozen=True)
+class TimerChange:
+    id: str  # a send's or a schedule's
+    at: str  # when it changed, as stored
+    by: str | None  # the process that changed it (None: one with no token)
 
 
 class TimetableReads:
@@ -115,10 +122,11 @@ class TimetableReads:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def timer_changes(self, limit: int) -> list[tuple[str, str]]:
-        """Ids whose due time changed since the timer last caught up, with when."""
-        rows = self.db.execute("SELECT id, at FROM timer_changes ORDER BY at LIMIT ?", [limit])
-        return [(str(some_id), str(at)) for some_id, at in rows]
+    def timer_changes(self, limit: int) -> list[TimerChange]:
+        """Ids whose due time changed since the timer last caught up: when, and by which
+        process (its `bot.storage.processes` token)."""
+        rows = self.db.execute("SELECT id, at, by FROM timer_changes ORDER BY at LIMIT ?", [limit])
+        return [TimerChange(str(some_id), str(at), by) for some_id, at, by in rows]
 
 
 class TimetableWrites(TimetableReads):
@@ -130,14 +138,16 @@ class TimetableWrites(TimetableReads):
     def note_timer(self, some_id: str) -> None:
         """``some_id``'s due time changed: the timer must catch up."""
         self.db.execute(
-            "INSERT INTO timer_changes (id, at) VALUES (?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-            [some_id, iso(utcnow())],
+            "INSERT INTO timer_changes (id, at, by) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET at = excluded.at, by = excluded.by",
+            [some_id, iso(utcnow()), self.owner],
         )
 
-    def forget_timer_changes(self, changes: Sequence[tuple[str, str]]) -> None:
+    def forget_timer_changes(self, changes: Sequence[TimerChange]) -> None:
         """The timer caught up with these changes (a newer change of an id stays)."""
-        self.db.conn.executemany("DELETE FROM timer_changes WHERE id = ? AND at = ?", changes)
+        self.db.conn.executemany(
+            "DELETE FROM timer_changes WHERE id = ? AND at = ?", [(c.id, c.at) for c in changes]
+        )
 
     def add_schedule(self, schedule: Schedule) -> Schedule:
         """Store a new recurring schedule (redrawing a taken id) and note its timer."""

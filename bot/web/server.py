@@ -23,7 +23,6 @@ from bot.logsafe import loggable
 from bot.services import Herald
 from bot.slack import intake
 from bot.slack.app import SlackApp, api_url
-from bot.slack.directory import SlackDirectory
 from providers import (
     Provider,
     ProviderUnsupportedError,
@@ -46,7 +45,7 @@ def create_app(settings: Settings) -> Starlette:
     # (to read a message, to record where its receipt went), so they are made after it
     # and handed to it here, before it starts. Tests and the CLI pass theirs to Herald().
     herald.announcer = slack.announcer
-    herald.directory = SlackDirectory(slack_app.client)
+    herald.directory = slack.directory  # one cache of who each user is
     signing_secret = settings.slack.require_credentials()[1]
 
     async def slack_events(request: Request) -> Response:
