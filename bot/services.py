@@ -178,6 +178,7 @@ class Herald:
             await self._recover(starting=True)
             loop = asyncio.get_running_loop()
             self._recovery = loop.create_task(self._keep_recovering(), name="recovery")
+            self._due.set()  # what fell due while no server ran goes first
             self._sweeper = loop.create_task(self._keep_sweeping(), name="sweeper")
 
     async def stop(self) -> None:
