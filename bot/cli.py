@@ -256,10 +256,12 @@ def _configure_logging(command: str) -> None:
 def _serve(settings: Settings, host: str, port: int | None) -> int:
     import uvicorn
 
+    from bot.scheduling.lock import refuse_if_running
     from bot.storage.store import Store
     from bot.web.server import check_socket_mode, create_app
 
     Store(settings.db_path).close()  # a database that cannot be opened stops here, in one line
+    refuse_if_running(settings.db_path)  # so does a second server on it (the lock decides)
     app = create_app(settings)
     asyncio.run(check_socket_mode(settings))
     access = logging.getLogger("uvicorn.access")
