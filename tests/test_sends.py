@@ -281,7 +281,8 @@ def test_a_large_sends_status_stays_within_slacks_limits_failures_first() -> Non
 
 def test_front_ends_ask_herald_never_its_store() -> None:
     root = Path(__file__).resolve().parent.parent / "bot"
-    front_ends = [*(root / "slack").glob("*.py"), *(root / "web").glob("*.py"), root / "cli.py"]
+    front_ends = [*(root / "slack").rglob("*.py"), *(root / "web").glob("*.py")]
+    front_ends += (root / "cli").glob("*.py")
     for path in front_ends:
         source = path.read_text()
         assert "herald.db" not in source and "herald.store" not in source, path.name
