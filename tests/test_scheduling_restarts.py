@@ -163,7 +163,7 @@ def test_sigterm_before_the_due_time_then_a_restart_sends_it_once(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     env = _env(tmp_path, fake_slack)
-    when, due = _due(3)
+    when, _ = _due(3)
     with _serve(env) as server:
         message_id = _schedule_by_cli(env, when)
         server.terminate()
@@ -259,8 +259,10 @@ def test_fifty_messages_due_the_same_second_each_go_out_once(
             scheduled = run_cli("send", "sandbox", numbers, "Doors open", "--at", when, env=env)
             assert scheduled.returncode == 0, scheduled.stderr
         _until(
-            lambda: _rows(tmp_path, "SELECT COUNT(*) FROM messages WHERE status = 'delivered'")
-            == [(50,)],
+            lambda: (
+                _rows(tmp_path, "SELECT COUNT(*) FROM messages WHERE status = 'delivered'")
+                == [(50,)]
+            ),
             what="every message",
             timeout=30,
         )
