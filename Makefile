@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ack_latency.py
 	$(BIN)/python bench/ack_under_load.py
 	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/render.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

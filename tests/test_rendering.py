@@ -271,8 +271,9 @@ def test_provider_without_a_provider_template_gets_none(library: TemplateLibrary
 
 
 def test_template_edited_on_disk_is_read_again(tmp_path: Path) -> None:
+    # with the clock driven by hand, edits, additions and deletions: tests/test_template_cache.py
     path = write(tmp_path, "t", "Old {{ a }}")
-    library = TemplateLibrary(tmp_path)
+    library = TemplateLibrary(tmp_path, recheck_after=0)
     assert library.render("t", {"a": "1"}).text == "Old 1"
     write(tmp_path, "t", '{#- description = "New" -#}\nNew {{ b }}')
     assert library.info("t").description == "New"

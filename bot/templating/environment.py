@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.templating.files import RECHECK_AFTER, Clock, RecheckingLoader
 from bot.templating.filters import FILTERS
 
 _GUARDING_TESTS = frozenset({"defined", "undefined"})
@@ -24,16 +26,19 @@ class MessageEnvironment(ImmutableSandboxedEnvironment):
     changing objects (``list.append``); this also refuses the arithmetic that
     could exhaust memory or CPU (``"x" * 10**9``, ``2 ** 10**9``). It is not a
     resource limit: templates are written by the team, not by customers. A
-    missing variable is an error, never an empty string.
+    missing variable is an error, never an empty string. An ``{% include %}``d file
+    is looked at again at most every ``recheck_after`` seconds (`bot.templating.files`).
     """
 
     intercepted_binops = frozenset({"*", "**"})
     max_power_bits = 10_000
     max_repeat = 10_000
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, clock: Clock = time.monotonic, recheck_after: float = RECHECK_AFTER
+    ) -> None:
         super().__init__(
-            loader=jinja2.FileSystemLoader(directory),  # for {% include %}
+            loader=RecheckingLoader(directory, clock, recheck_after),  # for {% include %}
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain-text messages, not HTML
             keep_trailing_newline=False,

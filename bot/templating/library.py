@@ -33,8 +33,10 @@ and provider parameters). A variable used only behind ``is defined`` or
 name before anything renders, runs in Jinja's sandbox (no way to reach Python
 internals), treats the text as plain text (no HTML escaping), strips surrounding
 whitespace, writes the subject on one line and refuses a message that comes out
-empty. A file is read again on every use, so edits apply without a restart;
-``{% include "footer.j2" %}`` works within the directory.
+empty. Edits on disk apply without a restart: a template is compiled once per
+version of its file, and the file is looked at again when it was last looked at
+more than half a second ago (`bot.templating.files`); a file added is found at
+once. ``{% include "footer.j2" %}`` works within the directory.
 
 Filters, beside Jinja's own (values may be ISO 8601 strings, as ``--var`` gives them):
 
@@ -64,6 +66,7 @@ drawn in `bot.templating.errors`, and every class is exported here.
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -89,6 +92,7 @@ from bot.templating.errors import (
     UnsafeTemplateError,
     VariablesError,
 )
+from bot.templating.files import RECHECK_AFTER, Clock, TemplateFiles
 from bot.templating.filters import FilterInputError
 from bot.templating.header import HeaderProblem, parse_header
 from bot.templating.sms import SmsAnalysis, analyze_sms
@@ -155,18 +159,28 @@ class _Compiled:
 
 
 class TemplateLibrary:
-    """The message templates in one directory: list, describe, render and check them."""
+    """The message templates in one directory: list, describe, render and check them.
 
-    def __init__(self, directory: Path) -> None:
+    What was read from disk is trusted for ``recheck_after`` seconds of ``clock``
+    (`bot.templating.files`); tests pass a clock they move by hand.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        clock: Clock = time.monotonic,
+        recheck_after: float = RECHECK_AFTER,
+    ) -> None:
         self.directory = Path(directory)
-        self._env = MessageEnvironment(self.directory)
-        self._compiled: dict[str, _Compiled] = {}
+        self._files = TemplateFiles(self.directory, clock=clock, recheck_after=recheck_after)
+        self._env = MessageEnvironment(self.directory, clock, recheck_after)
+        # name → (compiled, the clock reading until which it is used without looking at disk)
+        self._compiled: dict[str, tuple[_Compiled, float]] = {}
 
     def names(self) -> list[str]:
         """The template names, sorted."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(p.stem for p in self.directory.glob("*.j2") if p.is_file())
+        return self._files.names()
 
     def info(self, name: str) -> TemplateInfo:
         """What template ``name`` is for and which variables it needs."""
@@ -238,25 +252,30 @@ class TemplateLibrary:
         return problems
 
     def _load(self, name: str) -> _Compiled:
-        path = self.directory / f"{name}.j2"
+        files = self._files
+        now = files.clock()
+        cached = self._compiled.get(name)
+        if cached is not None and now < cached[1]:
+            return cached[0]
         try:
-            if name not in self.names():
-                raise FileNotFoundError(path)
-            source = path.read_text(encoding="utf-8")
+            if not files.exists(name, now):
+                raise FileNotFoundError(name)
+            source = files.read(name)
         except FileNotFoundError:
+            self._compiled.pop(name, None)
             raise TemplateNotFoundError.suggesting(
                 name, self.names(), str(self.directory)
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
+            self._compiled.pop(name, None)
             raise TemplateSyntaxError(
                 f"{self._label(name)} cannot be read ({exc}). Save it as UTF-8 text.",
                 template=name,
             ) from exc
-        cached = self._compiled.get(name)
-        if cached is not None and cached.source == source:
-            return cached
-        compiled = self._compile(name, source)
-        self._compiled[name] = compiled
+        compiled = cached[0] if cached is not None else None
+        if compiled is None or compiled.source != source:
+            compiled = self._compile(name, source)  # a header or Jinja error: nothing cached
+        self._compiled[name] = (compiled, now + files.recheck_after)
         return compiled
 
     def _compile(self, name: str, source: str) -> _Compiled:

@@ -9,11 +9,16 @@ character. One character outside both tables switches the whole message to UCS-2
 
 Like carriers, a segment never splits an escape pair or a surrogate pair, so a
 two-unit character that does not fit at the end of a segment starts the next one.
+
+Every rendered text is analyzed, and the same text again for its Slack receipt, so
+the analysis counts with set and string methods rather than per character in Python,
+and the last `CACHED_TEXTS` distinct texts keep theirs (`SmsAnalysis` is immutable).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 GSM7_BASIC = frozenset(
@@ -25,7 +30,11 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 """The extension table: each of these costs two septets (escape + character)."""
 
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
+
 Encoding = Literal["GSM-7", "UCS-2"]
+
+CACHED_TEXTS = 1024
 
 _LIMITS: dict[Encoding, tuple[int, int]] = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 _SHOWN_CHARACTERS = 5
@@ -63,29 +72,41 @@ class SmsAnalysis:
 
 def analyze_sms(text: str) -> SmsAnalysis:
     """Encoding, length and segment count of ``text`` sent as one SMS message."""
-    ucs2 = tuple(dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION))
-    encoding: Encoding = "UCS-2" if ucs2 else "GSM-7"
-    sizes = [_size(c, encoding) for c in text]
+    return _analyze_cached(text)
+
+
+def _analyze(text: str) -> SmsAnalysis:
+    present = set(text)
+    outside = present - _GSM7
+    encoding: Encoding = "UCS-2" if outside else "GSM-7"
+    ucs2: tuple[str, ...] = ()
+    if outside:
+        ucs2 = tuple(dict.fromkeys(c for c in text if c in outside))
+        double = {c for c in outside if ord(c) > 0xFFFF}  # outside the BMP: a surrogate pair
+    else:
+        double = present & GSM7_EXTENSION  # an escape and the character
+    characters = len(text) + sum(text.count(c) for c in double)
     return SmsAnalysis(
         encoding=encoding,
-        characters=sum(sizes),
-        segments=_segments(sizes, *_LIMITS[encoding]),
+        characters=characters,
+        segments=_segments(text, characters, double, *_LIMITS[encoding]),
         ucs2_characters=ucs2,
     )
 
 
-def _size(character: str, encoding: Encoding) -> int:
-    if encoding == "GSM-7":
-        return 2 if character in GSM7_EXTENSION else 1
-    return 2 if ord(character) > 0xFFFF else 1  # outside the BMP: a UTF-16 surrogate pair
+_analyze_cached = lru_cache(maxsize=CACHED_TEXTS)(_analyze)
 
 
-def _segments(sizes: list[int], single: int, per_segment: int) -> int:
-    total = sum(sizes)
-    if total <= single:
-        return 1 if total else 0
+def _segments(
+    text: str, characters: int, double: set[str] | frozenset[str], single: int, per_segment: int
+) -> int:
+    if characters <= single:
+        return 1 if characters else 0
+    if not double:
+        return -(-characters // per_segment)
     segments, used = 1, 0
-    for size in sizes:
+    for character in text:
+        size = 2 if character in double else 1
         if used + size > per_segment:
             segments, used = segments + 1, 0
         used += size
