@@ -31,6 +31,11 @@ def normalize_message_id(text: str) -> str:
     return text.strip().lstrip("#").lower()
 
 
+def shown_id(key: str) -> str:
+    """An id as typed, to echo in an error: clipped, as it may be anything at all."""
+    return key if len(key) <= 24 else key[:24] + "…"
+
+
 class MessageStatus(StrEnum):
     """Where a message is in its life. The receipt shows every state from accepted on."""
 

@@ -433,3 +433,128 @@ def test_jobs_follow_the_rows_at_start(tmp_path: Path) -> None:
     keep_send = _run(tmp_path, lambda h, c, r: asyncio.sleep(0, h.message(keep)))
     assert keep_send is not None
     assert _serving(tmp_path, second) == {keep_send.send_id}
+
+
+# -- what the attack pass found ---------------------------------------------------------
+
+
+def test_a_running_server_never_misses_what_falls_due_while_it_runs(tmp_path: Path) -> None:
+    """missed_grace = 0s means "never send after a restart", not "fail everything"."""
+
+    async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
+        scheduled = await herald.schedule(_request("in 10s"))
+        clock.advance(minutes=5)  # a backlog, with the server up the whole time
+        assert await herald.release_due() == 1
+        went = herald.message(scheduled.id)
+        assert went is not None and went.status is not MessageStatus.FAILED
+        assert went.late_by == pytest.approx(290)  # late, and said so
+        history = herald.db.history(scheduled.id)
+        assert any("Herald was behind" in (e.reason or "") for e in history)
+        await _settle(herald)
+
+    _run(tmp_path, scenario, body='[scheduling]\nmissed_grace = "0s"\n' + FAST)
+
+
+FAST = """
+[connections.sandbox]
+provider = "sandbox"
+channel = "sms"
+sent_after = 0.05
+delivered_after = 0.1
+"""
+OTHER = """
+[connections.other]
+provider = "sandbox"
+channel = "sms"
+sent_after = 0.05
+delivered_after = 0.1
+"""
+
+
+def test_a_connection_gone_from_the_config_fails_its_messages_and_holds_up_nothing(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+
+    async def schedule(herald: Herald, clock: Clock, seen: Recorder) -> tuple[str, str, str]:
+        gone = await herald.schedule(replace_connection(_request("in 30s"), "other"))
+        every_gone = await herald.schedule(
+            replace_connection(_request(None, every="daily 12:01", timezone="UTC"), "other")
+        )
+        every_kept = await herald.schedule(_request(None, every="daily 12:01", timezone="UTC"))
+        return gone.id, every_gone.id, every_kept.id
+
+    gone, every_gone, every_kept = _run(tmp_path, schedule, clock=clock, body=FAST + OTHER)
+    clock.advance(minutes=1)
+
+    async def without_other(herald: Herald, clock: Clock, seen: Recorder) -> None:
+        assert await herald.release_due() == 3
+        await _settle(herald)
+        failed = herald.message(gone)
+        assert failed is not None and failed.status is MessageStatus.FAILED
+        assert "'other' is no longer in Herald's configuration" in (failed.error or "")
+        for schedule_id, expected in ((every_gone, MessageStatus.FAILED), (every_kept, None)):
+            report = herald.report(schedule_id)
+            assert isinstance(report, ScheduleReport) and report.schedule.occurrences == 1
+            (message,) = herald.db.messages_of(report.occurrences[0].id)
+            if expected is None:
+                assert message.status.past_handover and message.status is not expected
+            else:
+                assert message.status is expected
+
+    _run(tmp_path, without_other, clock=clock, body=FAST)
+
+
+def replace_connection(request: SendRequest, connection: str) -> SendRequest:
+    from dataclasses import replace
+
+    return replace(request, connection=connection)
+
+
+def test_the_lock_is_the_same_through_a_symlink(tmp_path: Path) -> None:
+    async def scenario(herald: Herald) -> None:
+        link = tmp_path / "elsewhere.db"
+        link.symlink_to(herald.settings.db_path)
+        assert running_holder(link) is not None
+        with pytest.raises(AlreadyRunningError):
+            await Timer(herald.db.__class__(link), herald._wake_sweeper).start()
+
+    _serving(tmp_path, scenario)
+
+
+def test_health_says_degraded_when_the_job_table_goes_and_the_timer_makes_it_again(
+    tmp_path: Path,
+) -> None:
+    async def scenario(herald: Herald) -> None:
+        assert herald.timer is not None
+        with closing(sqlite3.connect(herald.settings.db_path)) as db:
+            db.execute("DROP TABLE apscheduler_jobs")
+        health = herald.health()
+        assert health["status"] == "degraded" and health["pending_jobs"] is None
+        herald.timer.changed()
+        await _until(lambda: herald.health()["status"] == "ok")
+
+    _serving(tmp_path, scenario)
+
+
+@pytest.mark.parametrize(
+    ("when", "code"),
+    [("9999-12-31T23:59Z", "when_too_far"), ("01/02/2027 09:00", "when_invalid")],
+)
+def test_odd_times_are_refused_as_input(tmp_path: Path, when: str, code: str) -> None:
+    async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> str:
+        with pytest.raises(InputError) as caught:
+            await herald.schedule(_request(when, timezone="Europe/Amsterdam"))
+        return caught.value.code
+
+    assert _run(tmp_path, scenario) == code
+
+
+def test_a_rule_whose_first_time_is_beyond_the_horizon_names_every(tmp_path: Path) -> None:
+    async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> InputError:
+        with pytest.raises(InputError) as caught:
+            await herald.schedule(_request(None, every="0 9 29 2 *", timezone="UTC"))
+        return caught.value
+
+    error = _run(tmp_path, scenario)
+    assert error.code == "when_too_far" and error.fields == ("every",)

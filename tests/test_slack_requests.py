@@ -362,3 +362,32 @@ def test_a_redelivered_command_signed_again_sends_once(running: RunningHerald) -
 
     assert [a.status_code for a in answers] == [200, 200]
     assert _texts(running) == ["Hello"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": []},
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": "herald_cancel"},
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": ["x"]},
+        {"type": "block_actions", "user": "U1", "actions": [{"action_id": "herald_cancel"}]},
+        {"type": "block_actions", "actions": [{"action_id": "herald_cancel", "value": "k3x9"}]},
+        {
+            "type": "block_actions",
+            "user": {"id": "U1"},
+            "actions": [{"action_id": "herald_cancel", "value": "x" * 900_000}],
+        },
+        {"user": {"id": "U1"}, "actions": [{"action_id": "herald_cancel"}]},
+    ],
+)
+def test_malformed_button_clicks_are_refused_at_the_door(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture, payload: dict[str, Any]
+) -> None:
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+
+    answer = running.post_signed(body, FORM)
+
+    assert answer.status_code == 400
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) <= 1
+    assert "Traceback" not in caplog.text
+    assert all(len(r.getMessage()) < 500 for r in caplog.records)

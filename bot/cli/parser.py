@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from zoneinfo import available_timezones
 
 from bot import __version__
 from bot.config.settings import DEFAULT_PORT
 from bot.config.values import port
 from bot.errors import ConfigError
+from bot.scheduling.zones import zone_names
 from bot.suggest import closest
 
 
@@ -67,7 +67,7 @@ def _port(text: str) -> int:
 
 def _zone(text: str) -> str:
     """An IANA time zone name (``Europe/Amsterdam``), suggesting the closest for a typo."""
-    zones = available_timezones()
+    zones = zone_names()
     if text in zones:
         return text
     close = closest(text, zones)

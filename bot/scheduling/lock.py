@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from bot.errors import AlreadyRunningError
+from bot.errors import AlreadyRunningError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,11 @@ class Holder:
 
 
 def lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".scheduler.lock")
+    """Beside the database, named by its real path: a server started through a symlink or
+    with ``data/../data/herald.db`` takes the same lock. (Hard links to a SQLite file are
+    not supported by SQLite itself: its WAL is named by the path.)"""
+    real = db_path.resolve()
+    return real.with_name(real.name + ".scheduler.lock")
 
 
 class SchedulerLock:
@@ -52,7 +56,7 @@ class SchedulerLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise `AlreadyRunningError` naming the process that has it."""
-        handle = self.path.open("a+", encoding="utf-8")
+        handle = _open(self.path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -82,13 +86,23 @@ def running_holder(db_path: Path) -> Holder | None:
     path = lock_path(db_path)
     if not path.exists():
         return None
-    with path.open("a+", encoding="utf-8") as handle:
+    with _open(path) as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return _read_holder(handle)
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+def _open(path: Path) -> IO[str]:
+    try:
+        return path.open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the scheduler's lock file {path} ({exc.strerror or exc}): it must be a "
+            "file Herald may write, beside the database"
+        ) from None
 
 
 def refuse_if_running(db_path: Path) -> None:

@@ -27,9 +27,10 @@ from bot.models import (
     Send,
     new_message_id,
     normalize_message_id,
+    shown_id,
 )
 from bot.scheduling.rules import Rule, parse_rule, parse_until
-from bot.scheduling.when import check_window, describe_delta, parse_when
+from bot.scheduling.when import check_window, describe_delta, local_time, parse_when
 from bot.sending.requests import SendRequest, build_messages
 from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
@@ -105,6 +106,15 @@ class Agenda:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """Whether a due message goes out, and how late (`Planner.timing`)."""
+
+    missed: str | None = None  # the reason it fails as missed; None: it goes out
+    late_by: float | None = None  # seconds late, when that is worth saying
+    note: str | None = None  # what its history says about that
+
+
+@dataclass(frozen=True)
 class Released:
     """What a sweep moved: messages to hand over now, and messages missed for good."""
 
@@ -171,7 +181,14 @@ class Planner:
                 code="until_invalid",
                 fields=("until",),
             )
-        check_window(first, now=now, horizon=horizon, zone=zone)
+        if first - now > horizon:
+            raise InputError(
+                f"'{rule.describe()}' first comes {describe_delta(first - now)} "
+                f"({local_time(first, zone)}), and sends can be scheduled at most "
+                f"{_span(horizon)} ahead.",
+                code="when_too_far",
+                fields=("every",),
+            )
         messages = build_messages(request, self.settings, self.templates)  # checks it all
         created = Schedule(
             id=new_message_id(),
@@ -382,44 +399,66 @@ class Planner:
         """Move up to `RELEASE_BATCH` due messages on: queued to go now, or failed as
         missed when they are more than ``missed_grace`` late."""
         now = self.clock()
-        grace = self.settings.scheduling.missed_grace
-        started = self.started_at
         owner = self.owner
 
         def release(tx: Transaction) -> Released:
             queued, missed = [], []
             for message in tx.due_messages(now, RELEASE_BATCH):
                 assert message.due_at is not None
-                late = now - message.due_at
-                if late > grace:
+                timing = self.timing(message.due_at, now)
+                gone = message.connection not in self.settings.connections
+                if timing.missed or gone:
+                    reason = timing.missed or connection_gone(message.connection)
                     missed.append(
                         tx.set_status(
                             message.id,
                             MessageStatus.FAILED,
                             source="herald",
-                            reason=missed_reason(message.due_at, late, grace),
-                            late_by=late.total_seconds(),
+                            reason=reason,
+                            late_by=timing.late_by,
                         )
                     )
                     continue
-                was_down = message.due_at < started or late > LATE_NOTICE
-                late_by = late.total_seconds() if was_down else None
                 queued.append(
                     tx.set_status(
                         message.id,
                         MessageStatus.QUEUED,
                         source="herald",
-                        reason=f"went out late, {describe_delta(late).removeprefix('in ')} "
-                        "after its time: Herald was not running then"
-                        if late_by
-                        else None,
-                        late_by=late_by,
+                        reason=timing.note,
+                        late_by=timing.late_by,
                         owner=owner,
                     )
                 )
             return Released(queued, missed)
 
         return await self.store.write(release)
+
+    def timing(self, due: datetime, now: datetime) -> Timing:
+        """How a message due at ``due`` goes out at ``now``.
+
+        Only a time that fell due while no server ran (before this one started) can be
+        missed: a running server sends what is due however long a backlog keeps it, so a
+        ``missed_grace`` of 0 means "never send after a restart", not "fail everything".
+        """
+        late = now - due
+        if due < self.started_at:  # Herald was not running at its time
+            if late > self.settings.scheduling.missed_grace:
+                return Timing(
+                    missed_reason(due, late, self.settings.scheduling.missed_grace),
+                    late.total_seconds(),
+                )
+            if late >= timedelta(seconds=1):
+                return Timing(
+                    None,
+                    late.total_seconds(),
+                    f"went out {_span(late)} late: Herald was not running at its time",
+                )
+            return Timing()
+        if late > LATE_NOTICE:
+            return Timing(
+                None, late.total_seconds(), f"went out {_span(late)} late: Herald was behind"
+            )
+        return Timing()
 
     def due_schedules(self, limit: int = RELEASE_BATCH) -> list[Schedule]:
         return self.store.due_schedules(self.clock(), limit)
@@ -434,20 +473,20 @@ class Planner:
         zone = ZoneInfo(schedule.timezone)
         rule = parse_rule(schedule.rule)
         following = _following(rule, due, now, zone, schedule.until)
-        late = now - due
-        grace = self.settings.scheduling.missed_grace
-        problem: str | None = None
-        if late > grace:
-            problem = missed_reason(due, late, grace)
+        timing = self.timing(due, now)
+        problem = timing.missed
         try:
+            if schedule.connection not in self.settings.connections:
+                raise InputError(connection_gone(schedule.connection), code="unknown_connection")
             built = build_messages(_request_of(schedule), self.settings, self.templates)
         except InputError as exc:
             problem = problem or (
                 f"This occurrence of schedule #{schedule.id} could not be written: {exc}"
             )
-            channel = self.settings.connections[schedule.connection].channel
+            known = self.settings.connections.get(schedule.connection)
+            channel = known.channel if known is not None else Channel.SMS
             built = [_unwritten(schedule, r, now, channel) for r in schedule.recipients]
-        late_by = late.total_seconds() if (due < self.started_at or late > LATE_NOTICE) else None
+        late_by = timing.late_by
         messages = [
             replace(
                 m,
@@ -510,11 +549,24 @@ def _following(
 
 
 def missed_reason(due: datetime, late: timedelta, grace: timedelta) -> str:
+    allowed = f"the {_span(grace)} allowed" if grace else "no lateness allowed"
     return (
-        f"missed: it was due {describe_delta(late).removeprefix('in ')} ago "
-        f"({due:%Y-%m-%d %H:%M} UTC) while Herald was not running, more than the "
-        f"{describe_delta(grace).removeprefix('in ')} allowed (scheduling.missed_grace). "
-        "It was not sent; send it again if it still matters."
+        f"missed: it was due {_span(late)} before Herald could send it "
+        f"({due:%Y-%m-%d %H:%M} UTC; Herald was not running then), more than {allowed} "
+        "(scheduling.missed_grace). It was not sent; send it again if it still matters."
+    )
+
+
+def _span(delta: timedelta) -> str:
+    """A positive duration in words: ``2 hours 5 minutes``, ``less than a second``."""
+    said = describe_delta(abs(delta))
+    return "less than a second" if said == "now" else said.removeprefix("in ")
+
+
+def connection_gone(name: str) -> str:
+    return (
+        f"The connection '{name}' is no longer in Herald's configuration, so this was not "
+        "sent. Send it again through another connection."
     )
 
 
@@ -563,8 +615,8 @@ def _state_words(state: ScheduleState) -> str:
 
 def _not_found(key: str) -> MessageNotFoundError:
     return MessageNotFoundError(
-        f"There is no message, send or schedule #{key}. Ids are the #… codes in receipts "
-        "and in the list of scheduled messages."
+        f"There is no message, send or schedule #{shown_id(key)}. Ids are the #… codes in "
+        "receipts and in the list of scheduled messages."
     )
 
 

@@ -137,7 +137,7 @@ def parse_until(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         reason = exc.value("reason")
         message = (
             str(exc)
-            if reason in ("dst_gap", "zone_name")
+            if reason in ("dst_gap", "zone_name", "ambiguous_date")
             else f"Cannot read '{typed}' as an end date. Write a date like 2027-03-31 (the "
             "schedule runs through that day) or a date and time like 2027-03-31 18:00."
         )
@@ -145,7 +145,14 @@ def parse_until(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
             message, code="until_invalid", fields=("until",), typed=text, reason=reason
         ) from None
     except (OverflowError, ValueError):  # the day after 9999-12-31
-        raise _until_unreadable(text) from None
+        raise InputError(
+            f"The end '{typed[:40]}' is further ahead than Herald can count; leave out the "
+            "end date to repeat with no end.",
+            code="until_invalid",
+            fields=("until",),
+            typed=text,
+            reason="too_far",
+        ) from None
     if end <= now:
         shown = "" if day is not None else f" ({local_time(end, zone)})"
         raise InputError(
@@ -253,7 +260,10 @@ def _cron(fields: list[str], text: str) -> _Parsed:
     except ValueError as exc:
         problem = str(exc).rstrip(".")
         raise _invalid(text, f"'{expression}' is not a cron expression: {problem}.") from None
-    if _next_wall(triggers, datetime(2000, 1, 1)) is None:
+    # a trigger that never fires (day 31 of April) would be walked to year 9999 on every
+    # next_after: keep only the ones that fire
+    triggers = tuple(t for t in triggers if _next_wall((t,), datetime(2000, 1, 1)) is not None)
+    if not triggers:
         raise _invalid(text, f"'{expression}' never happens (no month has that day).")
     return _Parsed(f"cron {expression}", f"by the cron rule {expression}", triggers)
 
@@ -335,6 +345,8 @@ def _and(names: list[str]) -> str:
 
 
 def _invalid(text: str, problem: str, *, suggestion: str = "") -> InputError:
+    if len(problem) > 300:  # it quotes what was typed, which may be anything
+        problem = problem[:299] + "…"
     return InputError(
         f"{problem} Write a rule like {_FORMS}.",
         code="rule_invalid",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +106,7 @@ class Timer:
         self.lock = SchedulerLock(store.path)
         self.scheduler: AsyncIOScheduler | None = None
         self._wake = asyncio.Event()
+        self._repair = False  # the job table could not be read: make it again
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -141,26 +143,41 @@ class Timer:
         """This process changed a due time: catch up now rather than at the next tick."""
         self._wake.set()
 
-    def pending(self) -> int:
-        """How many jobs wait (one per scheduled send or active schedule)."""
-        row = self.store.db.execute(f"SELECT COUNT(*) FROM {JOB_TABLE}").fetchone()  # noqa: S608
+    def pending(self) -> int | None:
+        """How many jobs wait (one per scheduled send or active schedule); None when the
+        job table cannot be read."""
+        try:
+            row = self.store.db.execute(f"SELECT COUNT(*) FROM {JOB_TABLE}").fetchone()  # noqa: S608
+        except sqlite3.Error:
+            self._repair = True  # the next pass makes the table again if it went
+            self._wake.set()
+            return None
         return int(row[0]) if row else 0
 
     async def _follow(self) -> None:
         loop = asyncio.get_running_loop()
         next_full = loop.time() + RECONCILE_EVERY
+        quiet_until = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SYNC_EVERY)
             self._wake.clear()
             try:
-                if loop.time() >= next_full:
+                if self._repair:
+                    self._repair = False
+                    self._recreate_job_table()
+                    await self.reconcile()
+                elif loop.time() >= next_full:
                     await self.reconcile()
                     next_full = loop.time() + RECONCILE_EVERY
                 else:
                     await self.catch_up()
-            except Exception:  # the timer must outlive one bad pass (a locked database)
-                log.exception("could not bring the scheduler's jobs up to date; trying again")
+            except Exception as exc:  # the timer must outlive one bad pass (a locked database)
+                if loop.time() >= quiet_until:  # once a minute at most, not every second
+                    log.exception("could not bring the scheduler's jobs up to date; retrying")
+                    quiet_until = loop.time() + RECONCILE_EVERY
+                if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
+                    self._repair = True
 
     async def catch_up(self) -> int:
         """Apply the due-time changes noted since the last pass; returns how many."""
@@ -191,6 +208,16 @@ class Timer:
         if changes:
             await self.store.forget_timer_changes(changes)
         await self.catch_up()
+
+    def _recreate_job_table(self) -> None:
+        """The job table went (dropped behind Herald's back): make it again; the next
+        reconcile fills it from the rows."""
+        if self.scheduler is None:
+            return
+        store = self.scheduler._lookup_jobstore("default")
+        if isinstance(store, SQLAlchemyJobStore):
+            store.jobs_t.create(store.engine, checkfirst=True)
+            log.warning("the scheduler's job table was missing; made it again")
 
     def _both(self) -> tuple[dict[str, datetime], dict[str, float]]:
         wanted = self.store.wanted_timers()

@@ -110,6 +110,7 @@ def parse_when(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     typed = " ".join(text.split())
     if not typed or len(typed) > MAX_TYPED:
         raise _unreadable(text)
+    _refuse_ambiguous_date(typed, text)
     lowered = typed.lower()
     try:
         if lowered.startswith("in "):
@@ -135,6 +136,7 @@ def parse_day(text: str, *, now: datetime, zone: ZoneInfo) -> date | None:
     typed = " ".join(text.split())
     if not typed or len(typed) > MAX_TYPED or typed.lower().startswith("in "):
         return None  # "in 3d" is an instant, not a day
+    _refuse_ambiguous_date(typed, text)
     if _ISO_DATE.fullmatch(typed):
         try:
             return date.fromisoformat(typed.upper())
@@ -145,6 +147,27 @@ def parse_day(text: str, *, now: datetime, zone: ZoneInfo) -> date | None:
         return None
     found: datetime = data.date_obj
     return found.date()
+
+
+# 01/02/2027, 1.2.27: the first of February in most of the world, the second of January
+# in the US; dateparser picks one silently
+_NUMERIC_DATE = re.compile(
+    r"(?<![\d/.-])(?:\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{1,2}\.\d{1,2}\.\d{2,4})(?![\d/.])"
+)
+
+
+def _refuse_ambiguous_date(typed: str, text: str) -> None:
+    found = _NUMERIC_DATE.search(typed)
+    if found is None:
+        return
+    raise InputError(
+        f"'{found.group()}' is read differently in different countries: write the date as "
+        "year-month-day, e.g. 2027-02-01 09:00, or with the month's name: 1 feb 09:00.",
+        code="when_invalid",
+        fields=("at",),
+        typed=text,
+        reason="ambiguous_date",
+    )
 
 
 def check_window(
@@ -205,7 +228,10 @@ def describe_delta(delta: timedelta) -> str:
 def local_time(when: datetime, zone: ZoneInfo) -> str:
     """``Mon 7 Dec 2026 09:00 CET``: the clock time in ``zone`` and its abbreviation."""
     _require_aware(when)
-    local = when.astimezone(zone)
+    try:
+        local = when.astimezone(zone)
+    except OverflowError:  # the end of year 9999 in a zone east of UTC: show it in UTC
+        local = when.astimezone(UTC)
     return (
         f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
         f"{local:%H:%M} {local.tzname()}"

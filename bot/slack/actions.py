@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import HeraldError
+from bot.logsafe import loggable
 from bot.options import phrase
 from bot.services import Herald
 from bot.slack import blocks, ids
@@ -42,7 +43,12 @@ async def _cancel(herald: Herald, target: str, user: str, response_url: str | No
     try:
         await herald.cancel(target, actor=user)  # the receipt edits itself
     except HeraldError as error:  # not cancellable any more, gone, or the database busy
-        log.info("cancel of %s by %s refused: %s", target, user, type(error).__name__)
+        log.info(
+            "cancel of %s by %s refused: %s",
+            loggable(target, 40),
+            loggable(user, 40),
+            type(error).__name__,
+        )
         await _tell(response_url, blocks.action_error_text(phrase(error)))
 
 

@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.expiring import ExpiringMap
+from bot.logsafe import loggable
+from bot.scheduling.zones import known_zone
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,12 @@ class SlackDirectory:
 
 
 def _known_zone(zone: object) -> str | None:
-    if not isinstance(zone, str) or not zone:
+    if zone is None or zone == "":
         return None
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("Slack gave an unknown time zone %r", zone[:60])
+    if known_zone(zone) is None:
+        log.warning("Slack gave an unknown time zone %s", loggable(repr(zone), 80))
         return None
+    assert isinstance(zone, str)
     return zone
 
 

@@ -82,7 +82,7 @@ def parse(body: bytes, content_type: str) -> dict[str, Any]:
         if kind == FORM:
             fields = parse_qsl(text, keep_blank_values=True, errors="strict")
             if len(fields) == 1 and fields[0][0] == "payload":
-                return _json_object(fields[0][1])
+                return _interaction(_json_object(fields[0][1]))
             return dict(fields)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RejectedRequest(400, f"unreadable body ({type(exc).__name__})") from None
@@ -95,6 +95,31 @@ def _envelope(payload: dict[str, Any]) -> dict[str, Any]:
         isinstance(payload.get("event"), dict) and isinstance(payload.get("event_id"), str)
     ):
         raise ValueError("an event_callback needs an event object and an event_id")
+    return payload
+
+
+MAX_ACTION_VALUE = 2000  # Slack's own limit on a button's value
+
+
+def _interaction(payload: dict[str, Any]) -> dict[str, Any]:
+    """An interactivity payload Bolt and Herald's listeners can read: a clicking user with
+    an id and, for ``block_actions``, a list of action objects whose ids and values are
+    strings (Bolt's matchers index ``actions[0]`` before any listener runs)."""
+    user = payload.get("user")
+    if not isinstance(payload.get("type"), str) or not (
+        isinstance(user, dict) and isinstance(user.get("id"), str) and user["id"]
+    ):
+        raise ValueError("an interaction needs a type and a user with an id")
+    if payload["type"] == "block_actions":
+        actions = payload.get("actions")
+        if not (isinstance(actions, list) and actions) or not all(
+            isinstance(a, dict)
+            and isinstance(a.get("action_id"), str)
+            and isinstance(a.get("value", ""), str)
+            and len(a.get("value", "")) <= MAX_ACTION_VALUE
+            for a in actions
+        ):
+            raise ValueError("block_actions needs a list of actions with string ids")
     return payload
 
 
