@@ -45,6 +45,8 @@ DEFAULT_DB_PATH = "data/herald.db"
 DEFAULT_TEMPLATES_DIR = "templates"
 DEFAULT_COMMAND = "/send"
 DEFAULT_PORT = 3000
+DEFAULT_INDIVIDUAL_UP_TO = 5
+MAX_INDIVIDUAL_UP_TO = 100  # receipts per send: more would flood the channel (~1 post/s)
 
 RESERVED_WORDS = frozenset({"help", "list", "cancel", "reschedule", "status", "templates"})
 CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -66,6 +68,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "server": ("public_url",),
     "privacy": ("mask_recipients",),
     "scheduling": ("timezone", "missed_grace", "horizon"),
+    "receipts": ("individual_up_to",),
     "connections": (),
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -145,6 +148,14 @@ class SchedulingSettings:
 
 
 @dataclass(frozen=True)
+class ReceiptSettings:
+    """Receipts in Slack: a send to more than ``individual_up_to`` recipients gets one
+    summary receipt instead of one receipt per message."""
+
+    individual_up_to: int = DEFAULT_INDIVIDUAL_UP_TO
+
+
+@dataclass(frozen=True)
 class Settings:
     slack: SlackSettings
     db_path: Path
@@ -156,6 +167,7 @@ class Settings:
     mask_recipients: bool = True
     port: int = DEFAULT_PORT
     config_path: Path | None = None
+    receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
 
 
 def load_settings(
@@ -220,6 +232,7 @@ def _load(
         slack=slack,
         delivery=_delivery(raw.get("delivery", {}), where),
         scheduling=_scheduling(raw.get("scheduling", {}), where),
+        receipts=_receipts(raw.get("receipts", {}), where),
         db_path=Path(env["HERALD_DB"])
         if env.get("HERALD_DB")
         else resolve_path(base, db_value or DEFAULT_DB_PATH, f"{where}: storage.path"),
@@ -441,6 +454,18 @@ def _delivery(table: Mapping[str, Any], where: str) -> DeliverySettings:
             unit="seconds",
         ),
     )
+
+
+def _receipts(table: Mapping[str, Any], where: str) -> ReceiptSettings:
+    up_to = number(
+        table.get("individual_up_to", DEFAULT_INDIVIDUAL_UP_TO),
+        f"{where}: receipts.individual_up_to",
+        high=MAX_INDIVIDUAL_UP_TO,
+        low=1,
+        unit="recipients",
+        whole=True,
+    )
+    return ReceiptSettings(individual_up_to=int(up_to))
 
 
 def _timeout(table: Mapping[str, Any], key: str, default: float, prefix: str) -> float:

@@ -1,5 +1,9 @@
 """`SlackAnnouncer`: posts each message's receipt once and edits it as the status moves.
 
+A send to more than ``[receipts] individual_up_to`` recipients gets one summary receipt
+instead (`bot.slack.summaries`): its messages' changes go there, coalesced, and a failure
+among them gets no reply of its own.
+
 Where each receipt is lives in the Slack layer's own table (`bot.slack.receipts`).
 Every change re-renders the receipt from the stored message under a per-message
 lock, so receipts that arrive while the first post is in flight, or out of
@@ -16,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
@@ -27,12 +31,12 @@ from bot.expiring import ExpiringMap
 from bot.models import Message, MessageStatus
 from bot.services import Herald
 from bot.slack import blocks
-from bot.slack.receipts import QUIET_STATUSES, SlackReceipts
+from bot.slack.receipts import QUIET_STATUSES, UNPOSTABLE, SlackReceipts, slack_error, why
+from bot.slack.summaries import UPDATE_EVERY, SummaryReceipts
 from bot.storage.posts import ReceiptPost
 
 log = logging.getLogger(__name__)
 
-UNPOSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 RESPONSE_URL_TTL = 30 * 60.0  # Slack takes a response_url for 30 minutes
 RESPONSE_URL_LIMIT = 10_000
 
@@ -44,25 +48,51 @@ class SlackAnnouncer:
         herald: Herald,
         *,
         clock: Callable[[], float] = time.monotonic,
+        summary_every: float = UPDATE_EVERY,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``summary_every``: seconds between two edits of a summary receipt; ``clock`` and
+        ``sleep`` are the time summaries are coalesced in (tests drive their own)."""
         self.client = client
         self.herald = herald
         self.mask = herald.settings.mask_recipients
         self.locks = MessageLocks()
         self.response_urls = ResponseUrls(clock)
         self.receipts = SlackReceipts(herald)
+        self.summaries = SummaryReceipts(
+            client,
+            herald,
+            self.receipts,
+            self._tell_privately,
+            interval=summary_every,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def remember_response_url(self, message_ids: list[str], url: str | None) -> None:
-        """Where to tell the sender privately if the channel cannot take the receipt."""
-        if url:
-            self.response_urls.remember(message_ids, url)
+        """Where to tell the sender privately if the channel cannot take the receipt (for
+        a send with a summary receipt: one entry, the send's)."""
+        if not url or not message_ids:
+            return
+        if len(message_ids) > self.receipts.individual_up_to:
+            first = self.herald.message(message_ids[0])
+            if first is not None and first.send_id and self.summaries.summarizes(first):
+                self.response_urls.remember([first.send_id], url)
+                return
+        self.response_urls.remember(message_ids, url)
 
     def unannounced(self) -> list[Message]:
-        """Messages for Slack whose receipt, or failure reply, was never posted."""
-        return self.receipts.unposted()
+        """Messages for Slack whose receipt, or failure reply, was never posted, and one
+        message of each send whose summary was never posted or never shown settled."""
+        return self.receipts.unposted() + self.summaries.unsettled()
 
     async def message_changed(self, message: Message) -> None:
-        if message.status in QUIET_STATUSES or not message.announce_to:
+        if not message.announce_to:
+            return
+        if self.summaries.summarizes(message):
+            self.summaries.changed(message)  # shown soon, with the send's other changes
+            return
+        if message.status in QUIET_STATUSES:
             return
         async with self.locks.hold(message.id):
             current = self.herald.message(message.id)
@@ -78,7 +108,7 @@ class SlackAnnouncer:
                 if current.status is MessageStatus.FAILED and not post.failure_announced:
                     await self._reply_failure(current, post)
             except (SlackApiError, ClientError, TimeoutError) as exc:
-                log.error("could not show the receipt of %s in Slack: %s", message.id, _why(exc))
+                log.error("could not show the receipt of %s in Slack: %s", message.id, why(exc))
 
     async def _post(self, message: Message) -> ReceiptPost:
         assert message.announce_to
@@ -89,12 +119,12 @@ class SlackAnnouncer:
                 channel=message.announce_to, text=text, blocks=receipt, unfurl_links=False
             )
         except SlackApiError as exc:
-            if _error(exc) not in UNPOSTABLE:
+            if slack_error(exc) not in UNPOSTABLE:
                 raise
             log.info(
                 "cannot post in %s (%s); sending the receipt by DM",
                 message.announce_to,
-                _error(exc),
+                slack_error(exc),
             )
             answer = await self.client.chat_postMessage(
                 channel=message.sender, text=text, blocks=receipt, unfurl_links=False
@@ -102,9 +132,9 @@ class SlackAnnouncer:
             posted = await self.receipts.posted(message.id, answer["channel"], answer["ts"])
             try:
                 await self._tell_privately(
-                    message,
+                    message.id,
                     f":information_source: I can't post in <#{message.announce_to}> "
-                    f"({_error(exc)}), so the receipt of #{message.id} is in your DM with me. "
+                    f"({slack_error(exc)}), so the receipt of #{message.id} is in your DM with me. "
                     "Invite me to the channel (`/invite @Herald`) to get receipts here.",
                 )
             except (ClientError, TimeoutError) as note_error:
@@ -128,13 +158,16 @@ class SlackAnnouncer:
         )
         await self.receipts.failure_replied(message.id)
 
-    async def _tell_privately(self, message: Message, text: str) -> None:
-        url = self.response_urls.get(message.id)
+    async def _tell_privately(self, key: str, text: str) -> None:
+        """Tell the sender of ``key`` (a message's id, or a summarized send's) privately,
+        through the ``response_url`` of their command, if it is still known."""
+        url = self.response_urls.get(key)
         if url is None:
             return
+        self.response_urls.forget(key)  # only a first post needs it
         response = await AsyncWebhookClient(url).send(text=text, response_type="ephemeral")
         if response.status_code != 200:
-            log.info("response_url answered %s for %s", response.status_code, message.id)
+            log.info("response_url answered %s for %s", response.status_code, key)
 
 
 class MessageLocks:
@@ -179,11 +212,3 @@ class ResponseUrls(ExpiringMap[str, str]):
 
     def forget(self, message_id: str) -> None:
         self.pop(message_id)
-
-
-def _error(exc: SlackApiError) -> str:
-    return str(exc.response.get("error", "unknown_error"))
-
-
-def _why(exc: Exception) -> str:
-    return _error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -1,18 +1,27 @@
-"""`SlackReceipts`: the Slack layer's own state, where each message's receipt is in Slack.
+"""`SlackReceipts`: the Slack layer's own state, where each receipt is in Slack.
 
 One row per posted receipt (its channel and ``ts``, whether the failure reply went out)
-in the ``slack_receipts`` table, reached through the core's narrow `ReceiptPosts`
-methods (`Herald.receipt_posts`): the core's message record knows nothing of Slack.
+in the ``slack_receipts`` table, and one per send's summary receipt (its channel and
+``ts``, whether the settled reply went out) in ``slack_send_receipts``, reached through
+the core's narrow `ReceiptPosts` methods (`Herald.receipt_posts`): the core's records
+know nothing of Slack.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+
 from bot.models import Message, MessageStatus
 from bot.services import Herald
 from bot.storage.posts import ReceiptPost
+from bot.storage.send_posts import SendPost, SendTally
 
 # Statuses that get no receipt: the message has not reached the provider yet.
 QUIET_STATUSES = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
+# Slack's answers when Herald cannot post in a channel: the receipt goes to the sender's DM.
+UNPOSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
 
 class SlackReceipts:
@@ -20,14 +29,16 @@ class SlackReceipts:
 
     def __init__(self, herald: Herald) -> None:
         self.herald = herald  # read when used: the store opens at `Herald.start`
+        self.individual_up_to = herald.settings.receipts.individual_up_to
 
     def of(self, message_id: str) -> ReceiptPost | None:
         """Where ``message_id``'s receipt is, if it was posted."""
         return self.herald.receipt_posts.receipt_post(message_id)
 
     def unposted(self) -> list[Message]:
-        """Messages for Slack whose receipt, or failure reply, was never posted."""
-        return self.herald.receipt_posts.unposted(QUIET_STATUSES)
+        """Messages for Slack whose receipt, or failure reply, was never posted (messages
+        of a send with a summary receipt have none of their own)."""
+        return self.herald.receipt_posts.unposted(QUIET_STATUSES, self.individual_up_to)
 
     async def posted(self, message_id: str, channel: str, ts: str) -> ReceiptPost:
         """The receipt of ``message_id`` is now the Slack message ``channel``/``ts``."""
@@ -36,3 +47,39 @@ class SlackReceipts:
     async def failure_replied(self, message_id: str) -> None:
         """The failure reply of ``message_id`` went out in its receipt's thread."""
         await self.herald.receipt_posts.record_failure_reply(message_id)
+
+    # -- a send's summary receipt ---------------------------------------------------
+
+    def summary_of(self, send_id: str) -> SendPost | None:
+        """Where ``send_id``'s summary receipt is, if it was posted."""
+        return self.herald.receipt_posts.send_post(send_id)
+
+    def size_of(self, send_id: str) -> int:
+        return self.herald.receipt_posts.send_size(send_id)
+
+    def tally(self, send_id: str, failures: int) -> SendTally | None:
+        """What ``send_id``'s summary shows now, with its first ``failures`` failures."""
+        return self.herald.receipt_posts.send_tally(send_id, failures)
+
+    def unsettled_summaries(self, since: datetime) -> list[Message]:
+        """The first message of each send with a summary (created or due since ``since``)
+        that was never posted, or whose settling was never shown."""
+        return self.herald.receipt_posts.unsettled_sends(self.individual_up_to, since)
+
+    async def summary_posted(self, send_id: str, channel: str, ts: str) -> SendPost:
+        """The summary receipt of ``send_id`` is now the Slack message ``channel``/``ts``."""
+        return await self.herald.receipt_posts.record_send_post(send_id, channel, ts)
+
+    async def summary_settled(self, send_id: str) -> None:
+        """``send_id`` settled and its reply (if it had failures) went out."""
+        await self.herald.receipt_posts.record_settled_reply(send_id)
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (``not_in_channel``, ``ratelimited``, …)."""
+    return str(exc.response.get("error", "unknown_error"))
+
+
+def why(exc: Exception) -> str:
+    """A failed Slack call in a word, for the log."""
+    return slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__

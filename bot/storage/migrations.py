@@ -250,3 +250,23 @@ def add_scheduling(db: Database) -> None:
     db["timer_changes"].create(  # type: ignore[union-attr]
         {"id": str, "at": str, "by": str}, pk="id"
     )
+
+
+@migrations()
+def add_slack_send_receipts(db: Database) -> None:
+    """Where each send's summary receipt was posted in Slack (a send to more recipients
+    than ``[receipts] individual_up_to``), and whether its settled reply went out: the Slack
+    layer's own table, read and written only through the store's receipt-post methods."""
+    db["slack_send_receipts"].create(  # type: ignore[union-attr]
+        {
+            "send_id": str,
+            "channel": str,
+            "ts": str,
+            "settled_announced": int,
+            "posted_at": str,
+        },
+        pk="send_id",
+        not_null={"channel", "ts", "settled_announced"},
+        defaults={"settled_announced": 0},
+        foreign_keys=[("send_id", "sends", "id")],
+    )

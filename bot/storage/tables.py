@@ -20,12 +20,13 @@ from bot.errors import RepeatedRequestError
 from bot.models import Message, MessageStatus, Send, StatusEvent, new_message_id
 from bot.storage.posts import ReceiptPost
 from bot.storage.rows import MESSAGES, POSTS, SENDS, iso, parse_time, utcnow
+from bot.storage.send_posts import SendPostReads, SendPostWrites
 from bot.storage.timetable import TimetableReads, TimetableWrites
 
 REQUEST_MEMORY = timedelta(hours=1)
 
 
-class Tables(TimetableReads):
+class Tables(TimetableReads, SendPostReads):
     """Reads, on whichever connection ``db`` is."""
 
     db: Database
@@ -77,15 +78,25 @@ class Tables(TimetableReads):
         row = self.db.execute(sql, [message_id]).fetchone()
         return POSTS.to_record(row) if row else None
 
-    def unposted(self, quiet: Collection[MessageStatus]) -> list[Message]:
+    def unposted(
+        self, quiet: Collection[MessageStatus], individual_up_to: int | None = None
+    ) -> list[Message]:
         """Messages with a Slack destination whose receipt (or failure reply) was never
-        posted; ``quiet`` statuses get no receipt."""
+        posted; ``quiet`` statuses get no receipt, nor do the messages of a send to more
+        than ``individual_up_to`` recipients (its summary stands for them)."""
         marks = ", ".join("?" for _ in quiet)
+        batches = (
+            ""
+            if individual_up_to is None
+            else " AND (send_id IS NULL OR send_id NOT IN ("
+            "SELECT send_id FROM messages WHERE send_id IS NOT NULL "
+            "GROUP BY send_id HAVING count(*) > ?))"
+        )
         return self._select(
             f"announce_to IS NOT NULL AND status NOT IN ({marks}) AND NOT EXISTS ("  # noqa: S608
             "SELECT 1 FROM slack_receipts AS r WHERE r.message_id = messages.id "
-            "AND (r.failure_announced = 1 OR messages.status != 'failed'))",
-            [s.value for s in quiet],
+            f"AND (r.failure_announced = 1 OR messages.status != 'failed')){batches}",
+            [s.value for s in quiet] + ([] if individual_up_to is None else [individual_up_to]),
             "ORDER BY created_at",
         )
 
@@ -130,7 +141,7 @@ class Tables(TimetableReads):
         return row is not None
 
 
-class Transaction(Tables, TimetableWrites):
+class Transaction(Tables, TimetableWrites, SendPostWrites):
     """The writes of one transaction; its reads see its own writes.
 
     Run through `Store.write`, so a check and the write it decides (a status moves

@@ -3,7 +3,9 @@
 It accepts what slack-sdk's AsyncWebClient sends, rejects what Slack would reject
 (bad token, missing channel, no text, > 50 blocks, chat.update of an unknown
 message, text over 4,000 characters on update), records every call, and lets a
-test wait for calls on a condition variable instead of sleeping.
+test wait for calls on a condition variable instead of sleeping. `rate_limit` makes
+the next calls of a method answer as Slack's rate limit does: HTTP 429, a
+``Retry-After`` header and ``{"ok": false, "error": "ratelimited"}``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ APP_TOKEN = "xapp-1-test-app-token"
 class Call:
     method: str
     args: dict[str, Any]
+    status: int = 200  # the HTTP status it was answered with (429: rate limited)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class FakeSlack:
         self.not_member: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.delays: dict[str, float] = {}  # method → seconds it takes to answer (a slow Slack)
+        self.limits: dict[str, list[int]] = {}  # method → Retry-After of its next answers
         self.socket_mode_url = ""  # what apps.connections.open hands out
         self._ts = 1700000000_000100
         self._cond = threading.Condition()
@@ -88,6 +92,12 @@ class FakeSlack:
                 delay = fake.delays.get(method)
                 if delay:
                     fake._slow.wait(delay)
+                retry_after = fake._rate_limited(method)
+                if retry_after is not None:
+                    fake._record(Call(method, args, status=429))
+                    limited = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                    self._send(429, limited, "application/json", {"Retry-After": retry_after})
+                    return
                 auth = self.headers.get("authorization", "")
                 token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
                 if auth != f"Bearer {token}":
@@ -128,6 +138,19 @@ class FakeSlack:
         self._slow.set()  # a slow answer in progress ends now
         self.server.shutdown()
         self.server.server_close()
+
+    # -- what tests script ------------------------------------------------------
+
+    def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are refused as Slack's rate limit refuses
+        them: HTTP 429 with ``Retry-After: <retry_after>`` (seconds)."""
+        with self._cond:
+            self.limits.setdefault(method, []).extend([retry_after] * times)
+
+    def _rate_limited(self, method: str) -> str | None:
+        with self._cond:
+            waiting = self.limits.get(method)
+            return str(waiting.pop(0)) if waiting else None
 
     # -- what tests look at -----------------------------------------------------
 

@@ -12,6 +12,8 @@ The views live in modules of their own and are all exported here
   date tokens, status emoji and channel labels, counts) and Slack's size limits
 - `bot.slack.blocks.receipts`: a message's receipt, its failure reply and its status
 - `bot.slack.blocks.sends`: a send to several recipients and its status
+- `bot.slack.blocks.summaries`: a send to many recipients' summary receipt and its one
+  reply when it settles with failures
 - `bot.slack.blocks.scheduling`: scheduled and repeating sends: the answer to one,
   ``list``, ``cancel``, ``reschedule`` and a repeating send's status
 - `bot.slack.blocks.help`: help, templates and their previews, and error answers
@@ -57,15 +59,24 @@ from bot.slack.blocks.scheduling import (
     scheduled_text,
 )
 from bot.slack.blocks.sends import send_status_blocks, send_status_text, sending_text
+from bot.slack.blocks.summaries import (
+    REPLY_FAILURES,
+    SUMMARY_FAILURES,
+    settled_reply_text,
+    summary_blocks,
+    summary_text,
+)
 
 __all__ = [
     "AGENDA_LINES_LIMIT",
     "CHANNEL_LABEL",
     "PREVIEW_LIMIT",
     "REASON_LIMIT",
+    "REPLY_FAILURES",
     "SECTION_LIMIT",
     "SEND_LINES_LIMIT",
     "STATUS_EMOJI",
+    "SUMMARY_FAILURES",
     "WHAT_LIMIT",
     "Block",
     "action_error_text",
@@ -85,9 +96,12 @@ __all__ = [
     "send_status_blocks",
     "send_status_text",
     "sending_text",
+    "settled_reply_text",
     "shown_recipient",
     "slack_time",
     "status_blocks",
+    "summary_blocks",
+    "summary_text",
     "template_preview_text",
     "templates_text",
 ]

@@ -75,16 +75,22 @@ def slack_time(when: datetime, zone: ZoneInfo | None = None) -> str:
 
 
 def packed(
-    lines: Sequence[str], noun: str | None = "more message", limit: int = SEND_LINES_LIMIT
+    lines: Sequence[str],
+    noun: str | None = "more message",
+    limit: int = SEND_LINES_LIMIT,
+    *,
+    total: int | None = None,
 ) -> list[str]:
     """``lines`` in as few sections as fit, at most ``limit`` characters in all; the lines
-    left out are counted on a last line ("… and 3 more messages.")."""
+    left out are counted on a last line ("… and 3 more messages."). ``total`` is how many
+    lines there are when ``lines`` holds only the first of them."""
+    everything = len(lines) if total is None else max(total, len(lines))
     sections: list[list[str]] = [[]]
     size = 0  # of the last section
     room = limit
     for index, line in enumerate(lines):
         if len(line) + 1 > room:
-            left = len(lines) - index
+            left = everything - index
             sections[-1].append(f"… and {plural(left, noun) if noun else f'{left} more'}.")
             break
         if size + len(line) + 1 > SECTION_LIMIT - 100:  # room for the "… and N more"
@@ -93,6 +99,10 @@ def packed(
         sections[-1].append(line)
         size += len(line) + 1
         room -= len(line) + 1
+    else:  # every line given fits: count the ones not given
+        if everything > len(lines):
+            left = everything - len(lines)
+            sections[-1].append(f"… and {plural(left, noun) if noun else f'{left} more'}.")
     return ["\n".join(section) for section in sections if section]
 
 

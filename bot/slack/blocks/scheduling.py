@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.config.settings import DEFAULT_INDIVIDUAL_UP_TO
 from bot.models import MessageStatus, Schedule, Send
 from bot.options import rule_words, until_words
 from bot.scheduling.planner import Agenda, AgendaSend, Cancelled, Rescheduled, Scheduled
@@ -58,10 +59,16 @@ def _by(sender: str, origin: str) -> str:
 
 
 def scheduled_text(
-    scheduled: Scheduled, command: str, *, now: datetime, zone_note: str | None = None
+    scheduled: Scheduled,
+    command: str,
+    *,
+    now: datetime,
+    zone_note: str | None = None,
+    individual_up_to: int = DEFAULT_INDIVIDUAL_UP_TO,
 ) -> str:
     """The private answer to a scheduled send: its ``#ID``, when (in the sender's zone, and
-    how far away), the rule for a repeating one, and what to do next."""
+    how far away), the rule for a repeating one, and what to do next. A send to more than
+    ``individual_up_to`` recipients gets one summary receipt, not one per message."""
     zone = scheduled.zone
     sid = scheduled.id
     when = f"{slack_time(scheduled.due_at, zone)} ({_away(scheduled.due_at, now)})"
@@ -71,7 +78,10 @@ def scheduled_text(
         lines = [
             f":repeat: Repeating send *#{sid}*: {esc(rule_words(schedule.rule))} "
             f"({zone.key}){until}. First time: {when}.",
-            "Each time, every recipient gets a message and a receipt of its own here.",
+            "Each time, every recipient gets a message and a receipt of its own here."
+            if len(schedule.recipients) <= individual_up_to
+            else "Each time, every recipient gets a message, and one summary receipt here "
+            "counts them.",
             f"`{command} status {sid}` shows it · `{command} cancel {sid}` stops it · "
             f"`{command} reschedule {sid} WHEN` moves its next time",
         ]
@@ -84,7 +94,12 @@ def scheduled_text(
     else:
         lines = [
             f":clock3: Scheduled {len(scheduled.messages)} messages as send *#{sid}* for "
-            f"{when}, each with its receipt here.",
+            f"{when}, "
+            + (
+                "with one summary receipt here that counts them."
+                if len(scheduled.messages) > individual_up_to
+                else "each with its receipt here."
+            ),
             f"`{command} cancel {sid}` cancels them all · `{command} reschedule {sid} WHEN` "
             f"moves them · `{command} status {sid}` shows them",
         ]

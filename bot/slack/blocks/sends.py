@@ -1,10 +1,11 @@
 """A send to several recipients: the answer while it goes out, and its status (counts per
-status, then each message, failures first)."""
+status, then its messages, failures first, as many as Slack takes)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bot.config.settings import DEFAULT_INDIVIDUAL_UP_TO
 from bot.models import Message, MessageStatus, Send
 from bot.slack.blocks.mrkdwn import (
     STATUS_EMOJI,
@@ -20,9 +21,22 @@ from bot.slack.blocks.mrkdwn import (
 )
 from bot.slack.blocks.receipts import shown_recipient
 
+# No line is shorter than ~30 characters, so no more than this many fit in
+# `SEND_LINES_LIMIT`: the rest are counted, never written.
+SEND_LINES_SHOWN = 400
 
-def sending_text(count: int, send_id: str, command: str) -> str:
-    """The private answer to a send to several recipients: where to follow them all."""
+
+def sending_text(
+    count: int, send_id: str, command: str, individual_up_to: int = DEFAULT_INDIVIDUAL_UP_TO
+) -> str:
+    """The private answer to a send to several recipients: where to follow them all (one
+    receipt each, or one summary receipt for more than ``individual_up_to``)."""
+    if count > individual_up_to:
+        return (
+            f":outbox_tray: Sending {count} messages as send #{send_id}: one summary receipt "
+            f"follows here and counts them as they go. `{command} status {send_id}` shows "
+            "the messages."
+        )
     return (
         f":outbox_tray: Sending {count} messages as send #{send_id}: each gets its receipt "
         f"here. `{command} status {send_id}` shows them all."
@@ -54,7 +68,9 @@ def send_status_blocks(
     ]
     failed = [m for m in messages if m.status is MessageStatus.FAILED]
     ordered = failed + [m for m in messages if m.status is not MessageStatus.FAILED]
-    blocks += [section(text) for text in packed([_send_line(m, mask) for m in ordered])]
+    # only the lines that can fit are written (a send of 10,000 shows a few hundred)
+    lines = [_send_line(m, mask) for m in ordered[:SEND_LINES_SHOWN]]
+    blocks += [section(text) for text in packed(lines, total=len(ordered))]
     blocks.append(context("The status of one message's #ID shows its history."))
     return blocks
 
