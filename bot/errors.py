@@ -5,6 +5,8 @@
     ├── InputError                  the user's input: ``code``, ``fields``, ``details``
     │   ├── UnknownConnectionError  no such connection (suggests one, lists the valid ones)
     │   ├── InvalidRecipientError   a phone number or e-mail address that cannot be used
+    │   ├── RecipientListError      a recipient list (``@NAME``, a CSV file) that cannot be
+    │   │                           used: no such list, not CSV, bad rows (each named)
     │   ├── NotAvailableYetError    a recognised option whose feature has not landed
     │   └── RenderingError          a message template cannot be used (its own tree is
     │                               drawn in `bot.templating.errors`)
@@ -66,6 +68,14 @@ Code = Literal[
     "subject_not_for_channel",
     "media_not_for_channel",
     "media_not_public",
+    # recipient lists, @NAME or a file (bot.sending.lists)
+    "list_name_invalid",
+    "list_not_found",
+    "list_invalid",
+    "list_too_large",
+    "list_rows_invalid",
+    "list_columns_missing",
+    "list_not_repeatable",
     # message templates (bot.templating)
     "template_not_found",
     "template_header_invalid",
@@ -154,6 +164,10 @@ class UnknownConnectionError(InputError):
 
 class InvalidRecipientError(InputError):
     """A recipient that is not a usable phone number or e-mail address."""
+
+
+class RecipientListError(InputError):
+    """A recipient list that cannot be used; ``rows`` (a detail) names its bad rows."""
 
 
 class NotAvailableYetError(InputError):

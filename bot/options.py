@@ -107,6 +107,15 @@ def _missing_variables(error: InputError) -> str:
     return f"{needs_variables(error.value('template'), missing)} Add {add}, e.g. {example}"
 
 
+def _list_columns_missing(error: InputError) -> str:
+    missing, examples = error.names("missing"), error.names("examples")
+    example = " ".join(
+        f"{_VAR} {name}={shlex.quote(value) if value else '…'}"
+        for name, value in zip(missing, examples, strict=True)
+    )
+    return str(error).replace("as a template variable.", f"with {example}.")
+
+
 def _unknown_variables(error: InputError) -> str:
     return str(error).replace(NO_VARIABLES, f"It takes no variables; leave out {_VAR}.")
 
@@ -132,6 +141,11 @@ _TYPED: Mapping[Code, Callable[[InputError], str]] = {
     "media_not_public": lambda e: f"{_MEDIA} must be a public http(s) URL, not {e.value('url')!r}.",
     "template_variables_missing": _missing_variables,
     "template_variables_unknown": _unknown_variables,
+    "list_columns_missing": _list_columns_missing,
+    "list_not_repeatable": lambda e: (
+        f"{_EVERY} reads its list again each time, and --to-file {e.value('list')} is read "
+        "once: copy the file into the lists directory as NAME.csv and send to @NAME."
+    ),
     "until_without_every": lambda e: (
         f"{_UNTIL} ends a repeating send: add {_EVERY} RULE too "
         f"(e.g. {_EVERY} weekdays 09:00), or leave out {_UNTIL}."

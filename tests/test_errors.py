@@ -104,10 +104,11 @@ REFUSED: list[tuple[dict[str, Any], str, tuple[str, ...], str]] = [
     ),
     ({"recipients": []}, "recipient_missing", ("recipients",), "Add a recipient"),
     (
-        {"recipients": [f"+3161234{n:04}" for n in range(26)]},
+        {"recipients": [f"+316{n:08}" for n in range(10_001)]},
         "too_many_recipients",
         ("recipients",),
-        "26 recipients is more than 25 in one send; split the list",
+        "10,001 recipients is more than the 10,000 one send may have: split the list, or "
+        "raise [limits] max_recipients in Herald's configuration.",
     ),
     (
         {"text": "Hi\u202eevil"},

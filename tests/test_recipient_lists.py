@@ -33,6 +33,10 @@ TYPED = [
     # spaces inside one number are kept when it is quoted (one word)
     ('"+31 6 1234 5678" Hi', ["+31 6 1234 5678"], "Hi"),
     ('"+31 6 1234 5678, +49 151 1234 5678" Hi', ["+31 6 1234 5678", "+49 151 1234 5678"], "Hi"),
+    # a list (@NAME) is one entry like any other, alone or among typed ones
+    ("@customers Doors open", ["@customers"], "Doors open"),
+    ("@vip, +31612345678 Hi", ["@vip", "+31612345678"], "Hi"),
+    ("+31612345678, @vip Hi", ["+31612345678", "@vip"], "Hi"),
 ]
 
 

@@ -310,19 +310,27 @@ def test_a_recurring_schedule_sends_each_occurrence_once_until_cancelled(tmp_pat
 def test_occurrences_missed_while_down_are_one_missed_occurrence_not_a_burst(
     tmp_path: Path,
 ) -> None:
-    async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
+    clock = Clock()
+
+    async def schedule(herald: Herald, clock: Clock, seen: Recorder) -> str:
         scheduled = await herald.schedule(_request(None, every="daily 09:00", timezone="UTC"))
         assert scheduled.schedule is not None
-        clock.advance(days=5)  # five occurrences fell due while "down"
+        return scheduled.schedule.id
+
+    schedule_id = _run(tmp_path, schedule, clock=clock)
+    clock.advance(days=5)  # five occurrences fell due while Herald was down
+
+    async def restart(herald: Herald, clock: Clock, seen: Recorder) -> None:
         assert await herald.release_due() == 1
-        report = herald.report(scheduled.schedule.id)
+        report = herald.report(schedule_id)
         assert isinstance(report, ScheduleReport)
         assert report.schedule.next_due is not None and report.schedule.next_due > clock.now
         (missed,) = report.occurrences
         (message,) = herald.db.messages_of(missed.id)
         assert message.status is MessageStatus.FAILED and (message.error or "").startswith("missed")
+        await _settle(herald)
 
-    _run(tmp_path, scenario)
+    _run(tmp_path, restart, clock=clock)
 
 
 def test_until_ends_a_schedule_and_needs_every(tmp_path: Path) -> None:

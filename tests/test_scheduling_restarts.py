@@ -253,7 +253,7 @@ def test_fifty_messages_due_the_same_second_each_go_out_once(
     env = _env(tmp_path, fake_slack)
     when, _ = _due(3)
     with _serve(env):
-        for batch in range(2):  # two sends of 25 recipients (the most one send takes)
+        for batch in range(2):  # two sends of 25 recipients
             # ending in 1: never one of the sandbox's scripted failures
             numbers = ",".join(f"+31612{batch}{index:04d}1" for index in range(1, 26))
             scheduled = run_cli("send", "sandbox", numbers, "Doors open", "--at", when, env=env)

@@ -305,8 +305,12 @@ def test_an_unhandled_interaction_is_one_log_line(
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
-        (urlencode({"payload": '{"type": "view_submission", "view": null}'}).encode(), FORM),
-        (urlencode({"payload": '{"type": "block_actions", "actions": []}'}).encode(), FORM),
+        (
+            urlencode(
+                {"payload": '{"type": "view_submission", "user": {"id": "U1"}, "view": null}'}
+            ).encode(),
+            FORM,
+        ),
     ],
 )
 def test_a_signed_payload_bolt_cannot_read_is_answered_200_and_logged(

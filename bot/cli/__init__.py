@@ -15,6 +15,7 @@ dispatches to; each command lives in a module of its own:
 - `bot.cli.status`: ``herald status`` of a message, a send or a repeating send
 - `bot.cli.jobs`: ``herald jobs list|cancel|reschedule``
 - `bot.cli.templates`: ``herald templates list|render|check``
+- `bot.cli.lists`: ``herald lists list|show``, the recipient lists
 - `bot.cli.output`: the exit codes and the one-line forms several commands print
 """
 
@@ -26,6 +27,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli.jobs import jobs_command
+from bot.cli.lists import lists_command
 from bot.cli.output import EXIT_FAILED, EXIT_USAGE, WHAT_WIDTH
 from bot.cli.parser import CommandLine, build_parser
 from bot.cli.sending import WAIT_FOR, PrintAnnouncer, recipients_and_text, send_command
@@ -69,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return templates_command(settings, args.action, args.name, args.var)
         if args.command == "jobs":
             return asyncio.run(jobs_command(settings, args))
+        if args.command == "lists":
+            return lists_command(settings, args.action, args.name)
         raise NotAvailableYetError(f"The '{args.command}' command is not available yet.")
     except HeraldError as exc:
         bare = args.command == "jobs" and args.action == "reschedule"

@@ -102,10 +102,18 @@ def build_parser() -> CommandLine:
     send.add_argument("connection", help="connection name, e.g. sandbox")
     send.add_argument(
         "recipient",
+        nargs="?",
         help="phone number(s) in +E.164 or e-mail address(es), separated by commas or "
-        "semicolons (a space after one is fine)",
+        "semicolons (a space after one is fine); @NAME for the list NAME.csv in the lists "
+        "directory (left out with --to-file)",
     )
     send.add_argument("text", nargs="*", help="message text")
+    send.add_argument(
+        "--to-file",
+        metavar="PATH",
+        help="send to each row of this CSV file: a 'to' column and one column per template "
+        "variable (the words after CONNECTION are then the message text)",
+    )
     send.add_argument("--template", metavar="NAME", help="write the message from this template")
     send.add_argument(
         "--var", metavar="K=V", action="append", default=[], help="template variable (repeatable)"
@@ -184,4 +192,14 @@ def build_parser() -> CommandLine:
     templates.add_argument(
         "--var", metavar="K=V", action="append", default=[], help="template variable (repeatable)"
     )
+
+    lists = commands.add_parser(
+        "lists",
+        help="recipient lists: list them, or show one",
+        description="Recipient lists are NAME.csv files in [lists] dir, sent to as @NAME. "
+        "list: each list, its rows and columns. show NAME (or PATH.csv): its rows, columns, "
+        "first rows (recipients masked) and problems; exits 1 when it has problems.",
+    )
+    lists.add_argument("action", choices=["list", "show"])
+    lists.add_argument("name", nargs="?", help="a list's NAME (or @NAME), or a PATH.csv")
     return parser

@@ -1,6 +1,10 @@
 """``herald send``: a message now (`PrintAnnouncer` prints its status changes, ``--wait``
 follows them until settled) or later (``--at``/``--every``: stored for ``herald serve``),
-and how the command line's words become recipients, text and option values."""
+and how the command line's words become recipients, text and option values.
+
+``--to-file PATH.csv`` sends to each row of a CSV file, read as a list of the lists
+directory is (`bot.sending.lists`); the words after the connection are then all text.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from bot.cli.output import EXIT_FAILED, message_line
 from bot.config.settings import Settings
@@ -21,8 +26,9 @@ from bot.options import rule_words, until_words
 from bot.scheduling.lock import running_holder
 from bot.scheduling.planner import Scheduled
 from bot.scheduling.when import describe_delta, local_time
+from bot.sending.lists import open_file
 from bot.sending.recipients import take_recipients
-from bot.sending.requests import SendRequest, parse_variable
+from bot.sending.requests import Recipient, SendRequest, parse_variable
 from bot.services import Herald
 from bot.storage.store import utcnow
 
@@ -86,9 +92,23 @@ def cli_sender() -> str:
 
 async def send_command(settings: Settings, args: argparse.Namespace) -> int:
     variables = dict(parse_variable(v) for v in args.var)
-    words = list(args.text)
+    from_file = args.to_file is not None
+    words = ([args.recipient] if from_file and args.recipient else []) + list(args.text)
     at, every, until = (_words(v, words) for v in (args.at, args.every, args.until))
-    recipients, text = recipients_and_text(args.recipient, words)
+    recipients: list[Recipient]
+    if from_file:
+        limit = settings.limits.max_recipients
+        recipients, text = [open_file(Path(args.to_file), max_rows=limit)], " ".join(words)
+    elif args.recipient is None:
+        raise InputError(
+            "Add a recipient after the connection, e.g. +31612345678, a list (@NAME) or "
+            "--to-file PATH.csv.",
+            code="recipient_missing",
+            fields=("recipients",),
+        )
+    else:
+        typed, text = recipients_and_text(args.recipient, words)
+        recipients = list(typed)
     request = SendRequest(
         connection=args.connection,
         recipients=recipients,

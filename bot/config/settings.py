@@ -43,6 +43,9 @@ from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
 DEFAULT_CONFIG_FILE = "herald.toml"
 DEFAULT_DB_PATH = "data/herald.db"
 DEFAULT_TEMPLATES_DIR = "templates"
+DEFAULT_LISTS_DIR = "lists"
+DEFAULT_MAX_RECIPIENTS = 10_000
+MAX_MAX_RECIPIENTS = 1_000_000  # a send is stored in one transaction
 DEFAULT_COMMAND = "/send"
 DEFAULT_PORT = 3000
 DEFAULT_INDIVIDUAL_UP_TO = 5
@@ -68,6 +71,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "server": ("public_url",),
     "privacy": ("mask_recipients",),
     "scheduling": ("timezone", "missed_grace", "horizon"),
+    "lists": ("dir",),
+    "limits": ("max_recipients",),
     "receipts": ("individual_up_to",),
     "connections": (),
 }
@@ -148,6 +153,13 @@ class SchedulingSettings:
 
 
 @dataclass(frozen=True)
+class LimitsSettings:
+    """How big one send may be: typed recipients and list rows alike."""
+
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS
+
+
+@dataclass(frozen=True)
 class ReceiptSettings:
     """Receipts in Slack: a send to more than ``individual_up_to`` recipients gets one
     summary receipt instead of one receipt per message."""
@@ -167,6 +179,8 @@ class Settings:
     mask_recipients: bool = True
     port: int = DEFAULT_PORT
     config_path: Path | None = None
+    lists_dir: Path = Path(DEFAULT_LISTS_DIR)  # recipient lists: NAME.csv, sent to as @NAME
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
 
 
@@ -240,6 +254,23 @@ def _load(
             base, templates_value or DEFAULT_TEMPLATES_DIR, f"{where}: templates.dir"
         ),
         connections=connections,
+        lists_dir=resolve_path(
+            base,
+            text(raw.get("lists", {}).get("dir"), f"{where}: lists.dir") or DEFAULT_LISTS_DIR,
+            f"{where}: lists.dir",
+        ),
+        limits=LimitsSettings(
+            max_recipients=int(
+                number(
+                    raw.get("limits", {}).get("max_recipients", DEFAULT_MAX_RECIPIENTS),
+                    f"{where}: limits.max_recipients",
+                    high=MAX_MAX_RECIPIENTS,
+                    low=1,
+                    unit="recipients",
+                    whole=True,
+                )
+            )
+        ),
         public_url=public_url.rstrip("/") if public_url else None,
         mask_recipients=mask,
         port=port(env.get("PORT"), DEFAULT_PORT),

@@ -31,7 +31,7 @@ from bot.models import (
 )
 from bot.scheduling.rules import Rule, parse_rule, parse_until
 from bot.scheduling.when import check_window, describe_delta, local_time, parse_when
-from bot.sending.requests import SendRequest, build_messages
+from bot.sending.requests import SendRequest, build_messages_off_loop, stored_recipients
 from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import TemplateLibrary
@@ -189,13 +189,14 @@ class Planner:
                 code="when_too_far",
                 fields=("every",),
             )
-        messages = build_messages(request, self.settings, self.templates)  # checks it all
+        # checks it all; a list is read again at each occurrence, but checked now too
+        messages = await build_messages_off_loop(request, self.settings, self.templates)
         created = Schedule(
             id=new_message_id(),
             sender=request.sender,
             origin=request.origin,
             connection=messages[0].connection,
-            recipients=tuple(m.recipient for m in messages),
+            recipients=stored_recipients(request, messages),  # a list as @NAME
             rule=rule.text,
             timezone=zone.key,
             state=ScheduleState.ACTIVE,
@@ -224,7 +225,7 @@ class Planner:
     async def _schedule_once(
         self, request: SendRequest, due: datetime, zone: ZoneInfo, lock_wait: float
     ) -> Scheduled:
-        built = build_messages(request, self.settings, self.templates)
+        built = await build_messages_off_loop(request, self.settings, self.templates)
         messages = [replace(m, status=MessageStatus.SCHEDULED, due_at=due) for m in built]
         first = messages[0]
         send = Send(
@@ -478,7 +479,9 @@ class Planner:
         try:
             if schedule.connection not in self.settings.connections:
                 raise InputError(connection_gone(schedule.connection), code="unknown_connection")
-            built = build_messages(_request_of(schedule), self.settings, self.templates)
+            built = await build_messages_off_loop(
+                _request_of(schedule), self.settings, self.templates
+            )
         except InputError as exc:
             problem = problem or (
                 f"This occurrence of schedule #{schedule.id} could not be written: {exc}"

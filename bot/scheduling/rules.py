@@ -146,8 +146,8 @@ def parse_until(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         ) from None
     except (OverflowError, ValueError):  # the day after 9999-12-31
         raise InputError(
-            f"The end '{typed[:40]}' is further ahead than Herald can count; leave out the "
-            "end date to repeat with no end.",
+            f"The end '{typed[:40]}' is further ahead than Herald can count; give a date "
+            "like 2027-03-31, or leave out the end to repeat with no end.",
             code="until_invalid",
             fields=("until",),
             typed=text,

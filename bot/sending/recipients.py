@@ -1,5 +1,11 @@
 """Recipients: split a typed list (one rule for Slack and the CLI), normalize each (E.164
-or e-mail) and mask them for display."""
+or e-mail) and mask them for display.
+
+A typed entry that starts with ``@`` names a recipient list (`bot.sending.lists`); it is
+split off like any other entry and expanded into its rows when the send is built.
+Each `InvalidRecipientError` carries a ``reason`` detail (`REASONS`), so a list row can
+be named with a short reason instead of the whole sentence.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,6 @@ from email_validator import EmailNotValidError, validate_email
 from bot.errors import Field, InvalidRecipientError
 from providers import Channel
 
-MAX_RECIPIENTS = 25
 _RECIPIENTS: tuple[Field, ...] = ("recipients",)
 _MASK = "•"
 
@@ -65,23 +70,42 @@ def normalize_recipient(value: str, channel: Channel) -> str:
     return _phone(value, channel)
 
 
-def normalize_recipients(values: list[str], channel: Channel) -> list[str]:
+def normalize_recipients(values: list[str], channel: Channel, *, limit: int) -> list[str]:
+    """Each of ``values`` normalized, a recipient typed twice once; at most ``limit``."""
     if not values:
         raise InvalidRecipientError(
             "Add a recipient, e.g. +31612345678", code="recipient_missing", fields=_RECIPIENTS
         )
-    if len(values) > MAX_RECIPIENTS:
-        raise InvalidRecipientError(
-            f"{len(values)} recipients is more than {MAX_RECIPIENTS} in one send; split the list",
-            code="too_many_recipients",
-            fields=_RECIPIENTS,
-            count=len(values),
-            limit=MAX_RECIPIENTS,
-        )
+    check_count(len(values), limit)
     seen: dict[str, None] = {}
     for value in values:
         seen.setdefault(normalize_recipient(value, channel), None)
     return list(seen)
+
+
+def check_count(count: int, limit: int, where: str = "") -> None:
+    """Refuse a send to more than ``limit`` (``[limits] max_recipients``) recipients;
+    ``where`` names a list that alone has too many rows."""
+    if count <= limit:
+        return
+    said = (
+        f"{where} has more than {limit:,} rows, the most"
+        if where
+        else f"{count:,} recipients is more than the {limit:,}"
+    )
+    raise InvalidRecipientError(
+        f"{said} one send may have: split the list, or raise [limits] max_recipients in "
+        "Herald's configuration.",
+        code="too_many_recipients",
+        fields=_RECIPIENTS,
+        count=count,
+        limit=limit,
+        list=where,
+    )
+
+
+# Why a recipient was refused (the ``reason`` detail of `InvalidRecipientError`).
+REASONS = ("email_for_phone", "not_phone", "no_country_code", "invalid_phone", "invalid_email")
 
 
 def _phone(value: str, channel: Channel) -> str:
@@ -92,6 +116,7 @@ def _phone(value: str, channel: Channel) -> str:
             code="invalid_recipient",
             fields=_RECIPIENTS,
             recipient=value,
+            reason="email_for_phone",
         )
     cleaned = value.strip()
     if not any(c.isdigit() for c in cleaned):
@@ -102,6 +127,7 @@ def _phone(value: str, channel: Channel) -> str:
             code="invalid_recipient",
             fields=_RECIPIENTS,
             recipient=value,
+            reason="not_phone",
         )
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
@@ -111,6 +137,7 @@ def _phone(value: str, channel: Channel) -> str:
             code="invalid_recipient",
             fields=_RECIPIENTS,
             recipient=value,
+            reason="no_country_code",
         )
     try:
         number = phonenumbers.parse(cleaned, None)
@@ -120,6 +147,7 @@ def _phone(value: str, channel: Channel) -> str:
             code="invalid_recipient",
             fields=_RECIPIENTS,
             recipient=value,
+            reason="not_phone",
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidRecipientError(
@@ -127,6 +155,7 @@ def _phone(value: str, channel: Channel) -> str:
             code="invalid_recipient",
             fields=_RECIPIENTS,
             recipient=value,
+            reason="invalid_phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -140,12 +169,16 @@ def _email(value: str) -> str:
             code="invalid_recipient",
             fields=_RECIPIENTS,
             recipient=value,
+            reason="invalid_email",
         ) from None
     return result.normalized
 
 
 def mask_recipient(recipient: str) -> str:
-    """``+31612345678`` → ``+316•••••678``; ``jane.doe@example.com`` → ``j•••@example.com``."""
+    """``+31612345678`` → ``+316•••••678``; ``jane.doe@example.com`` → ``j•••@example.com``;
+    a list (``@customers``, in a repeating send) is shown as it is."""
+    if recipient.startswith("@"):
+        return recipient
     if "@" in recipient:
         local, _, domain = recipient.partition("@")
         return f"{local[:1]}{_MASK * 3}@{domain}"

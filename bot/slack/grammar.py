@@ -9,7 +9,9 @@
           [--at WHEN] [--every RULE] [--until DATE] [--subject TEXT] [--media URL]
 
 Recipients are read as ``herald send`` reads them (`bot.sending.recipients`):
-separated by commas or semicolons, a space after one allowed.
+separated by commas or semicolons, a space after one allowed. ``@NAME`` is the
+recipient list ``NAME.csv`` (`bot.sending.lists`), alone or among typed recipients
+(``@vip, +31612345678``); the list is read when the send is built.
 
 A time or a rule is often several words (``--at tomorrow 9am``, ``--every weekdays
 09:00``, ``--every 0 9 * * 1-5``), so the value of `MULTIWORD` options (``--at``,
