@@ -21,6 +21,7 @@ from bot.announcing import Announcer, Directory, SilentAnnouncer
 from bot.config.settings import Settings
 from bot.delivery.background import Background
 from bot.delivery.handover import Delivery
+from bot.delivery.polling import Poller, PollSchedule
 from bot.delivery.retries import RetryPolicy
 from bot.delivery.routing import ReceiptRouter
 from bot.errors import MessageNotFoundError
@@ -132,6 +133,8 @@ class Herald:
         )
         self.recover_every = RECOVER_EVERY
         self.sweep_every = SWEEP_EVERY
+        self.poll_schedule = PollSchedule()  # tests shorten it before `start`
+        self.poller: Poller | None = None  # receipts by polling; its loop runs when serving
         self._recovery: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._due = asyncio.Event()
@@ -157,6 +160,9 @@ class Herald:
                 await self.apply_receipts(connection, receipts)
 
             self.providers[name] = provider_class(config, client, sink)
+        self.poller = Poller(
+            lambda: self.db, self.providers, self.apply_receipts, schedule=self.poll_schedule
+        )
         delivery = self.settings.delivery
         self._delivery = Delivery(
             self.store,
@@ -169,7 +175,7 @@ class Herald:
                 max_wait=delivery.retry_max_wait,
             ),
             self.templates,
-            accepted=self.receipts.accepted,
+            accepted=self._accepted,
             owner=self.heartbeat.token,
         )
         if serve:
@@ -180,6 +186,7 @@ class Herald:
             self._recovery = loop.create_task(self._keep_recovering(), name="recovery")
             self._due.set()  # what fell due while no server ran goes first
             self._sweeper = loop.create_task(self._keep_sweeping(), name="sweeper")
+            await self.poller.start()
 
     async def stop(self) -> None:
         """Finish (or, after the grace period, cancel) the work in progress, then close.
@@ -194,6 +201,8 @@ class Herald:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.poller is not None:
+            await self.poller.stop()  # its polls wait in their rows for the next start
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_SECONDS
         await self.background.drain(SHUTDOWN_GRACE_SECONDS)
@@ -518,8 +527,19 @@ class Herald:
         return await self.receipts.apply(connection, receipts)
 
     async def handle_webhook(self, connection: str, request: WebhookRequest) -> WebhookResult:
-        """Verify and apply a provider's delivery callback for ``connection``."""
-        return await self.receipts.handle_webhook(connection, request)
+        """Verify and apply a provider's delivery callback for ``connection``; polling
+        stops for the messages it reports on."""
+        result = await self.receipts.handle_webhook(connection, request)
+        if self.poller is not None:
+            await self.poller.heard(connection, result.receipts)
+        return result
+
+    async def _accepted(self, message: Message) -> None:
+        """The provider accepted ``message``: apply reports that beat its answer, and
+        poll for its status if its connection polls."""
+        await self.receipts.accepted(message)
+        if self.poller is not None:
+            await self.poller.watch(message)
 
 
 def _send_of(request: SendRequest, first: Message) -> Send:

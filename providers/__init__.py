@@ -14,6 +14,7 @@ from providers.base import (
     Receipt,
     ReceiptSink,
     SendResult,
+    SentRef,
     WebhookRequest,
     WebhookResult,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "ReceiptSink",
     "SandboxProvider",
     "SendResult",
+    "SentRef",
     "SociocsProvider",
     "WebhookAuthError",
     "WebhookError",

@@ -2,7 +2,8 @@
 
 A provider turns an `OutboundMessage` into its own HTTP request, sends it with the
 injected ``httpx.AsyncClient`` and answers with a `SendResult`; it turns its
-delivery callbacks into `Receipt`s. It does no rendering, storage, retries or
+delivery callbacks into `Receipt`s, and where the provider can be asked (`lookup`), its
+answer about a `SentRef` into the same `Receipt`s. It does no rendering, storage, retries or
 policy: those live once, in the core (``bot``).
 """
 
@@ -57,6 +58,12 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+# Status lookups a polling connection may start in any one second: a small share of every
+# provider's documented limit (Bird: 50 GETs/s per workspace; Callbell: 300 requests/s),
+# so polling never crowds out sends.
+DEFAULT_POLL_PER_SECOND = 5.0
+
+
 @dataclass(frozen=True)
 class ConnectionConfig:
     """One named way out: a provider, its account settings and a channel.
@@ -76,6 +83,9 @@ class ConnectionConfig:
     max_per_second: float | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
+    # Receipts by polling (`Provider.poll_enabled`); None: on when webhooks cannot verify.
+    poll: bool | None = None
+    poll_per_second: float = DEFAULT_POLL_PER_SECOND
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
@@ -136,6 +146,17 @@ class Receipt:
     reason: str | None = None
     occurred_at: datetime | None = None
     raw: Any = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SentRef:
+    """What a status lookup knows of a message the provider accepted."""
+
+    reference: str  # Herald's message id
+    provider_message_id: str | None
+    channel: Channel
+    to: str
+    accepted_at: datetime | None = None  # when Herald recorded the provider's acceptance
 
 
 @dataclass(frozen=True)
@@ -212,6 +233,9 @@ class Provider(abc.ABC):
     secret_keys: ClassVar[tuple[str, ...]] = ()  # keys whose values are never shown
     default_base_url: ClassVar[str | None] = None
     batches: ClassVar[bool] = False  # True: `send_many` sends several messages in one request
+    supports_lookup: ClassVar[bool] = False  # True: `lookup` asks the provider for a status
+    lookup_needs_id: ClassVar[bool] = True  # False: `lookup` finds a message without its id
+    no_lookup: ClassVar[str] = "it has no status lookup"  # why ``poll = true`` is refused
 
     def __init__(
         self,
@@ -225,9 +249,9 @@ class Provider(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Each adapter's own send, send_many and parse_webhook is wrapped as the class is
+        # Each adapter's own send, send_many, parse_webhook and lookup is wrapped as the class is
         # made, so no error path of any adapter, present or future, can skip redaction.
-        for name in ("send", "send_many", "parse_webhook"):
+        for name in ("send", "send_many", "parse_webhook", "lookup"):
             method = cls.__dict__.get(name)
             if callable(method):
                 setattr(cls, name, redacting(method))
@@ -262,6 +286,11 @@ class Provider(abc.ABC):
             carried = ", ".join(sorted(str(c) for c in cls.channels))
             raise ProviderUnsupportedError(
                 f"cannot carry channel {config.channel!s} (it carries: {carried})",
+                provider=cls.name,
+            )
+        if config.poll and not cls.supports_lookup:
+            raise ProviderUnsupportedError(
+                f"cannot be polled for receipts ('poll = true'): {cls.no_lookup}",
                 provider=cls.name,
             )
 
@@ -366,6 +395,38 @@ class Provider(abc.ABC):
             except ProviderError as exc:
                 results.append(exc)
         return results
+
+    async def lookup(self, message: SentRef) -> list[Receipt]:
+        """Ask the provider where ``message`` is: the receipts its status gives (none
+        while it says nothing new). Adapters with a lookup set `supports_lookup`."""
+        raise ProviderUnsupportedError(self.no_lookup, provider=self.name)
+
+    async def fetch(self, url: str, **kwargs: Any) -> httpx.Response:
+        """A lookup's ``GET``: like `request`, but a lost answer sent nothing, so it is
+        the API being unavailable (retryable), never "may have gone out"."""
+        try:
+            return await self.request("GET", url, **kwargs)
+        except ProviderOutcomeUnknownError as exc:
+            lost = "the status lookup's answer was lost"
+            if isinstance(exc, ProviderTimeoutError):
+                lost = "the status lookup got no answer in time"
+            elif exc.status_code:
+                lost = f"the status lookup got the API's gateway error {exc.status_code}"
+            raise exc.recast(ProviderUnavailableError, lost) from exc
+
+    def webhooks_verified(self) -> bool:
+        """Whether this connection's callbacks can be verified (a ``webhook_token`` or the
+        provider's signing key), so receipts may come by webhook."""
+        return self.config.webhook_token is not None or self.webhook_key() is not None
+
+    def poll_enabled(self) -> bool:
+        """Whether Herald polls this connection's messages for their status: its ``poll``
+        key; by default, when the provider has a lookup and no callback could be verified."""
+        if not self.supports_lookup:
+            return False
+        if self.config.poll is not None:
+            return self.config.poll
+        return not self.webhooks_verified()
 
     def webhook_needs_token(self) -> bool:
         """Whether callbacks must carry the connection's ``webhook_token``: true unless the

@@ -16,7 +16,9 @@ is ``POST /workspaces/{workspace_id}/channels/{channel_id}/messages`` with
 A media URL whose extension names no type is asked with ``HEAD`` (`providers.media`), so an
 image behind an extensionless CDN link still goes as an image. Keys are checked by
 `read_settings`. Herald schedules itself, so ``scheduledFor`` is never sent.
-Delivery callbacks are read by `providers.bird_webhooks` (§2.7).
+Delivery callbacks are read by `providers.bird_webhooks` (§2.7); without them, `lookup`
+reads the message resource from ``GET …/messages/{id}`` (§2.7, "Polling alternative") the
+same way.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -40,8 +43,10 @@ from providers.base import (
     OutboundMessage,
     Provider,
     ProviderTemplate,
+    Receipt,
     ReceiptSink,
     SendResult,
+    SentRef,
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
@@ -49,8 +54,12 @@ from providers.base import (
     require_content,
 )
 from providers.bird_errors import describe_error
-from providers.bird_webhooks import read_callback
-from providers.errors import ProviderRejectedError, ProviderUnsupportedError
+from providers.bird_webhooks import message_receipt, read_callback
+from providers.errors import (
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    ProviderUnsupportedError,
+)
 from providers.media import OCTET_STREAM, content_type, guess_type, url_file
 
 PROVIDER = "bird"
@@ -137,6 +146,7 @@ class BirdProvider(Provider):
     default_base_url = "https://api.bird.com"
     # Bird's error bodies are not documented (§2.5): the base keeps these out of them.
     secret_keys = ("access_key", "signing_key")
+    supports_lookup = True
 
     def __init__(
         self, config: ConnectionConfig, client: httpx.AsyncClient, receipts: ReceiptSink
@@ -149,14 +159,43 @@ class BirdProvider(Provider):
         super().check_config(config)
         read_settings(config)
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    @property
+    def _messages_url(self) -> str:
         s = self.settings
+        return f"{self.base_url}/workspaces/{s.workspace_id}/channels/{s.channel_id}/messages"
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"AccessKey {self.settings.access_key}",
+            "Accept": "application/json",
+        }
+
+    async def send(self, message: OutboundMessage) -> SendResult:
         types = await self._media_types(message)
-        payload = build_payload(message, s, types)
-        url = f"{self.base_url}/workspaces/{s.workspace_id}/channels/{s.channel_id}/messages"
-        headers = {"Authorization": f"AccessKey {s.access_key}", "Accept": "application/json"}
-        response = await self.request("POST", url, json=payload, headers=headers)
+        payload = build_payload(message, self.settings, types)
+        response = await self.request(
+            "POST", self._messages_url, json=payload, headers=self._headers
+        )
         return self._result(response, sent_template="template" in payload)
+
+    async def lookup(self, message: SentRef) -> list[Receipt]:
+        """The message resource (§2.5) of ``GET …/messages/{id}``, read as a callback's
+        payload is (§2.7: "Polling alternative"; the path is inferred from the access
+        policies, so a 404 here means check the ids, as it does for a send)."""
+        if not message.provider_message_id:
+            return []
+        url = f"{self._messages_url}/{quote(message.provider_message_id, safe='')}"
+        response = await self.fetch(url, headers=self._headers)
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise ProviderUnavailableError(
+                "the message lookup answered without a message resource",
+                provider=self.name,
+                status_code=response.status_code,
+            )
+        receipt = message_receipt(body, body)
+        return [replace(receipt, reference=message.reference)] if receipt else []
 
     def _result(self, response: httpx.Response, *, sent_template: bool) -> SendResult:
         raw = json_body(response)

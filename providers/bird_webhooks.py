@@ -146,24 +146,31 @@ def verify_signature(request: WebhookRequest, signing_key: str, *, now: float) -
 
 
 def _status(payload: dict[str, Any], raw: dict[str, Any], *, event: str) -> WebhookResult:
-    message_id, status = payload.get("id"), payload.get("status")
-    if text_of(message_id) is None or text_of(status) is None:
+    if text_of(payload.get("id")) is None or text_of(payload.get("status")) is None:
         raise _unreadable(f"the {event or 'message'} payload lacks its id or status")
-    if payload.get("direction") == "incoming":
-        return WebhookResult([])
-    mapped = STATUSES.get(str(status).lower())
-    if mapped is None:  # "deleted", or a status Bird adds later: nothing to report
-        return WebhookResult([])
-    reason = _failure_reason(payload, str(status)) if mapped is DeliveryStatus.FAILED else None
-    receipt = Receipt(
+    receipt = message_receipt(payload, raw)
+    return WebhookResult([receipt] if receipt else [])
+
+
+def message_receipt(resource: dict[str, Any], raw: Any) -> Receipt | None:
+    """The receipt a message resource (§2.5: a callback's payload, or the answer to
+    ``GET …/messages/{id}``) gives; None for an incoming message, one without its id or
+    status, and a status Herald does not track (``deleted``, or one Bird adds later)."""
+    message_id, status = text_of(resource.get("id")), text_of(resource.get("status"))
+    if message_id is None or status is None or resource.get("direction") == "incoming":
+        return None
+    mapped = STATUSES.get(status.lower())
+    if mapped is None:
+        return None
+    reason = _failure_reason(resource, status) if mapped is DeliveryStatus.FAILED else None
+    return Receipt(
         mapped,
-        provider_message_id=str(message_id),
-        reference=text_of(payload.get("reference")),
+        provider_message_id=message_id,
+        reference=text_of(resource.get("reference")),
         reason=reason,
-        occurred_at=first_timestamp((payload.get("lastStatusAt"), payload.get("updatedAt"))),
+        occurred_at=first_timestamp((resource.get("lastStatusAt"), resource.get("updatedAt"))),
         raw=raw,
     )
-    return WebhookResult([receipt])
 
 
 def _interaction(payload: dict[str, Any], raw: dict[str, Any]) -> WebhookResult:

@@ -6,7 +6,8 @@ captions images only (§4.2), so the text follows the attachment as its own
 message. Herald's message id travels in ``metadata`` (echoed in Callbell's
 webhooks, §4.5); `providers.callbell_webhooks` reads those webhooks. They are
 verified by the account's ``signing_secret`` (``whsec_…``, §4.5's optional signed
-webhooks) when set, otherwise they need the connection's ``webhook_token``.
+webhooks) when set, otherwise they need the connection's ``webhook_token``. Without
+either, `lookup` asks ``GET /v1/messages/status/{uuid}`` (§4.5, "Polling").
 
 A template's parameters are its placeholders' numbers (``1``, ``2``, …): their
 values go out as ``template_values`` in placeholder order, whatever order they were
@@ -27,7 +28,9 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -39,18 +42,26 @@ from providers.base import (
     OutboundMessage,
     Provider,
     ProviderTemplate,
+    Receipt,
     SendResult,
+    SentRef,
     WebhookRequest,
     WebhookResult,
     is_whatsapp_window_refusal,
     json_body,
     require_content,
 )
-from providers.callbell_webhooks import REFERENCE_KEY, SECRET_PREFIX, read_callback
+from providers.callbell_webhooks import (
+    REFERENCE_KEY,
+    SECRET_PREFIX,
+    message_receipt,
+    read_callback,
+)
 from providers.errors import (
     ProviderError,
     ProviderOutcomeUnknownError,
     ProviderRejectedError,
+    ProviderUnavailableError,
     ProviderUnsupportedError,
 )
 from providers.media import content_type, url_file
@@ -84,6 +95,7 @@ class CallbellProvider(Provider):
     optional_keys = ("assign_to_sender", "optin_contact", "team_uuid", "signing_secret")
     default_base_url = "https://api.callbell.eu/v1"
     secret_keys = ("token", "signing_secret")
+    supports_lookup = True
 
     @classmethod
     def check_config(cls, config: ConnectionConfig) -> None:
@@ -211,15 +223,15 @@ class CallbellProvider(Provider):
             body["team_uuid"] = team
         return body
 
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.config.option('token')}",
+            "Accept": "application/json",  # §4.1: JSON only
+        }
+
     async def _post(self, body: dict[str, Any]) -> SendResult:
         response = await self.request(
-            "POST",
-            f"{self.base_url}/messages/send",
-            json=body,
-            headers={
-                "Authorization": f"Bearer {self.config.option('token')}",
-                "Accept": "application/json",  # §4.1: JSON only
-            },
+            "POST", f"{self.base_url}/messages/send", json=body, headers=self._headers()
         )
         # §4.3: 200 or 201 (which one is UNKNOWN); {"message": {"uuid", "status": "enqueued"}}.
         raw = json_body(response)
@@ -237,6 +249,27 @@ class CallbellProvider(Provider):
             _ANSWERED.get(status, DeliveryStatus.ACCEPTED),
             raw=raw,
         )
+
+    async def lookup(self, message: SentRef) -> list[Receipt]:
+        """§4.5 "Polling": ``GET /v1/messages/status/{uuid}`` answers ``{"message": {"uuid",
+        "status", "messageStatusPayload"}}``, the statuses and BSP payload of the
+        ``message_status_updated`` callback, so it is read the same way."""
+        if not message.provider_message_id:
+            return []
+        uuid = quote(message.provider_message_id, safe="")
+        response = await self.fetch(
+            f"{self.base_url}/messages/status/{uuid}", headers=self._headers()
+        )
+        raw = json_body(response)
+        part = _message_part(raw)
+        if not part:
+            raise ProviderUnavailableError(
+                "the status lookup answered without a message",
+                provider=self.name,
+                status_code=response.status_code,
+            )
+        receipt = message_receipt(part, raw)
+        return [replace(receipt, reference=message.reference)] if receipt else []
 
     def webhook_needs_token(self) -> bool:
         # §4.5: with a signing secret every status update is signed; without, nothing is.

@@ -163,20 +163,29 @@ def status_receipt(body: Mapping[str, Any], provider: str) -> Receipt | None:
             provider=provider,
             status_code=400,
         )
-    delivery = STATUSES.get(status.lower())
-    if delivery is None:
+    return message_receipt(payload, dict(body))
+
+
+def message_receipt(message: Mapping[str, Any], raw: Any) -> Receipt | None:
+    """The receipt a message's status gives: a callback's ``payload``, or the ``message``
+    of ``GET /v1/messages/status/{uuid}`` (§4.5, the same ``uuid``, ``status`` and
+    ``messageStatusPayload``); None without a uuid or status, or for a status Herald does
+    not track."""
+    uuid, status = text_of(message.get("uuid")), text_of(message.get("status"))
+    delivery = STATUSES.get(status.lower()) if status else None
+    if uuid is None or delivery is None:
         return None
-    metadata = payload.get("metadata")
+    metadata = message.get("metadata")
     reference = text_of(metadata.get(REFERENCE_KEY)) if isinstance(metadata, dict) else None
-    bsp = payload.get("messageStatusPayload")
+    bsp = message.get("messageStatusPayload")
     bsp = bsp if isinstance(bsp, dict) else {}
     return Receipt(
         delivery,
         provider_message_id=uuid,
         reference=reference,
-        reason=failure_reason(payload, bsp) if delivery is DeliveryStatus.FAILED else None,
+        reason=failure_reason(message, bsp) if delivery is DeliveryStatus.FAILED else None,
         occurred_at=_occurred_at(bsp),
-        raw=dict(body),
+        raw=raw,
     )
 
 

@@ -7,7 +7,9 @@ delivery webhooks (§1.7) and its JSON answer shows no message id (§1.5), so
 results normally carry ``provider_message_id=None``. An answer is read at both
 levels: each item's ``errors``, and the batch's ``status`` block (``success``,
 ``successCount``), which may count failures no item names; recipients it leaves
-in doubt get "may or may not have gone out", never a guess.
+in doubt get "may or may not have gone out", never a guess. Receipts come only by
+asking: `lookup` reads the recipient's customer interactions (§1.7,
+`providers.capillary_interactions`).
 
 Connection keys; ``base_url``, the cluster host, is required (there is no default
 cluster, §1.1), and exactly one credential pair must be given:
@@ -28,8 +30,7 @@ import hashlib
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
 import httpx
@@ -39,8 +40,10 @@ from providers.base import (
     ConnectionConfig,
     OutboundMessage,
     Provider,
+    Receipt,
     ReceiptSink,
     SendResult,
+    SentRef,
     json_body,
     require_content,
 )
@@ -51,6 +54,11 @@ from providers.capillary_answers import (
     errors_of,
     judge,
     unknown,
+)
+from providers.capillary_interactions import (
+    INTERACTION_PATH,
+    interaction_query,
+    interaction_receipts,
 )
 from providers.errors import (
     ProviderAuthError,
@@ -106,6 +114,8 @@ class CapillaryProvider(Provider):
     default_base_url = None
     secret_keys = ("password", "oauth_secret")
     batches = True  # several recipients in one sendMessage request (seed 000)
+    supports_lookup = True
+    lookup_needs_id = False  # found by recipient and time when the answer names no id
 
     def __init__(
         self,
@@ -238,18 +248,52 @@ class CapillaryProvider(Provider):
 
     async def _post(self, channel: Channel, items: list[dict[str, str]]) -> httpx.Response:
         body = {"root": {SHAPES[channel].array: items}}
-        post = partial(self.request, "POST", self.base_url + SEND_PATH, json=body)
+        return await self._authorized(
+            lambda auth: self.request(
+                "POST",
+                self.base_url + SEND_PATH,
+                json=body,
+                params={"channel": channel.value},
+                headers=JSON_HEADERS | auth,
+            )
+        )
+
+    async def _authorized(
+        self, call: Callable[[dict[str, str]], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """``call`` with the connection's auth headers, renewing an OAuth token once."""
         auth = await self._auth_headers()
         try:
-            return await post(params={"channel": channel.value}, headers=JSON_HEADERS | auth)
+            return await call(auth)
         except ProviderAuthError as exc:
             if TOKEN_HEADER not in auth or exc.status_code != 401:
                 raise
         # §1.2 says to fetch a new token when one expires; it may expire early or be
         # revoked, so renew it once and try once more, then let a second 401 stand.
         self._forget_token(auth[TOKEN_HEADER])
-        auth = await self._auth_headers()
-        return await post(params={"channel": channel.value}, headers=JSON_HEADERS | auth)
+        return await call(await self._auth_headers())
+
+    # -- receipts -----------------------------------------------------------------
+
+    def webhooks_verified(self) -> bool:
+        return False  # §1.7: no callbacks to verify, whatever keys the connection has
+
+    async def lookup(self, message: SentRef) -> list[Receipt]:
+        """The status of ``message`` in its recipient's customer interactions (§1.7)."""
+        query = interaction_query(message)
+        try:
+            response = await self._authorized(
+                lambda auth: self.fetch(
+                    self.base_url + INTERACTION_PATH, params=query, headers=JSON_HEADERS | auth
+                )
+            )
+        except ProviderRejectedError as exc:
+            if exc.status_code == 404:
+                # §1.7: "the number must belong to a registered customer"; what Capillary
+                # answers for one that is not (yet) is UNKNOWN: nothing to report, no error.
+                return []
+            raise
+        return interaction_receipts(json_body(response), message)
 
     async def _auth_headers(self) -> dict[str, str]:
         if self._uses_oauth:

@@ -58,6 +58,7 @@ class SandboxProvider(Provider):
     name = "sandbox"
     channels = frozenset(Channel)
     optional_keys = ("sent_after", "delivered_after")
+    no_lookup = "the sandbox reports its receipts by itself"
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

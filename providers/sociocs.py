@@ -93,6 +93,11 @@ class SociocsProvider(Provider):
     optional_keys = ("webhook_secret", "save_contacts", "contact_list_id")
     default_base_url = "https://api.sociocs.com"
     secret_keys = ("api_key", "webhook_secret")
+    # §3.6: "no per-message status GET", only lists whose message schema is undocumented.
+    no_lookup = (
+        "Sociocs has no per-message status lookup; its receipts come by webhook "
+        "(subscribe status_updates, with webhook_secret)"
+    )
 
     @classmethod
     def check_config(cls, config: ConnectionConfig) -> None:

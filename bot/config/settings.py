@@ -39,6 +39,7 @@ from bot.errors import ConfigError, InputError
 from bot.scheduling.when import parse_duration
 from bot.suggest import closest, did_you_mean
 from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
+from providers.base import DEFAULT_POLL_PER_SECOND
 
 DEFAULT_CONFIG_FILE = "herald.toml"
 DEFAULT_DB_PATH = "data/herald.db"
@@ -62,6 +63,8 @@ COMMON_CONNECTION_KEYS = (
     "max_per_second",
     "connect_timeout",
     "read_timeout",
+    "poll",
+    "poll_per_second",
 )
 SECTIONS: dict[str, tuple[str, ...]] = {
     "slack": ("command",),
@@ -433,12 +436,25 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
         else number(rate, f"{where}: {prefix}.max_per_second", high=MAX_RATE, unit="sends"),
         connect_timeout=_timeout(table, "connect_timeout", 5.0, f"{where}: {prefix}"),
         read_timeout=_timeout(table, "read_timeout", 15.0, f"{where}: {prefix}"),
+        **_polling(table, f"{where}: {prefix}"),
     )
     try:
         provider.check_config(config)
     except ProviderError as exc:
         raise ConfigError(f"{where}: {prefix}: {exc}") from None
     return config
+
+
+def _polling(table: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """``poll`` (true/false; absent: the provider's default) and ``poll_per_second``."""
+    poll = table.get("poll")
+    if poll is not None and not isinstance(poll, bool):
+        raise ConfigError(f"{prefix}.poll must be true or false, not {kind(poll)}")
+    rate = table.get("poll_per_second", DEFAULT_POLL_PER_SECOND)
+    return {
+        "poll": poll,
+        "poll_per_second": number(rate, f"{prefix}.poll_per_second", high=MAX_RATE, unit="lookups"),
+    }
 
 
 def _check_fallbacks(connections: Mapping[str, ConnectionConfig], where: str) -> None:

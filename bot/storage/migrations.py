@@ -270,3 +270,32 @@ def add_slack_send_receipts(db: Database) -> None:
         defaults={"settled_announced": 0},
         foreign_keys=[("send_id", "sends", "id")],
     )
+
+
+@migrations()
+def add_polls(db: Database) -> None:
+    """Delivery-status polls (``bot.delivery.polling``): one row per message whose status
+    Herald asks its provider for, open while ``next_at`` is set, so a restarted server
+    goes on polling where the last one stopped."""
+    db["polls"].create(  # type: ignore[union-attr]
+        {
+            "message_id": str,
+            "connection": str,
+            "provider_message_id": str,
+            "started_at": str,
+            "deadline": str,
+            "next_at": str,
+            "lookups": int,
+            "failures": int,
+            "last_status": str,
+            "last_error": str,
+            "closed_at": str,
+            "closed_reason": str,
+        },
+        pk="message_id",
+        not_null={"connection", "started_at", "deadline", "lookups", "failures"},
+        defaults={"lookups": 0, "failures": 0},
+        foreign_keys=[("message_id", "messages", "id")],
+    )
+    db["polls"].create_index(["next_at"])  # type: ignore[union-attr]
+    db["polls"].create_index(["connection", "provider_message_id"])  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from bot.errors import RepeatedRequestError
 from bot.models import Message, MessageStatus, Send, StatusEvent, new_message_id
+from bot.storage.polls import PollReads, PollWrites
 from bot.storage.posts import ReceiptPost
 from bot.storage.rows import MESSAGES, POSTS, SENDS, iso, parse_time, utcnow
 from bot.storage.send_posts import SendPostReads, SendPostWrites
@@ -26,7 +27,7 @@ from bot.storage.timetable import TimetableReads, TimetableWrites
 REQUEST_MEMORY = timedelta(hours=1)
 
 
-class Tables(TimetableReads, SendPostReads):
+class Tables(TimetableReads, PollReads, SendPostReads):
     """Reads, on whichever connection ``db`` is."""
 
     db: Database
@@ -141,7 +142,7 @@ class Tables(TimetableReads, SendPostReads):
         return row is not None
 
 
-class Transaction(Tables, TimetableWrites, SendPostWrites):
+class Transaction(Tables, TimetableWrites, PollWrites, SendPostWrites):
     """The writes of one transaction; its reads see its own writes.
 
     Run through `Store.write`, so a check and the write it decides (a status moves

@@ -11,6 +11,14 @@ a message resource (§2.5).
 (§2.7): the ``<platform>.outbound`` envelope around the message resource, signed with the
 fake's ``signing_key`` for a given URL and timestamp; `sign_callback` signs any body.
 
+It also serves ``GET /workspaces/{workspace_id}/channels/{channel_id}/messages/{id}``
+(§2.7, "Polling alternative"): the same auth, 404 for a message it never accepted, else
+200 with the message resource as it stands. `BirdFake.set_status` moves a message to
+one of the words of seed 001's ``Status-3`` enum (any other word is a test's mistake and
+raises), with a failure's ``reason`` and ``failure.description`` (§2.6); `lookups`
+lists the lookups received; while ``lookup_outage`` holds an HTTP status, lookups are
+answered with it (sends are not).
+
 What the spec leaves UNKNOWN is a setting, not a guess: the error body's shape
 (``error_body``), whether a template needs a ``locale``, whether a ``Bearer`` JWT is taken
 (§2.2), the words of a WhatsApp refusal outside the 24-hour window
@@ -67,6 +75,15 @@ MAX_TAGS = 10
 MAX_IMAGES = 10
 SENDER_NUMBER = "+3197010203040"
 _PATH = re.compile(r"/workspaces/(?P<workspace>[^/]+)/channels/(?P<channel>[^/]+)/messages")
+_MESSAGE_PATH = re.compile(_PATH.pattern + r"/(?P<message>[^/]+)")
+# Seed 001, the response's "status*Status-3 (enum)":
+# "acceptedrejectedprocessingscheduledsentsending_faileddelivereddelivery_faileddeleted"
+STATUSES = frozenset(
+    {
+        *("accepted", "rejected", "processing", "scheduled", "sent", "sending_failed"),
+        *("delivered", "delivery_failed", "deleted"),
+    }
+)
 
 
 def default_error_body(code: str, message: str, problems: list[Problem]) -> dict[str, Any]:
@@ -101,11 +118,15 @@ class BirdFake(ProviderFake):
         self.error_body = error_body
         self.answer_status = answer_status
         self.messages: dict[str, dict[str, Any]] = {}
+        self.lookup_outage: int | None = None
         self.short_links: dict[str, str | None] = {}  # message id → shortening domain
 
     def handle(self, request: Recorded) -> Reply:
         if not self._authorized(request.headers.get("authorization", "")):
             return self._error(401, "Unauthorized", "The access key is missing or not valid")
+        lookup = _MESSAGE_PATH.fullmatch(request.path)
+        if lookup is not None:
+            return self._lookup(request, lookup)
         match = _PATH.fullmatch(request.path)
         if match is None or (match["workspace"], match["channel"]) != (
             self.workspace_id,
@@ -128,6 +149,47 @@ class BirdFake(ProviderFake):
         if self.free_form_refusal is not None and "body" in body:
             return self._error(422, "MessageNotAllowed", self.free_form_refusal)
         return Reply(202, self._accept(body))
+
+    @property
+    def lookups(self) -> list[Recorded]:
+        """The message lookups received (answered or not)."""
+        return [r for r in self.requests if _MESSAGE_PATH.fullmatch(r.path)]
+
+    def _lookup(self, request: Recorded, match: re.Match[str]) -> Reply:
+        if (match["workspace"], match["channel"]) != (self.workspace_id, self.channel_id):
+            return self._error(404, "NotFound", "The workspace or channel was not found")
+        if request.method != "GET":
+            return self._error(405, "MethodNotAllowed", f"{request.method} is not allowed here")
+        if self.lookup_outage is not None:
+            return self._error(self.lookup_outage, "Unavailable", "try later")
+        resource = self.messages.get(match["message"])
+        if resource is None:
+            return self._error(404, "NotFound", "The message was not found")
+        return Reply(200, resource)
+
+    def set_status(
+        self,
+        message_id: str,
+        status: str,
+        *,
+        reason: str | None = None,
+        failure: str | None = None,
+    ) -> dict[str, Any]:
+        """Move a message this fake accepted to ``status`` (a seed 001 word), as Bird would
+        on a delivery report; returns its resource as a lookup now answers it."""
+        if status not in STATUSES:
+            raise ValueError(f"{status!r} is not in seed 001's status enum")
+        now = _rfc3339(datetime.now(UTC))
+        resource = self.messages[message_id]
+        resource.update(status=status, lastStatusAt=now, updatedAt=now)
+        if reason is not None:
+            resource["reason"] = reason
+        if failure is not None:
+            resource["failure"] = {
+                "description": failure,
+                "source": {"code": "0", "name": "platform"},
+            }
+        return resource
 
     def _authorized(self, header: str) -> bool:
         scheme, _, credential = header.partition(" ")

@@ -19,6 +19,11 @@ any message, `CallbellFake.status_callback` for one it accepted (its metadata
 echoed), `event_body` for the other events and `CONNECTION_CHECKS` for the
 periodic check, whose shape Callbell does not document; `signature_header` signs any
 of them as an account with a webhook signing secret would.
+
+``GET /v1/messages/status/{uuid}`` is served as §4.5 "Polling" shows it: the Bearer token,
+404 for a uuid it never accepted, else ``{"message": {"uuid", "status",
+"messageStatusPayload"}}``, ``enqueued`` until `CallbellFake.set_status` moves it to
+another of §4.4's statuses (any other word is a test's mistake and raises).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -81,8 +87,12 @@ class CallbellFake(ProviderFake):
         self.sent: list[dict[str, Any]] = []  # bodies of accepted messages
         self.accepted: dict[str, dict[str, Any]] = {}  # message.uuid → its body, in order
         self.delivered: dict[str, str] = {}  # message.uuid → the text the customer reads
+        self.statuses: dict[str, dict[str, Any]] = {}  # message.uuid → what a lookup reads
 
     def handle(self, request: Recorded) -> Reply:
+        looked_up = _STATUS_PATH.fullmatch(request.path)
+        if looked_up is not None and request.method == "GET":
+            return self._status(request, looked_up["uuid"])
         if request.method != "POST" or request.path not in ("/messages/send", "/v1/messages/send"):
             return self._error(404, "Not Found", "not_found")
         if request.headers.get("authorization") != f"Bearer {self.token}":
@@ -100,7 +110,36 @@ class CallbellFake(ProviderFake):
         message = {"uuid": uuid.uuid4().hex, "status": "enqueued"}
         self.accepted[message["uuid"]] = body
         self.delivered[message["uuid"]] = self._reads(body) or ""
+        self.set_status(message["uuid"], "enqueued")
         return Reply(self.success_status, {"message": message})
+
+    @property
+    def lookups(self) -> list[Recorded]:
+        """The status lookups received (answered or not)."""
+        return [r for r in self.requests if _STATUS_PATH.fullmatch(r.path)]
+
+    def set_status(
+        self, message_uuid: str, status: str, *, reason: str | None = None, code: int | None = None
+    ) -> None:
+        """Move a message this fake accepted to ``status``, one of §4.4's words; a
+        ``failed`` one carries the BSP's ``reason`` and ``code`` as the callback does."""
+        if status not in STATUSES:
+            raise ValueError(f"{status!r} is not one of §4.4's statuses")
+        sent = self.accepted[message_uuid]
+        digits = str(sent.get("to", "")).lstrip("+") or DEFAULT_PHONE
+        self.statuses[message_uuid] = {
+            "uuid": message_uuid,
+            "status": status,
+            "messageStatusPayload": status_payload(status, digits, reason, code, int(time.time())),
+        }
+
+    def _status(self, request: Recorded, message_uuid: str) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return self._error(401, "Unauthorized", "unauthorized")
+        found = self.statuses.get(message_uuid)
+        if found is None:
+            return self._error(404, "Message not found", "not_found")
+        return Reply(200, {"message": found})
 
     def status_callback(
         self,
@@ -233,6 +272,9 @@ class CallbellFake(ProviderFake):
 # -- callbacks (§4.5) ----------------------------------------------------------------
 
 DEFAULT_PHONE = "331122334455"  # §4.5: webhooks give numbers without the "+"
+# §4.4's table: enqueued, sent, delivered, read, failed, mismatch, deleted.
+STATUSES = frozenset({"enqueued", "sent", "delivered", "read", "failed", "mismatch", "deleted"})
+_STATUS_PATH = re.compile(r"(?:/v1)?/messages/status/(?P<uuid>[^/]+)")
 DEFAULT_TS = 1686563913
 # §4.5: "Callbell performs periodic connection checks"; what they post is UNKNOWN.
 CONNECTION_CHECKS: tuple[bytes, ...] = (b"", b"{}", b'{"status": "ok"}', b'{"event": "ping"}')
@@ -273,15 +315,6 @@ def status_update_body(
     ``metadata`` appears only when given, as Callbell echoes it only when sent.
     """
     digits = phone.lstrip("+")
-    inner: dict[str, Any]
-    if status == "enqueued":
-        inner = {"type": "session", "whatsappMessageId": "wamid." + secrets.token_hex(12)}
-    elif status == "failed":
-        inner = {key: value for key, value in (("code", code), ("reason", reason)) if value}
-    else:
-        inner = {}
-    if ts is not None and status != "enqueued":
-        inner["ts"] = ts
     payload: dict[str, Any] = {
         "uuid": message_uuid,
         "status": status,
@@ -299,14 +332,32 @@ def status_update_body(
     }
     if metadata is not None:
         payload["metadata"] = dict(metadata)
-    payload["messageStatusPayload"] = {
+    payload["messageStatusPayload"] = status_payload(status, digits, reason, code, ts)
+    return event_body("message_status_updated", payload)
+
+
+def status_payload(
+    status: str, digits: str, reason: str | None, code: int | None, ts: int | None
+) -> dict[str, Any]:
+    """The Gupshup-shaped ``messageStatusPayload`` of §4.5's examples: a failure carries
+    ``payload{code, reason}``, other statuses ``payload{ts}``, and ``enqueued`` looks like
+    the polling answer (``payload{type, whatsappMessageId}``)."""
+    inner: dict[str, Any]
+    if status == "enqueued":
+        inner = {"type": "session", "whatsappMessageId": "wamid." + secrets.token_hex(12)}
+    elif status == "failed":
+        inner = {key: value for key, value in (("code", code), ("reason", reason)) if value}
+    else:
+        inner = {}
+    if ts is not None and status != "enqueued":
+        inner["ts"] = ts
+    return {
         "id": "gBGGM2MSRxl_" + secrets.token_hex(8),
         "gsId": str(uuid.uuid4()),
         "type": status,
         "payload": inner,
         "destination": digits,
     }
-    return event_body("message_status_updated", payload)
 
 
 def signature_header(body: bytes, secret: str, timestamp: int) -> dict[str, str]:

@@ -31,6 +31,19 @@ a test choose another:
   counted only by the batch ``status`` block (``successCount``, ``success``), as seed
   000's block allows; whether the HTTP code then follows the block is UNKNOWN, so such
   an answer comes with ``silent_status`` (200).
+
+It also serves the customer interaction lookup of §1.7,
+``GET /v1.1/customer/interaction?format=json&identifierName=mobile|email&identifierValue=…&type=…``,
+with the same auth: every item it accepted is an entry in its recipient's list
+(``id`` = the item's ``nsAdminId``, ``receiver``, ``status``, ``sentDate`` as
+``dd-mm-yyyy HH:MM:SS`` in UTC, ``deliveredTime`` once delivered), shaped as §1.7's
+example. An entry starts ``Queued`` (the XML send answer's word, §1.5) until
+`CapillaryFake.set_status` gives it one of §1.6's words (``DELIVERED``, ``NOT-DELIVERED``,
+``SOFT_BOUNCED``; another word raises unless ``documented=False``). Whether a recipient
+is a registered customer is up to Capillary (§1.7: "the number must belong to a
+registered customer"); the fake registers everyone it sends to (``customers_on_send``),
+and answers 404 "Customer not found" for anyone else, as what the real API answers is
+UNKNOWN. `add_interaction` adds an entry for a message Herald did not send.
 """
 
 from __future__ import annotations
@@ -43,7 +56,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from providers import CapillaryProvider, Channel
@@ -52,6 +65,11 @@ from tests.providers.cases import ProviderCase
 
 SEND_PATH = "/v1.1/communications/sendMessage"
 TOKEN_PATH = "/v3/oauth/token/generate"
+INTERACTION_PATH = "/v1.1/customer/interaction"
+# §1.6: "DELIVERED, NOT-DELIVERED and SOFT_BOUNCED, with deliveredTime [CAP-INTERACT]".
+DOCUMENTED_STATUSES = frozenset({"DELIVERED", "NOT-DELIVERED", "SOFT_BOUNCED"})
+IDENTIFIERS = {"mobile": ("sms", "whatsapp", "zalo"), "email": ("email",)}
+SENT_DATE = "%d-%m-%Y %H:%M:%S"  # §1.7's "sentDate": "02-06-2023 09:24:40"
 
 # channel= value → (request array key, response list key, required fields, optional fields)
 SCHEDULING = frozenset({"scheduledTime", "scheduled_time"})  # §1.3: both spellings in JSON
@@ -114,6 +132,9 @@ class CapillaryFake(ProviderFake):
         self.batch_limit: int | None = None
         self.email_body_required = False
         self.issue_ids = False
+        self.customers_on_send = True
+        self.customers: set[str] = set()  # identifier values: digits, or a lower-case e-mail
+        self.interactions: list[dict[str, Any]] = []  # entries, each with its type and owner
         self.tokens: dict[str, float] = {}  # token → expiry on `clock`
         self._lock = threading.Lock()
         self._ids = itertools.count(1706734307814)
@@ -128,13 +149,90 @@ class CapillaryFake(ProviderFake):
     def token_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == TOKEN_PATH]
 
+    @property
+    def lookups(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == INTERACTION_PATH]
+
     def expire_tokens(self) -> None:
         with self._lock:
             self.tokens = dict.fromkeys(self.tokens, float("-inf"))
 
+    def set_status(self, message_id: int | str, status: str, *, documented: bool = True) -> None:
+        """Give the entry ``message_id`` (its ``nsAdminId``) a status word of §1.6."""
+        if documented and status not in DOCUMENTED_STATUSES:
+            raise ValueError(f"{status!r} is not one of §1.6's documented statuses")
+        entry = next(e for e in self.interactions if str(e["id"]) == str(message_id))
+        entry["status"] = status
+        if status == "DELIVERED":
+            entry["deliveredTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def entries_of(self, recipient: str) -> list[dict[str, Any]]:
+        """The entries of a recipient (digits, or an e-mail address), oldest first."""
+        key = _identifier(recipient)
+        return [e for e in self.interactions if e["_owner"] == key]
+
+    def add_interaction(
+        self, recipient: str, kind: str, status: str, *, sent_ago: float = 0.0
+    ) -> dict[str, Any]:
+        """An entry in ``recipient``'s list that Herald did not send (a campaign, say)."""
+        when = datetime.now(UTC) - timedelta(seconds=sent_ago)
+        with self._lock:
+            entry = self._entry(recipient, kind, next(self._ids), when)
+        entry["status"] = status
+        return entry
+
+    def _entry(self, recipient: str, kind: str, message_id: int, when: datetime) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "id": message_id,
+            "receiver": recipient,
+            "campaignId": -1,
+            "status": "Queued",
+            "sentDate": when.strftime(SENT_DATE),
+            "userId": 177269954,
+            "_owner": _identifier(recipient),
+            "_type": kind,
+        }
+        self.interactions.append(entry)
+        if self.customers_on_send:
+            self.customers.add(entry["_owner"])
+        return entry
+
+    def _interactions(self, request: Recorded) -> Reply:
+        if request.method != "GET":
+            return Reply(405, {"status": status_envelope(405, "Method not allowed")})
+        if not self._authorized(request.headers):
+            return Reply(401, {"status": status_envelope(401, "Invalid authentication details")})
+        if request.headers.get("accept") != "application/json":
+            return Reply(415, {"status": status_envelope(415, "Accept must be application/json")})
+        query = {key: values[-1] for key, values in request.query.items()}
+        name, value, kind = (
+            query.get("identifierName"),
+            query.get("identifierValue", ""),
+            query.get("type", "").lower(),
+        )
+        if query.get("format", "json") != "json":
+            return Reply(400, {"status": status_envelope(400, "format must be json")})
+        if name not in IDENTIFIERS or not value:
+            detail = "identifierName (mobile or email) and identifierValue are required"
+            return Reply(400, {"status": status_envelope(400, detail)})
+        if kind not in IDENTIFIERS[name]:
+            return Reply(400, {"status": status_envelope(400, f"Invalid type '{kind}'")})
+        owner = _identifier(value)
+        if owner not in self.customers:
+            return Reply(404, {"status": status_envelope(404, "Customer not found")})
+        listed = [
+            {k: v for k, v in e.items() if not k.startswith("_")}
+            for e in self.interactions
+            if e["_owner"] == owner and e["_type"] == kind
+        ]
+        group = {"count": len(listed), "name": kind, "messageList": listed}
+        return Reply(200, {"name": "capillary", "interaction": [group], "warnings": []})
+
     # -- the API ----------------------------------------------------------------
 
     def handle(self, request: Recorded) -> Reply:
+        if request.path == INTERACTION_PATH:
+            return self._interactions(request)
         if request.path not in (SEND_PATH, TOKEN_PATH):
             return Reply(404, {"status": status_envelope(404, "Resource not found")})
         if request.method != "POST":
@@ -197,6 +295,8 @@ class CapillaryFake(ProviderFake):
             silenced += silent
             echo = self._echo(channel, item, [{"silent": True}] if silent else errors)
             entries.append({array: echo, "errors": errors, "warnings": []})
+            if not errors and not silent:
+                self._sent(channel, item, echo)
         if succeeded == len(entries):
             code, message = 200, "Success"
         elif succeeded:
@@ -253,9 +353,24 @@ class CapillaryFake(ProviderFake):
             echo |= {"status": "Queued", "nsAdminId": next(self._ids)}
         return echo
 
+    def _sent(self, channel: str, item: dict[str, Any], echo: Any) -> None:
+        """Record an accepted item in its recipient's interactions, under the id its echo
+        shows (or a fresh one, as the JSON answer shows none)."""
+        with self._lock:
+            shown = echo.get("nsAdminId") if isinstance(echo, dict) else None
+            message_id = shown if shown is not None else next(self._ids)
+            entry = self._entry(_recipient(item), channel, message_id, datetime.now(UTC))
+        if channel == "email":
+            entry["subject"] = item.get("subject", "")
+
 
 def _recipient(item: Any) -> Any:
     return item.get("to", item.get("receiver")) if isinstance(item, dict) else None
+
+
+def _identifier(value: str) -> str:
+    """A customer's key: an e-mail lower-cased, a number's digits."""
+    return value.strip().lower() if "@" in value else re.sub(r"\D", "", value)
 
 
 def _fake(fake: ProviderFake) -> CapillaryFake:
