@@ -33,6 +33,7 @@ from bot.models import (
     StatusEvent,
     new_message_id,
     normalize_message_id,
+    shown_id,
 )
 from bot.scheduling.planner import (
     RELEASE_BATCH,
@@ -42,6 +43,7 @@ from bot.scheduling.planner import (
     Released,
     Rescheduled,
     Scheduled,
+    connection_gone,
 )
 from bot.scheduling.timer import Timer
 from bot.sending.requests import SendRequest, build_messages
@@ -49,6 +51,7 @@ from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
+from bot.waiting import nap
 from providers import (
     PROVIDERS,
     Provider,
@@ -231,10 +234,12 @@ class Herald:
     def health(self) -> dict[str, object]:
         database = "ok" if self.store is not None and self.store.ping() else "unavailable"
         scheduler = self.timer.state if self.timer is not None else "off"
-        ok = database == "ok" and scheduler in ("running", "off")
         jobs: int | None = None
         if database == "ok" and self.timer is not None and scheduler == "running":
             jobs = self.timer.pending()
+            if jobs is None:
+                scheduler = "job table unreadable"
+        ok = database == "ok" and scheduler in ("running", "off")
         return {
             "status": "ok" if ok else "degraded",
             "version": __version__,
@@ -337,8 +342,7 @@ class Herald:
 
     async def _keep_sweeping(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self.sweep_every)
+            await nap(self._due, self.sweep_every)
             self._due.clear()
             try:
                 await self.release_due()
@@ -358,7 +362,11 @@ class Herald:
             if count < RELEASE_BATCH:
                 break
         for schedule in self.planner.due_schedules():
-            released = await self.planner.occur(schedule)
+            try:
+                released = await self.planner.occur(schedule)
+            except Exception:  # one broken schedule must not hold up the others
+                log.exception("schedule %s could not occur; trying again next sweep", schedule.id)
+                continue
             self._after_release(released)
             moved += len(released.queued) + len(released.missed)
         return moved
@@ -373,8 +381,21 @@ class Herald:
             self.background.spawn(self._announce_each(released.missed), name="announce-missed")
 
     async def dispatch(self, messages: Sequence[Message]) -> list[Message]:
-        """Hand stored messages to their providers; returns their state afterwards."""
-        return await self.delivery.deliver([await self._with_sender_email(m) for m in messages])
+        """Hand stored messages to their providers; returns their state afterwards. A
+        message whose connection left the configuration (it waited through a restart) fails
+        saying so."""
+        stranded = [m for m in messages if m.connection not in self.providers]
+        for message in stranded:
+            failed = await self.db.set_status(
+                message.id,
+                MessageStatus.FAILED,
+                source="herald",
+                reason=connection_gone(message.connection),
+            )
+            await self.announcer.message_changed(failed)
+        going = [await self._with_sender_email(m) for m in messages if m not in stranded]
+        done = {m.id: m for m in await self.delivery.deliver(going)} if going else {}
+        return [done.get(m.id) or self.db.get(m.id) or m for m in messages]
 
     async def _with_sender_email(self, message: Message) -> Message:
         if (
@@ -493,7 +514,7 @@ class Herald:
         send = self.db.send(key)
         if send is None:
             raise MessageNotFoundError(
-                f"There is no message, send or schedule #{key}. Ids are the #… codes in "
+                f"There is no message, send or schedule #{shown_id(key)}. Ids are the #… codes in "
                 "receipts and in the list of scheduled messages."
             )
         return SendReport(send, self.db.messages_of(key))

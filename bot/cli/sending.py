@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import sys
 import time
@@ -31,6 +30,7 @@ from bot.sending.recipients import take_recipients
 from bot.sending.requests import Recipient, SendRequest, parse_variable
 from bot.services import Herald
 from bot.storage.store import utcnow
+from bot.waiting import nap
 
 WAIT_FOR = frozenset(status for status in MessageStatus if status.settled)
 
@@ -225,8 +225,7 @@ async def _wait(herald: Herald, announcer: PrintAnnouncer, seconds: float) -> bo
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(announcer.settled.wait(), timeout=min(1.0, left))
+        await nap(announcer.settled, min(1.0, left))
         for message_id in announcer.expected:
             stored = herald.message(message_id)
             seen = announcer.latest.get(message_id)

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
+from bot.waiting import nap
+
 log = logging.getLogger(__name__)
 
 CANCEL_ROUNDS = 3
@@ -57,8 +59,7 @@ class Background:
         return task
 
     async def _deferred(self, work: Coroutine[Any, Any, Any]) -> Any:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), self.max_defer)
+        await nap(self._quiet, self.max_defer)
         return await work
 
     def __len__(self) -> int:

@@ -46,6 +46,7 @@ from bot.logsafe import loggable
 from bot.models import Message
 from bot.storage import Store, Transaction
 from bot.storage.polls import Poll
+from bot.waiting import nap
 from providers import Provider, ProviderError, ProviderRateLimitedError, Receipt, SentRef
 
 log = logging.getLogger(__name__)
@@ -219,8 +220,7 @@ class Poller:
                 log.exception("polling for receipts failed; trying again shortly")
                 wait = self.idle
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                await nap(self._wake, wait)
             self._wake.clear()
 
     async def run_due(self) -> float:

@@ -35,6 +35,7 @@ from sqlalchemy import event
 
 from bot.scheduling.lock import SchedulerLock
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store
+from bot.waiting import nap
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,7 @@ class Timer:
         next_full = loop.time() + RECONCILE_EVERY
         quiet_until = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), SYNC_EVERY)
+            await nap(self._wake, SYNC_EVERY)
             self._wake.clear()
             try:
                 if self._repair:
