@@ -69,6 +69,7 @@ class SlashCommand:
         self.announcer = announcer
         self.directory = directory
         self.name = herald.settings.slack.command
+        self.individual_up_to = herald.settings.receipts.individual_up_to
 
     def register(self, app: AsyncApp) -> None:
         """Answer the command through Bolt too (Socket Mode, `AsyncApp.async_dispatch`)."""
@@ -147,7 +148,11 @@ class SlashCommand:
         )
         if len(messages) > 1 and messages[0].send_id:
             # each message gets its own receipt; the send's id follows them all at once
-            return _private(blocks.sending_text(len(messages), messages[0].send_id, name))
+            return _private(
+                blocks.sending_text(
+                    len(messages), messages[0].send_id, name, individual_up_to=self.individual_up_to
+                )
+            )
         return {}
 
     async def _schedule(self, request: SendRequest, response_url: str | None) -> dict[str, Any]:
@@ -158,7 +163,15 @@ class SlashCommand:
         lock_wait = max(MIN_LOCK_WAIT, ACK_LOCK_WAIT - (time.monotonic() - started))
         scheduled = await self.herald.schedule(replace(request, timezone=zone), lock_wait=lock_wait)
         self.announcer.remember_response_url([m.id for m in scheduled.messages], response_url)
-        return _private(blocks.scheduled_text(scheduled, self.name, now=utcnow(), zone_note=note))
+        return _private(
+            blocks.scheduled_text(
+                scheduled,
+                self.name,
+                now=utcnow(),
+                zone_note=note,
+                individual_up_to=self.individual_up_to,
+            )
+        )
 
     async def _later(self, request: SendRequest, response_url: str | None) -> dict[str, Any]:
         """Answer a send to a big list at once; check, store and send it in the background
@@ -180,14 +193,25 @@ class SlashCommand:
                 scheduled = await herald.schedule(prepared)
                 ids = [m.id for m in scheduled.messages]
                 self.announcer.remember_response_url(ids, response_url)
-                text = blocks.scheduled_text(scheduled, name, now=utcnow(), zone_note=zone_note)
+                text = blocks.scheduled_text(
+                    scheduled,
+                    name,
+                    now=utcnow(),
+                    zone_note=zone_note,
+                    individual_up_to=self.individual_up_to,
+                )
             else:
                 messages = await herald.submit(prepared)
                 self.announcer.remember_response_url([m.id for m in messages], response_url)
                 herald.background.spawn(
                     herald.dispatch(messages), name="list-send-dispatch", defer=True
                 )
-                text = blocks.sending_text(len(messages), messages[0].send_id or "", name)
+                text = blocks.sending_text(
+                    len(messages),
+                    messages[0].send_id or "",
+                    name,
+                    individual_up_to=self.individual_up_to,
+                )
         except RepeatedRequestError:
             log.info("ignored a repeated slash command")
             return
