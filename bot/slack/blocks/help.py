@@ -20,6 +20,8 @@ def help_text(command: str, connections: Mapping[str, ConnectionConfig]) -> str:
             "*Send a message*",
             f"`{command} {example} +31612345678 Running 10 min late` — send now",
             f"`{command} {example} +31612345678,+4915112345678 Hello` — several recipients",
+            f"`{command} {example} @customers --template order_delayed` — everyone on the list "
+            "`customers.csv`, each message filled from its row",
             f"`{command} {example} +31612345678 --template order_delayed --var order=A-1042 …` "
             "— send a template",
             "Options after the recipient: `--template NAME` with `--var KEY=VALUE` (repeat), "
