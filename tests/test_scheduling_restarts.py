@@ -175,10 +175,11 @@ def test_sigterm_before_the_due_time_then_a_restart_sends_it_once(
     assert late == [(None,)]  # it went at its time: the server was back before it
 
 
-def test_sigkill_with_the_due_time_passing_while_down_sends_it_late_once(
-    tmp_path: Path, fake_slack: FakeSlack
-) -> None:
-    env = _env(tmp_path, fake_slack)
+def _schedule_then_kill(
+    tmp_path: Path, env: dict[str, str], fake_slack: FakeSlack
+) -> tuple[str, datetime]:
+    """Schedule a message 2 s ahead from Slack, then kill -9 the server once its
+    ``scheduled`` receipt is posted and noted; the message's id and due time."""
     when, due = _due(2)
     with _serve(env) as server:
         response = server.slash(f"sandbox +31612345678 Doors open --at {when}", fake_slack)
@@ -188,7 +189,15 @@ def test_sigkill_with_the_due_time_passing_while_down_sends_it_late_once(
         # noting, a restart would post a second receipt: Slack takes no idempotency key)
         _until(lambda: _rows(tmp_path, "SELECT 1 FROM slack_receipts"), what="the note")
         server.kill()
-    (message_id,) = (str(row[0]) for row in _rows(tmp_path, "SELECT id FROM messages"))
+    ((message_id,),) = _rows(tmp_path, "SELECT id FROM messages")
+    return str(message_id), due
+
+
+def test_sigkill_with_the_due_time_passing_while_down_sends_it_late_once(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    env = _env(tmp_path, fake_slack)
+    message_id, due = _schedule_then_kill(tmp_path, env, fake_slack)
     _until(lambda: _past(due + timedelta(seconds=1)), what="the due time to pass")
     with _serve(env):
         _until(lambda: _status(tmp_path, message_id) == "delivered", what="the late send")
@@ -205,16 +214,7 @@ def test_beyond_missed_grace_it_fails_as_missed_and_the_sender_is_told(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     env = _env(tmp_path, fake_slack, '[scheduling]\nmissed_grace = "1s"\n')
-    when, due = _due(2)
-    with _serve(env) as server:
-        response = server.slash(f"sandbox +31612345678 Doors open --at {when}", fake_slack)
-        assert response.status_code == 200, response.text
-        fake_slack.wait_for(lambda s: any("scheduled" in r.text for r in s.receipts()))
-        # killed once Herald has noted where the receipt is (killed between posting and
-        # noting, a restart would post a second receipt: Slack takes no idempotency key)
-        _until(lambda: _rows(tmp_path, "SELECT 1 FROM slack_receipts"), what="the note")
-        server.kill()
-    (message_id,) = (str(row[0]) for row in _rows(tmp_path, "SELECT id FROM messages"))
+    message_id, due = _schedule_then_kill(tmp_path, env, fake_slack)
     _until(lambda: _past(due + timedelta(seconds=2)), what="the grace to run out")
     with _serve(env):
         _until(lambda: _status(tmp_path, message_id) == "failed", what="the missed message")
