@@ -31,7 +31,12 @@ from bot.models import (
 )
 from bot.scheduling.rules import Rule, parse_rule, parse_until
 from bot.scheduling.when import check_window, describe_delta, local_time, parse_when
-from bot.sending.requests import SendRequest, build_messages_off_loop, stored_recipients
+from bot.sending.requests import (
+    SendRequest,
+    build_messages_off_loop,
+    send_record,
+    stored_recipients,
+)
 from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import TemplateLibrary
@@ -227,22 +232,7 @@ class Planner:
     ) -> Scheduled:
         built = await build_messages_off_loop(request, self.settings, self.templates)
         messages = [replace(m, status=MessageStatus.SCHEDULED, due_at=due) for m in built]
-        first = messages[0]
-        send = Send(
-            id=new_message_id(),
-            sender=request.sender,
-            origin=request.origin,
-            connection=first.connection,
-            created_at=first.created_at,
-            text=None if request.template else first.text,
-            template=request.template,
-            variables=dict(request.variables),
-            subject=first.subject,
-            media_urls=first.media_urls,
-            announce_to=request.announce_to,
-            due_at=due,
-            timezone=zone.key,
-        )
+        send = send_record(request, messages[0], due_at=due, timezone=zone.key)
 
         def store(tx: Transaction) -> tuple[Send, list[Message]]:
             stored_send, stored = tx.add_send(

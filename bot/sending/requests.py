@@ -20,10 +20,11 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot.config.settings import Settings
 from bot.errors import InputError, RecipientListError, UnknownConnectionError
-from bot.models import Message, new_message_id
+from bot.models import Message, Send, new_message_id
 from bot.sending.content import (
     MAX_TEXT_LENGTH,
     MEDIA_CHANNELS,
@@ -250,3 +251,22 @@ def parse_variable(typed: str) -> tuple[str, str]:
             typed=typed,
         )
     return key.strip(), value
+
+
+def send_record(request: SendRequest, first: Message, **extra: Any) -> Send:
+    """The `Send` of ``request``, from its validated first message: what the person asked
+    for, as every message of the send carries it (``extra``: when it is due, its zone)."""
+    return Send(
+        id=new_message_id(),
+        sender=request.sender,
+        origin=request.origin,
+        connection=first.connection,
+        created_at=first.created_at,
+        text=None if request.template else first.text,
+        template=request.template,
+        variables=dict(request.variables),
+        subject=first.subject,
+        media_urls=first.media_urls,
+        announce_to=request.announce_to,
+        **extra,
+    )
