@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ack_under_load.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/bulk_send.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -555,12 +555,13 @@ class Herald:
             await self.poller.heard(connection, result.receipts)
         return result
 
-    async def _accepted(self, message: Message) -> None:
+    async def _accepted(self, message: Message) -> bool:
         """The provider accepted ``message``: apply reports that beat its answer, and
-        poll for its status if its connection polls."""
-        await self.receipts.accepted(message)
+        poll for its status if its connection polls. Whether a report changed it."""
+        changed = await self.receipts.accepted(message)
         if self.poller is not None:
             await self.poller.watch(message)
+        return changed
 
 
 def _send_of(request: SendRequest, first: Message) -> Send:

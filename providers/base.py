@@ -81,6 +81,7 @@ class ConnectionConfig:
     # Delivery policy the core applies around the provider:
     fallback: str | None = None  # connection to try when this one cannot get a message accepted
     max_per_second: float | None = None
+    max_concurrency: int = 8  # requests in flight at once, shared by every send
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     # Receipts by polling (`Provider.poll_enabled`); None: on when webhooks cannot verify.
@@ -233,6 +234,7 @@ class Provider(abc.ABC):
     secret_keys: ClassVar[tuple[str, ...]] = ()  # keys whose values are never shown
     default_base_url: ClassVar[str | None] = None
     batches: ClassVar[bool] = False  # True: `send_many` sends several messages in one request
+    batch_size: ClassVar[int] = 1  # with `batches`: the most messages one request may carry
     supports_lookup: ClassVar[bool] = False  # True: `lookup` asks the provider for a status
     lookup_needs_id: ClassVar[bool] = True  # False: `lookup` finds a message without its id
     no_lookup: ClassVar[str] = "it has no status lookup"  # why ``poll = true`` is refused

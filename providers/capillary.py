@@ -76,6 +76,11 @@ JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"
 DEFAULT_TOKEN_TTL = 300.0  # §1.2's example; used only if an answer leaves ttlSeconds out
 TOKEN_MARGIN = 30.0  # renew this long before expiry, so a token does not die in flight
 ISSUED_TOKENS_KEPT = 8
+# Capillary documents no batch size (§1.8: UNKNOWN; only the code 1060 "Batch limit size
+# exceeded", §1.5), so a batch goes in requests of at most this many items: the size of
+# the largest documented batch among these providers (Bird's, §2.8). Each request is
+# judged on its own; one refused with 1060 fails only its own items.
+BATCH_SIZE = 100
 
 BASIC_HINT = "Check username and password (the password is sent md5-hashed)"
 OAUTH_HINT = "Check oauth_key and oauth_secret"
@@ -114,6 +119,7 @@ class CapillaryProvider(Provider):
     default_base_url = None
     secret_keys = ("password", "oauth_secret")
     batches = True  # several recipients in one sendMessage request (seed 000)
+    batch_size = BATCH_SIZE
     supports_lookup = True
     lookup_needs_id = False  # found by recipient and time when the answer names no id
 
@@ -162,7 +168,7 @@ class CapillaryProvider(Provider):
     async def send_many(
         self, messages: Sequence[OutboundMessage]
     ) -> list[SendResult | ProviderError]:
-        """One request per channel for the whole list; one outcome per message, in order."""
+        """One request per channel and `BATCH_SIZE` messages; one outcome per message, in order."""
         outcomes: dict[int, SendResult | ProviderError] = {}
         groups: dict[Channel, list[tuple[int, dict[str, str]]]] = {}
         for index, message in enumerate(messages):
@@ -173,9 +179,11 @@ class CapillaryProvider(Provider):
             else:
                 groups.setdefault(message.channel, []).append((index, item))
         for channel, entries in groups.items():
-            results = await self._send_batch(channel, [item for _, item in entries])
-            for (index, _), result in zip(entries, results, strict=True):
-                outcomes[index] = result
+            for start in range(0, len(entries), BATCH_SIZE):
+                chunk = entries[start : start + BATCH_SIZE]
+                results = await self._send_batch(channel, [item for _, item in chunk])
+                for (index, _), result in zip(chunk, results, strict=True):
+                    outcomes[index] = result
         return [outcomes[index] for index in range(len(messages))]
 
     def _item(self, message: OutboundMessage) -> dict[str, str]:

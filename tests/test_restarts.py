@@ -27,14 +27,15 @@ RECIPIENTS = ("+31612345671", "+31612345672", "+31612345673")
 
 
 class ThirdSendHangs(BirdFake):
-    """Bird, answering the first two sends and holding the third until the fake stops."""
+    """Bird, answering the sends to the first two recipients and holding the third's until
+    the fake stops (the three go at once: a connection has several requests in flight)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.release = threading.Event()
 
     def handle(self, request: Recorded) -> Reply:
-        if len(self.requests) == 3:
+        if RECIPIENTS[2] in request.body.decode():
             self.release.wait(30)
         return super().handle(request)
 
@@ -101,6 +102,9 @@ def test_receipts_of_a_send_killed_midway_are_all_posted_after_restart(
             headers = signed_headers(slash, "application/x-www-form-urlencoded")
             assert httpx.post(url + "/slack/events", content=slash, headers=headers).is_success
             bird.wait_for(lambda fake: len(fake.requests) == 3)  # the third is in flight
+            # the first two are answered and stored, and their receipts posted
+            _until_counted(tmp_path, "messages WHERE status = 'accepted'", 2)
+            _until_counted(tmp_path, "slack_receipts", 2)
         # killed. The heartbeat it left goes stale after STALE_AFTER seconds: age it now.
         with sqlite3.connect(tmp_path / "herald.db") as db:
             db.execute("UPDATE processes SET last_seen = 0")
@@ -114,6 +118,19 @@ def test_receipts_of_a_send_killed_midway_are_all_posted_after_restart(
     assert sorted(statuses.values()) == ["accepted", "accepted", "failed"]
     for message_id in statuses:
         assert sum(f"#{message_id}" in r.text for r in fake_slack.receipts()) == 1
+
+
+def _until_counted(tmp_path: Path, rows: str, count: int) -> None:
+    """Poll until ``SELECT COUNT(*) FROM {rows}`` reaches ``count``, with a deadline."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(tmp_path / "herald.db") as db:
+            (found,) = db.execute(f"SELECT COUNT(*) FROM {rows}").fetchone()  # noqa: S608
+        db.close()
+        if found >= count:
+            return
+        assert time.monotonic() < deadline, f"only {found} of {rows}"
+        time.sleep(0.01)  # the poll interval of a deadline, not a wait for work
 
 
 def _receipt_words(slack: FakeSlack, tmp_path: Path, count: int) -> dict[str, str] | None:

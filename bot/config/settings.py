@@ -51,6 +51,8 @@ DEFAULT_COMMAND = "/send"
 DEFAULT_PORT = 3000
 DEFAULT_INDIVIDUAL_UP_TO = 5
 MAX_INDIVIDUAL_UP_TO = 100  # receipts per send: more would flood the channel (~1 post/s)
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 100  # requests in flight per connection
 
 RESERVED_WORDS = frozenset({"help", "list", "cancel", "reschedule", "status", "templates"})
 CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -61,6 +63,7 @@ COMMON_CONNECTION_KEYS = (
     "webhook_token",
     "fallback",
     "max_per_second",
+    "max_concurrency",
     "connect_timeout",
     "read_timeout",
     "poll",
@@ -434,6 +437,16 @@ def _connection(name: str, table: Any, where: str) -> ConnectionConfig:
         max_per_second=None
         if rate is None
         else number(rate, f"{where}: {prefix}.max_per_second", high=MAX_RATE, unit="sends"),
+        max_concurrency=int(
+            number(
+                table.get("max_concurrency", DEFAULT_CONCURRENCY),
+                f"{where}: {prefix}.max_concurrency",
+                high=MAX_CONCURRENCY,
+                unit="requests",
+                whole=True,
+                low=1,
+            )
+        ),
         connect_timeout=_timeout(table, "connect_timeout", 5.0, f"{where}: {prefix}"),
         read_timeout=_timeout(table, "read_timeout", 15.0, f"{where}: {prefix}"),
         **_polling(table, f"{where}: {prefix}"),

@@ -106,14 +106,20 @@ class ReceiptRouter:
         outcome = self._early.keep((self._account(connection), pid), receipt)
         log.info("receipt on %s for unknown message %s; %s", connection, loggable(pid), outcome)
 
-    async def accepted(self, message: Message) -> None:
-        """Apply reports that arrived before the provider's answer to the send."""
+    async def accepted(self, message: Message) -> bool:
+        """Apply reports that arrived before the provider's answer to the send; whether
+        there were any (else the message is as the acceptance stored it)."""
+        if not self._early.size:
+            return False  # the common case, and a send to many asks for each message
         provider = self.settings.connections[message.connection].provider
         key = (self._account(message.connection), message.provider_message_id or "")
+        applied = False
         for receipt in self._early.take(key):
             current = self._store().get(message.id)
             if current is not None:
                 await self._apply(current, receipt, provider)
+                applied = True
+        return applied
 
     def _match(self, connection: str, receipt: Receipt) -> Message | None:
         # Only messages the verifying account could have sent: see `_siblings`.

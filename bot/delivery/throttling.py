@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 # Waking a hair early (asyncio may run a timer up to its clock resolution early, and a
 # float sum can land one ulp short) would otherwise mean sleeping for ~0 s, which an
@@ -48,6 +49,15 @@ class RateLimiter:
         A batch larger than the capacity waits for an empty window and then goes as one
         request (it cannot be spread out without splitting it).
         """
+        async with self.starting(count):
+            pass
+
+    @contextlib.asynccontextmanager
+    async def starting(self, count: int = 1) -> AsyncIterator[None]:
+        """`acquire`, with the sends readied inside the block (their "sending" mark stored)
+        while later callers wait: they count as started when the block ends, just before
+        their requests go, so the window holds the real start times however long the
+        readying took. A block that raises counts nothing."""
         need = min(max(count, 1), self.capacity)
         async with self._lock:
             while True:
@@ -60,5 +70,7 @@ class RateLimiter:
                 # the start that must leave the window before these may begin
                 leaving = self._starts[over - 1]
                 await self._sleep(max(leaving + self.window - now, MIN_WAIT))
+            yield
+            now = max(now, self._clock())
             for _ in range(count):
                 self._starts.append(now)

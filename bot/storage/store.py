@@ -6,6 +6,12 @@ write that waits for another process's lock (a ``herald send`` beside the server
 never holds up the event loop, and with it Slack's acknowledgements. Each write is
 one `Transaction`: a check and the write it decides are atomic, however writes from
 the loop interleave. The tables are in `bot.storage.tables`, the schema in `bot.storage.migrations`.
+
+`Store.write_soon` is the same write for the hot path of a big send (each message's
+"sending" mark and outcome): the writes asked for in one turn of the event loop are
+committed together (group commit), each in a SAVEPOINT of its own, so each is still atomic
+and one that raises undoes only itself. A transaction per message would cost more than the
+message's own work.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from sqlite_utils import Database
 
@@ -34,8 +43,20 @@ LOCK_POLL_SECONDS = 0.002
 # A WAL reader waits only in rare moments (a checkpoint resetting the log); writes never
 # wait inside SQLite (see `_begin`).
 READ_BUSY_MS = 1000
+# Writes committed together at most: a group commit that finds the lock free runs on the
+# event loop (as `Store.write` does), so this bounds how long it holds the loop.
+GROUP_COMMIT_LIMIT = 256
 T = TypeVar("T")
 P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class _Queued(Generic[T]):
+    """A write waiting for the next group commit."""
+
+    work: Callable[[Transaction], T]
+    future: asyncio.Future[T]
+    optional: bool  # skipped if its caller stopped waiting before it ran
 
 
 def _one_transaction(
@@ -69,6 +90,9 @@ class Store(Tables):
         except OSError as exc:
             raise ConfigError(f"cannot open the database {path}: {exc}") from exc
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-db")
+        self._queued: deque[_Queued[Any]] = deque()
+        self._flush_on: asyncio.AbstractEventLoop | None = None  # where a flush is due
+        self._flushing: asyncio.Task[None] | None = None  # a group commit on the writer thread
         db = self.db
         try:
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
@@ -117,6 +141,11 @@ class Store(Tables):
 
     def close(self) -> None:
         """Finish the writes already asked for, then close every connection."""
+        if self._queued:  # asked for with write_soon and not yet run: an outcome is never lost
+            batch = list(self._queued)
+            self._queued.clear()
+            deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+            _resolve(batch, self._transaction(partial(_each_in_a_savepoint, batch), deadline))
         self._writer.shutdown(wait=True)
         with self._guard:
             for conn in self._connections:
@@ -148,6 +177,81 @@ class Store(Tables):
             return self._run(db, work)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
+
+    def write_soon(
+        self, work: Callable[[Transaction], T], *, optional: bool = False, now: bool = False
+    ) -> asyncio.Future[T]:
+        """`write`, committed together with the other writes queued with it (a group
+        commit); await the future for its result or its error.
+
+        The group is committed at the end of this turn of the event loop, or at once with
+        ``now`` (a write that something waits for, such as a "sending" mark before its
+        request: the writes queued so far go with it). Like `write`, it never waits on the
+        event loop for another process's lock: then it goes to the writer thread.
+
+        ``work`` runs in a SAVEPOINT of its own: atomic, and if it raises, only its own
+        changes are undone. It runs even if its caller stops waiting, unless it is
+        ``optional`` (a mark that only matters if the caller goes on to act on it).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queued.append(_Queued(work, future, optional))
+        if now:
+            self._flush()
+        else:
+            self._flush_soon(loop)
+        return future
+
+    def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._flush_on is not loop:
+            self._flush_on = loop
+            loop.call_soon(self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._flush_on = None
+        self._flush()
+
+    def _flush(self) -> None:
+        """Commit what is queued: here, if the lock is free; else on the writer thread, while
+        what is asked for meanwhile waits for the next group."""
+        loop = asyncio.get_running_loop()
+        flushing = self._flushing
+        if flushing is not None and not flushing.done() and flushing.get_loop() is loop:
+            return  # the group on the writer thread flushes again when it is done
+        count = min(len(self._queued), GROUP_COMMIT_LIMIT)
+        batch = [self._queued.popleft() for _ in range(count)]
+        if not batch:
+            return
+        db = self._writing_db()
+        if self._try_begin(db):
+            try:
+                outcomes = self._run(db, partial(_each_in_a_savepoint, batch))
+            except Exception as exc:
+                _fail(batch, exc)
+            else:
+                _resolve(batch, outcomes)
+            if self._queued:
+                self._flush_soon(loop)
+            return
+        self._flushing = loop.create_task(self._flush_on_writer(batch), name="group-commit")
+
+    async def _flush_on_writer(self, batch: list[_Queued[Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        work = partial(_each_in_a_savepoint, batch)
+        try:
+            outcomes = await loop.run_in_executor(self._writer, self._transaction, work, deadline)
+        except asyncio.CancelledError:
+            for item in batch:
+                item.future.cancel()
+            raise
+        except Exception as exc:
+            _fail(batch, exc)
+        else:
+            _resolve(batch, outcomes)
+        finally:
+            if self._queued:
+                self._flush_soon(loop)
 
     def _transaction(self, work: Callable[[Transaction], T], deadline: float) -> T:
         db = self._writing_db()
@@ -222,3 +326,43 @@ class Store(Tables):
     record_receipt_post = _one_transaction(Transaction.record_receipt_post)
     record_failure_reply = _one_transaction(Transaction.record_failure_reply)
     forget_timer_changes = _one_transaction(Transaction.forget_timer_changes)
+
+
+def _each_in_a_savepoint(batch: Sequence[_Queued[Any]], tx: Transaction) -> list[tuple[bool, Any]]:
+    """Run each queued write in a SAVEPOINT of its own: (True, result) or (False, error)."""
+    outcomes: list[tuple[bool, Any]] = []
+    for item in batch:
+        if item.optional and item.future.cancelled():
+            outcomes.append((False, None))
+            continue
+        tx.db.execute("SAVEPOINT herald_write")
+        try:
+            result = item.work(tx)
+        except Exception as exc:
+            tx.db.execute("ROLLBACK TO herald_write")
+            tx.db.execute("RELEASE herald_write")
+            outcomes.append((False, exc))
+        else:
+            tx.db.execute("RELEASE herald_write")
+            outcomes.append((True, result))
+    return outcomes
+
+
+def _resolve(batch: Sequence[_Queued[Any]], outcomes: Sequence[tuple[bool, Any]]) -> None:
+    for item, (ok, value) in zip(batch, outcomes, strict=True):
+        if item.future.done() or item.future.get_loop().is_closed():
+            continue  # its caller stopped waiting
+        if ok:
+            item.future.set_result(value)
+        elif value is not None:
+            item.future.set_exception(value)
+        else:
+            item.future.cancel()
+
+
+def _fail(batch: Sequence[_Queued[Any]], error: Exception) -> None:
+    """The group's transaction failed (the lock stayed busy, the disk is full): none of
+    its writes happened, and each caller hears why."""
+    for item in batch:
+        if not (item.future.done() or item.future.get_loop().is_closed()):
+            item.future.set_exception(error)
