@@ -31,7 +31,6 @@ from bot.models import (
     Schedule,
     Send,
     StatusEvent,
-    new_message_id,
     normalize_message_id,
     shown_id,
 )
@@ -46,7 +45,7 @@ from bot.scheduling.planner import (
     connection_gone,
 )
 from bot.scheduling.timer import Timer
-from bot.sending.requests import SendRequest, build_messages
+from bot.sending.requests import SendRequest, build_messages, send_record
 from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
@@ -265,7 +264,7 @@ class Herald:
             raise ValueError("a request with a time or a rule goes to Herald.schedule")
         messages = build_messages(request, self.settings, self.templates)
         _send, stored = await self.db.add_send(
-            _send_of(request, messages[0]),
+            send_record(request, messages[0]),
             messages,
             actor=request.sender,
             action="send",
@@ -562,21 +561,3 @@ class Herald:
         if self.poller is not None:
             await self.poller.watch(message)
         return changed
-
-
-def _send_of(request: SendRequest, first: Message) -> Send:
-    """The record of ``request``, from its validated first message: what the person asked
-    for, as every message of the send carries it."""
-    return Send(
-        id=new_message_id(),
-        sender=request.sender,
-        origin=request.origin,
-        connection=first.connection,
-        created_at=first.created_at,
-        text=None if request.template else first.text,
-        template=request.template,
-        variables=dict(request.variables),
-        subject=first.subject,
-        media_urls=first.media_urls,
-        announce_to=request.announce_to,
-    )

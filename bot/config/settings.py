@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 import tzlocal
 
@@ -37,6 +37,7 @@ from bot.config.values import (
 )
 from bot.errors import ConfigError, InputError
 from bot.scheduling.when import parse_duration
+from bot.scheduling.zones import known_zone, zone_names
 from bot.suggest import closest, did_you_mean
 from providers import PROVIDERS, Channel, ConnectionConfig, ProviderError
 from providers.base import DEFAULT_POLL_PER_SECOND
@@ -86,7 +87,6 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MIN_HORIZON = timedelta(minutes=1)
 # listed among the zones on some systems, but no zone to read times in: "localtime" is
 # whatever /etc/localtime is (and dateparser cannot look it up), "Factory" has no offset
-_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 # missed_grace may be zero (never send late); parse_duration refuses zero everywhere else
 _ZERO = re.compile(
     r"0+(?:\.0+)?\s*(?:s|m|h|d|w|sec|secs|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?)?"
@@ -549,14 +549,10 @@ def _scheduling(table: Mapping[str, Any], where: str) -> SchedulingSettings:
 
 
 def _zone(value: str, name: str) -> ZoneInfo:
-    zones = available_timezones() - _NOT_ZONES
-    try:
-        # only the database's zone names: ZoneInfo would also open other files there
-        if value in zones:
-            return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    close = closest(value, zones)
+    found = known_zone(value)
+    if found is not None:
+        return found
+    close = closest(value, zone_names())
     hint = f"; did you mean '{close}'?" if close else " (a name like 'Europe/Amsterdam')"
     raise ConfigError(f"{name}: '{value}' is not a time zone{hint}")
 
