@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 import bot.sending.requests
-import bot.services
 import bot.storage.tables
 from bot.cli import main
 from bot.errors import RepeatedRequestError
@@ -142,7 +141,7 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     def draw() -> str:
         return ids.pop(0)
 
-    for module in (bot.sending.requests, bot.services, bot.storage.tables):
+    for module in (bot.sending.requests, bot.storage.tables):
         monkeypatch.setattr(module, "new_message_id", draw)
     yield ids
 
