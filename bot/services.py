@@ -536,8 +536,9 @@ class Herald:
 
     @property
     def receipt_posts(self) -> ReceiptPosts:
-        """Where the Slack layer keeps its receipts' places (the ``slack_receipts`` table):
-        those four methods of the store, not the store."""
+        """Where the Slack layer keeps its receipts' places (the ``slack_receipts`` and
+        ``slack_send_receipts`` tables): the `ReceiptPosts` methods of the store, not the
+        store."""
         return ReceiptPostsView(self.db)
 
     # -- receipts ---------------------------------------------------------------
