@@ -12,15 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiohttp import ClientError
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import HeraldError
 from bot.logsafe import loggable
 from bot.options import phrase
 from bot.services import Herald
 from bot.slack import blocks, ids
+from bot.slack.responses import tell_privately
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +48,6 @@ async def _cancel(herald: Herald, target: str, user: str, response_url: str | No
             loggable(user, 40),
             type(error).__name__,
         )
-        await _tell(response_url, blocks.action_error_text(phrase(error)))
-
-
-async def _tell(response_url: str | None, text: str) -> None:
-    if not response_url:
-        return
-    try:
-        answer = await AsyncWebhookClient(response_url).send(
-            text=text, response_type="ephemeral", replace_original=False
+        await tell_privately(
+            response_url, blocks.action_error_text(phrase(error)), about="a button click"
         )
-    except (ClientError, TimeoutError) as exc:
-        log.info("could not answer a button click: %s", type(exc).__name__)
-        return
-    if answer.status_code != 200:
-        log.info("response_url answered %s to a button click", answer.status_code)

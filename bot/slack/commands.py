@@ -29,9 +29,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from aiohttp import ClientError
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import HeraldError, NotAvailableYetError, RepeatedRequestError
 from bot.models import MessageStatus, Send, normalize_message_id
@@ -42,6 +40,7 @@ from bot.slack import blocks, grammar, phrasing
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.directory import SlackDirectory
 from bot.slack.replays import CONTEXT_KEY as REQUEST_KEY
+from bot.slack.responses import tell_privately
 from bot.storage.store import utcnow
 
 # Slack shows "operation timed out" after 3 s: a send stored within this is acknowledged,
@@ -221,7 +220,7 @@ class SlashCommand:
         except Exception:
             log.exception("a send to a list failed before it was stored")
             text = _FAILED_LATER.format(command=name)
-        await _respond(response_url, text)
+        await tell_privately(response_url, text, about="how a send to a list went")
 
     async def _zone_of(self, user: str) -> tuple[str | None, str | None]:
         """The zone to read ``user``'s times in (None: Herald's), and a note when that is
@@ -282,19 +281,3 @@ def _preparing_text(request: SendRequest) -> str:
         f":hourglass_flowing_sand: Preparing the {what} to {named}: {row_count(request):,} "
         "rows… Every row is checked before anything is sent; the outcome follows here."
     )
-
-
-async def _respond(response_url: str | None, text: str) -> None:
-    """Tell the person who typed the command, privately, after the answer."""
-    if not response_url:
-        log.info("no response_url to say how a send to a list went")
-        return
-    try:
-        answer = await AsyncWebhookClient(response_url).send(
-            text=text, response_type="ephemeral", replace_original=False
-        )
-    except (ClientError, TimeoutError) as exc:
-        log.warning("could not say how a send to a list went: %s", type(exc).__name__)
-        return
-    if answer.status_code != 200:
-        log.warning("response_url answered %s to how a send to a list went", answer.status_code)

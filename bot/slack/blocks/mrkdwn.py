@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.models import MessageStatus
 from bot.scheduling.when import local_time
+from bot.slack import ids
 from providers import Channel
 
 Block = dict[str, Any]
@@ -115,3 +116,28 @@ def tally(counts: Mapping[MessageStatus, int], *, emoji: bool = False) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def cancel_button(value: str, title: str, text: str, yes: str, no: str) -> Block:
+    """A receipt's **Cancel** button (its value: what ``cancel`` takes), behind Slack's
+    confirm dialog."""
+    return {
+        "type": "actions",
+        "block_id": ids.RECEIPT_ACTIONS_BLOCK,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ids.CANCEL_ACTION,
+                "text": {"type": "plain_text", "text": "Cancel"},
+                "style": "danger",
+                "value": value,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": title},
+                    "text": {"type": "mrkdwn", "text": text},
+                    "confirm": {"type": "plain_text", "text": yes},
+                    "deny": {"type": "plain_text", "text": no},
+                    "style": "danger",
+                },
+            }
+        ],
+    }

@@ -16,6 +16,7 @@ from bot.slack.blocks.mrkdwn import (
     SECTION_LIMIT,
     STATUS_EMOJI,
     Block,
+    cancel_button,
     clip,
     context,
     esc,
@@ -141,29 +142,13 @@ def _timing_blocks(message: Message) -> list[Block]:
 def _cancel_actions(message: Message, mask: bool) -> Block:
     """The **Cancel** button of a scheduled message's receipt, with Slack's confirm dialog."""
     to = shown_recipient(message, mask)
-    return {
-        "type": "actions",
-        "block_id": ids.RECEIPT_ACTIONS_BLOCK,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": ids.CANCEL_ACTION,
-                "text": {"type": "plain_text", "text": "Cancel"},
-                "style": "danger",
-                "value": message.id,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Cancel this message?"},
-                    "text": {
-                        "type": "mrkdwn",
-                        "text": f"#{message.id} to `{esc(to)}` will not go out.",
-                    },
-                    "confirm": {"type": "plain_text", "text": "Cancel it"},
-                    "deny": {"type": "plain_text", "text": "Keep it"},
-                    "style": "danger",
-                },
-            }
-        ],
-    }
+    return cancel_button(
+        message.id,
+        "Cancel this message?",
+        f"#{message.id} to `{esc(to)}` will not go out.",
+        "Cancel it",
+        "Keep it",
+    )
 
 
 def failure_reply_text(message: Message, mask: bool) -> str:

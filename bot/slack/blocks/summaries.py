@@ -19,6 +19,7 @@ from bot.slack.blocks.mrkdwn import (
     SECTION_LIMIT,
     STATUS_EMOJI,
     Block,
+    cancel_button,
     clip,
     context,
     esc,
@@ -150,30 +151,13 @@ def _reason(message: Message) -> str:
 def _cancel_actions(send_id: str, waiting: int) -> Block:
     """The **Cancel** button of a waiting send's summary: it cancels every message of the
     send still waiting (the button's value is the send's id, which ``cancel`` takes)."""
-    return {
-        "type": "actions",
-        "block_id": ids.RECEIPT_ACTIONS_BLOCK,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": ids.CANCEL_ACTION,
-                "text": {"type": "plain_text", "text": "Cancel"},
-                "style": "danger",
-                "value": send_id,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Cancel this send?"},
-                    "text": {
-                        "type": "mrkdwn",
-                        "text": f"The {plural(waiting, 'waiting message')} of #{send_id} "
-                        "will not go out.",
-                    },
-                    "confirm": {"type": "plain_text", "text": "Cancel them"},
-                    "deny": {"type": "plain_text", "text": "Keep them"},
-                    "style": "danger",
-                },
-            }
-        ],
-    }
+    return cancel_button(
+        send_id,
+        "Cancel this send?",
+        f"The {plural(waiting, 'waiting message')} of #{send_id} will not go out.",
+        "Cancel them",
+        "Keep them",
+    )
 
 
 def settled_reply_text(tally: SendTally, mask: bool, command: str) -> str:
