@@ -438,9 +438,9 @@ def test_jobs_follow_the_rows_at_start(tmp_path: Path) -> None:
         with closing(sqlite3.connect(herald.settings.db_path)) as db:
             return {row[0] for row in db.execute("SELECT id FROM apscheduler_jobs")}
 
-    keep_send = _run(tmp_path, lambda h, c, r: asyncio.sleep(0, h.message(keep)))
-    assert keep_send is not None
-    assert _serving(tmp_path, second) == {keep_send.send_id}
+    with closing(sqlite3.connect(settings_for(tmp_path).db_path)) as db:
+        ((keep_send,),) = db.execute("SELECT send_id FROM messages WHERE id = ?", [keep])
+    assert _serving(tmp_path, second) == {keep_send}
 
 
 # -- what the attack pass found ---------------------------------------------------------
