@@ -668,3 +668,17 @@ def test_the_lists_directory_is_beside_the_config_file_unless_set(tmp_path: Path
 def test_max_recipients_must_be_a_sensible_whole_number(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match=r"limits\.max_recipients"):
         settings_for(tmp_path, body=FAST_SANDBOX + f"[limits]\nmax_recipients = {value}\n")
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_refused_in_one_line() -> None:
+    header = "to," + ",".join(f"c{index}" for index in range(100_000))
+    with pytest.raises(InputError) as caught:
+        _read(f"{header}\n+31612345678\n".encode(), max_rows=10)
+    assert "100,001 columns" in str(caught.value) and "at most 1,000" in str(caught.value)
+
+
+def test_a_column_named_twice_is_refused_however_wide_the_header() -> None:
+    header = ",".join(["to", *(f"c{index}" for index in range(998)), "c5"])
+    with pytest.raises(InputError) as caught:
+        _read(f"{header}\n+31612345678\n".encode(), max_rows=10)
+    assert "names the column 'c5' twice" in str(caught.value)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from itertools import chain
@@ -47,6 +48,7 @@ BYTES_PER_ROW = 512  # what a list may hold per row it may have, on average
 MIN_LIST_BYTES = 1 << 20
 SHOWN_PROBLEMS = 10  # bad rows named in an error; the rest are counted
 SEPARATORS = (",", ";", "\t")
+MAX_COLUMNS = 1000  # 'to' and one per template variable; a wider header is no list
 CELL_SHOWN = 40  # characters of a bad value quoted in a problem
 _RECIPIENTS: tuple[Field, ...] = ("recipients",)
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # a line ending of its own (old Mac files)
@@ -218,9 +220,15 @@ def _lines(stream: BinaryIO, label: str, max_bytes: int) -> Iterator[str]:
 
 
 def _to_column(header: list[str], label: str) -> int:
+    if len(header) > MAX_COLUMNS:
+        raise _invalid(
+            label,
+            f"has {len(header):,} columns in its first line; a list takes at most "
+            f"{MAX_COLUMNS:,}: 'to' and one per template variable",
+        )
     folded = [name.casefold() for name in header]
-    named = [name for name in folded if name]
-    twice = sorted({name for name in named if named.count(name) > 1})
+    counted = Counter(name for name in folded if name)
+    twice = sorted(name for name, count in counted.items() if count > 1)
     if twice:
         raise _invalid(
             label,
