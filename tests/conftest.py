@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -73,6 +75,16 @@ class RunningHerald:
     def post_signed(self, body: bytes, content_type: str, **sign: Any) -> httpx.Response:
         headers = signed_headers(body, content_type, **sign)
         return self.http.post("/slack/events", content=body, headers=headers)
+
+    def interact(self, payload: dict[str, Any], **sign: Any) -> httpx.Response:
+        """Post an interactivity payload (tests.interactivity builds them) as Slack does:
+        signed form body ``payload=<URL-encoded JSON>``."""
+        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+        return self.post_signed(body, "application/x-www-form-urlencoded", **sign)
+
+    def event(self, body: dict[str, Any], **sign: Any) -> httpx.Response:
+        """Post an Events API envelope, signed, as JSON."""
+        return self.post_signed(json.dumps(body).encode(), "application/json", **sign)
 
 
 def run_herald(settings: Settings, fake_slack: FakeSlack) -> Iterator[RunningHerald]:

@@ -11,8 +11,11 @@ the next calls of a method answer as Slack's rate limit does: HTTP 429, a
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 BOT_TOKEN = "xoxb-test-token-000"
 BOT_USER = "UHERALDBOT"
 APP_TOKEN = "xapp-1-test-app-token"
+HUMAN_USER = "U2147483697"  # the user slash_body and the interactivity payloads act as
 
 
 @dataclass
@@ -41,6 +45,14 @@ class Posted:
     edits: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class _Trigger:
+    issued: float  # FakeSlack.now() when the test issued it
+    user: str
+    view_id: str | None  # the modal the interaction came from
+    exchanged: bool = False
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -51,6 +63,16 @@ class FakeSlack:
         self.delays: dict[str, float] = {}  # method → seconds it takes to answer (a slow Slack)
         self.limits: dict[str, list[int]] = {}  # method → Retry-After of its next answers
         self.socket_mode_url = ""  # what apps.connections.open hands out
+        self.clock: Callable[[], float] = time.monotonic  # a test may swap it
+        self.trigger_ttl = 3.0  # seconds a trigger_id can be exchanged in (slack.md §3.1)
+        self.view_limit_bytes = VIEW_LIMIT_BYTES
+        self.views: dict[str, dict[str, Any]] = {}  # every view Slack holds, by id
+        self._skew = 0.0
+        self._triggers: dict[str, _Trigger] = {}
+        self._trigger_seq = 0
+        self._stacks: dict[str, list[str]] = {}  # root view id → open modals, bottom first
+        self._homes: dict[str, str] = {}  # user → their Home view's id
+        self._touched: list[str] = []  # view ids, least recently stored first
         self._ts = 1700000000_000100
         self._cond = threading.Condition()
         self._slow = threading.Event()  # never set: waiting on it is how a method is slow
@@ -274,13 +296,267 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "message_ts": self._next_ts()}
 
+    # -- views: modals and Home tabs ------------------------------------------------
+
+    def issue_trigger(self, *, user: str = HUMAN_USER, view_id: str | None = None) -> str:
+        """A new ``trigger_id`` as Slack puts in an interaction payload, good for one
+        ``views.open``/``views.push`` within ``trigger_ttl`` seconds of now (``clock``).
+        ``view_id``: the modal the interaction came from (``views.push`` stacks on it)."""
+        with self._cond:
+            self._trigger_seq += 1
+            trigger = f"{self._ts // 1000}.{self._trigger_seq}.{secrets.token_hex(10)}"
+            self._triggers[trigger] = _Trigger(self.now(), user, view_id)
+            return trigger
+
+    def now(self) -> float:
+        return self.clock() + self._skew
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock on (trigger expiry) without sleeping."""
+        with self._cond:
+            self._skew += seconds
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        """The view as Slack holds it now (latest update, current hash)."""
+        with self._cond:
+            if view_id not in self.views:
+                raise AssertionError(f"Slack has no view {view_id!r}; it has {list(self.views)}")
+            return copy.deepcopy(self.views[view_id])
+
+    def latest_view(self, callback_id: str | None = None) -> dict[str, Any] | None:
+        """The modal most recently opened, pushed or updated (with that ``callback_id``)."""
+        with self._cond:
+            for view_id in reversed(self._touched):
+                view = self.views[view_id]
+                if view["type"] == "modal" and callback_id in (None, view["callback_id"]):
+                    return copy.deepcopy(view)
+            return None
+
+    @property
+    def open_views(self) -> list[dict[str, Any]]:
+        """Modals the user has open now, each stack bottom to top, oldest stack first."""
+        with self._cond:
+            return [copy.deepcopy(self.views[v]) for stack in self._stacks.values() for v in stack]
+
+    def home_of(self, user: str) -> dict[str, Any] | None:
+        with self._cond:
+            view_id = self._homes.get(user)
+            return copy.deepcopy(self.views[view_id]) if view_id else None
+
+    def close_view(self, view_id: str, *, clear: bool = False) -> None:
+        """The user closed the modal (or the app's answer closed it): it and any view pushed
+        on it leave the stack; ``clear`` closes the whole stack. Closed views stay readable
+        with ``view()`` but ``views.update`` answers ``not_found`` for them, as Slack does."""
+        with self._cond:
+            for root, stack in list(self._stacks.items()):
+                if view_id in stack:
+                    del stack[0 if clear else stack.index(view_id) :]
+                    if not stack:
+                        del self._stacks[root]
+            self._cond.notify_all()
+
+    def settle_submission(
+        self, view_id: str, answer: str | bytes | dict[str, Any] | None
+    ) -> dict[str, str] | None:
+        """Do what Slack does with the app's answer to a ``view_submission`` of ``view_id``
+        (slack.md §3.3): empty → close it; ``update``/``push`` → check and show the view
+        (an invalid one fails the test, as Slack shows the user an error instead);
+        ``clear`` → close the stack; ``errors`` → keep it open and return the errors, whose
+        keys must be block_ids of input blocks in the view."""
+        if isinstance(answer, bytes):
+            answer = answer.decode()
+        if isinstance(answer, str):
+            answer = json.loads(answer) if answer.strip() else None
+        if not answer:
+            self.close_view(view_id)
+            return None
+        action = answer.get("response_action")
+        if action == "clear":
+            self.close_view(view_id, clear=True)
+            return None
+        if action == "errors":
+            errors: dict[str, str] = answer.get("errors") or {}
+            inputs = {b["block_id"] for b in self.view(view_id)["blocks"] if b["type"] == "input"}
+            unknown = set(errors) - inputs
+            if not errors or unknown:
+                raise AssertionError(f"errors must name input block_ids {inputs}, not {unknown}")
+            return errors
+        if action not in ("update", "push"):
+            raise AssertionError(f"Slack does not know response_action {action!r}")
+        problems = self._view_problems(answer.get("view"), "modal")
+        if problems:
+            raise AssertionError(f"Slack refuses the {action} view: {problems}")
+        with self._cond:
+            current = self.views[view_id]
+            if action == "update":
+                self._store(answer["view"], view_id, current["root_view_id"], None)
+            else:
+                stack = self._stacks.get(current["root_view_id"], [])
+                if len(stack) >= 3:
+                    raise AssertionError("push_limit_reached: a stack holds three views")
+                self._store(answer["view"], _slack_id("V"), current["root_view_id"], view_id)
+            self._cond.notify_all()
+        return None
+
+    def _view_problems(self, view: Any, kind: str) -> list[str]:
+        problems = view_problems(view, kind)
+        if not problems and len(json.dumps(view).encode()) > self.view_limit_bytes:
+            problems.append("view_too_large")
+        return problems
+
+    @staticmethod
+    def _refused(problems: list[str]) -> dict[str, Any]:
+        if problems == ["view_too_large"]:
+            return {"ok": False, "error": "view_too_large"}
+        return {
+            "ok": False,
+            "error": "invalid_arguments",
+            "response_metadata": {"messages": problems},
+        }
+
+    def _exchange(self, args: dict[str, Any]) -> tuple[_Trigger | None, str | None]:
+        """Spend the call's trigger_id: (the trigger, None) or (None, Slack's error)."""
+        trigger_id = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
+        if not trigger_id:
+            return None, "invalid_arguments"
+        trigger = self._triggers.get(trigger_id)
+        if trigger is None:
+            return None, "invalid_trigger_id"
+        if trigger.exchanged:
+            return None, "exchanged_trigger_id"
+        if self.now() - trigger.issued > self.trigger_ttl:
+            return None, "expired_trigger_id"
+        trigger.exchanged = True
+        return trigger, None
+
+    def _store(
+        self, view: dict[str, Any], view_id: str, root: str | None, previous: str | None
+    ) -> dict[str, Any]:
+        """Keep ``view`` as Slack does (under the lock): new hash, ids filled in."""
+        modal = view["type"] == "modal"
+        before = self.views.get(view_id, {})
+        stored = {
+            "id": view_id,
+            "team_id": "T111",
+            "type": view["type"],
+            "blocks": _with_ids(view["blocks"]),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_urlsafe(6)}",
+            "title": view.get("title"),
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": previous,
+            "root_view_id": root or view_id,
+            "app_id": "A111",
+            # an update that names no external_id keeps the one the view had
+            "external_id": view.get("external_id") or before.get("external_id", ""),
+            "app_installed_team_id": "T111",
+            "bot_id": "B111",
+        }
+        if modal and view_id not in self.views:
+            self._stacks.setdefault(stored["root_view_id"], []).append(view_id)
+        self.views[view_id] = stored
+        if view_id in self._touched:
+            self._touched.remove(view_id)
+        self._touched.append(view_id)
+        return copy.deepcopy(stored)
+
+    def _duplicate_external_id(self, view: dict[str, Any], own: str | None = None) -> bool:
+        external = view.get("external_id")
+        return bool(external) and any(
+            v["external_id"] == external and v["id"] != own for v in self.views.values()
+        )
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._open_or_push(args, push=False)
+
+    def _views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._open_or_push(args, push=True)
+
+    def _open_or_push(self, args: dict[str, Any], *, push: bool) -> dict[str, Any]:
+        view: Any = args.get("view")
+        problems = self._view_problems(view, "modal")
+        if problems:
+            return self._refused(problems)
+        with self._cond:
+            trigger, error = self._exchange(args)
+            if error == "invalid_arguments":
+                return self._refused(["[ERROR] missing required field: trigger_id"])
+            if trigger is None:
+                return {"ok": False, "error": error}
+            if self._duplicate_external_id(view):
+                return {"ok": False, "error": "duplicate_external_id"}
+            below = trigger.view_id if push else None
+            stack = self._stacks.get(self.views[below]["root_view_id"], []) if below else []
+            if push and below and len(stack) >= 3:
+                return {"ok": False, "error": "push_limit_reached"}
+            top = stack[-1] if stack else None
+            root = self.views[top]["root_view_id"] if top else None
+            stored = self._store(view, _slack_id("V"), root, top)
+        return {"ok": True, "view": stored}
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._cond:
+            view_id = args.get("view_id")
+            if not view_id and args.get("external_id"):
+                found = [
+                    v["id"] for v in self.views.values() if v["external_id"] == args["external_id"]
+                ]
+                view_id = found[0] if found else "unknown"
+            if not view_id:
+                return self._refused(["[ERROR] missing required field: view_id or external_id"])
+            current = self.views.get(view_id)
+            is_open = current is not None and (
+                current["type"] == "home" or any(view_id in s for s in self._stacks.values())
+            )
+            if current is None or not is_open:
+                return {"ok": False, "error": "not_found"}
+            view: Any = args.get("view")
+            problems = self._view_problems(view, current["type"])
+            if problems:
+                return self._refused(problems)
+            if args.get("hash") and args["hash"] != current["hash"]:
+                return {"ok": False, "error": "hash_conflict"}
+            if self._duplicate_external_id(view, own=view_id):
+                return {"ok": False, "error": "duplicate_external_id"}
+            stored = self._store(
+                view, view_id, current["root_view_id"], current["previous_view_id"]
+            )
+        return {"ok": True, "view": stored}
+
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
-        view = args.get("view") or {}
-        if not args.get("user_id") or view.get("type") != "home":
-            return {"ok": False, "error": "invalid_arguments"}
-        if len(view.get("blocks", [])) > 100:
-            return {"ok": False, "error": "invalid_arguments"}
-        return {"ok": True, "view": {"id": "VHOME", "hash": "1.1", "state": {"values": {}}}}
+        user = str(args.get("user_id") or "")
+        if not user or user[0] not in "UW":
+            return self._refused(["[ERROR] missing or invalid required field: user_id"])
+        view: Any = args.get("view")
+        problems = self._view_problems(view, "home")
+        if problems:
+            return self._refused(problems)
+        with self._cond:
+            home_id = self._homes.get(user)
+            if args.get("hash") and home_id and args["hash"] != self.views[home_id]["hash"]:
+                return {"ok": False, "error": "hash_conflict"}
+            home_id = home_id or _slack_id("V")
+            self._homes[user] = home_id
+            stored = self._store(view, home_id, None, None)
+        return {"ok": True, "view": stored}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("channel"):
+            return {"ok": True, "channel": {"id": str(args["channel"])}}
+        users = args.get("users") or ""
+        users = users if isinstance(users, list) else str(users).split(",")
+        users = [u.strip() for u in users if u.strip()]
+        if not users:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        if any(u[0] not in "UW" for u in users):
+            return {"ok": False, "error": "user_not_found"}
+        channel = "D" + users[0][1:] if len(users) == 1 else "G" + "".join(u[1:4] for u in users)
+        return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": channel}}
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not self.socket_mode_url:
@@ -292,6 +568,251 @@ class FakeSlack:
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": user}
+
+
+# -- views: what Slack checks before it shows a modal or a Home tab ------------------
+# Limits from slack.md §4.4 (Block Kit reference); messages are worded as Slack words
+# them in ``response_metadata.messages``: "[ERROR] <problem> [json-pointer:/view/…]".
+
+INPUT_ELEMENTS = frozenset(
+    {
+        "plain_text_input",
+        "static_select",
+        "multi_static_select",
+        "external_select",
+        "multi_external_select",
+        "conversations_select",
+        "multi_conversations_select",
+        "channels_select",
+        "multi_channels_select",
+        "users_select",
+        "multi_users_select",
+        "datepicker",
+        "timepicker",
+        "datetimepicker",
+        "checkboxes",
+        "radio_buttons",
+        "number_input",
+        "email_text_input",
+        "url_text_input",
+        "rich_text_input",
+        "file_input",
+    }
+)
+_SELECTS = frozenset(
+    t for t in INPUT_ELEMENTS if t.endswith("_select") and not t.startswith("multi_")
+)
+_INTERACTIVE = (
+    frozenset({"button", "overflow", "workflow_button", "checkboxes", "radio_buttons"})
+    | frozenset(t for t in INPUT_ELEMENTS if t.endswith("_select"))
+    | {"datepicker", "timepicker"}
+)
+ACTIONS_ELEMENTS = _INTERACTIVE
+ACCESSORY_ELEMENTS = _INTERACTIVE | {"image"}
+BLOCK_TYPES = frozenset(
+    {
+        "section",
+        "actions",
+        "context",
+        "divider",
+        "header",
+        "image",
+        "input",
+        "file",
+        "rich_text",
+        "video",
+        "markdown",
+    }
+)
+_OPTIONS_REQUIRED = frozenset(
+    {"static_select", "multi_static_select", "checkboxes", "radio_buttons", "overflow"}
+)
+VIEW_LIMIT_BYTES = 250_000  # "view_too_large" above 250 kB (slack.md §4.2)
+
+
+class _ViewCheck:
+    """Collects every problem in one view, each naming where it is."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: str, problem: str) -> None:
+        self.problems.append(f"[ERROR] {problem} [json-pointer:{where}]")
+
+    def text(
+        self,
+        value: Any,
+        where: str,
+        limit: int,
+        *,
+        plain: bool = False,
+        required: bool = True,
+    ) -> None:
+        if value is None:
+            if required:
+                self.fail(where, "missing required field")
+            return
+        if not isinstance(value, dict) or value.get("type") not in ("plain_text", "mrkdwn"):
+            self.fail(where, "must be a text object (plain_text or mrkdwn)")
+            return
+        if plain and value["type"] != "plain_text":
+            self.fail(f"{where}/type", "must be plain_text")
+        text = value.get("text")
+        if not isinstance(text, str) or not text:
+            self.fail(f"{where}/text", "must be more than 0 characters")
+        elif len(text) > limit:
+            self.fail(f"{where}/text", f"must be less than {limit + 1} characters")
+
+    def length(self, value: Any, where: str, limit: int) -> None:
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            self.fail(where, f"must be a string of at most {limit} characters")
+
+    def view(self, view: Any, kind: str) -> None:
+        where = "/view"
+        if not isinstance(view, dict):
+            self.fail(where, "missing required field: view")
+            return
+        if view.get("type") != kind:
+            self.fail(f"{where}/type", f"must be {kind}")
+        if kind == "modal":
+            self.text(view.get("title"), f"{where}/title", 24, plain=True)
+            self.text(view.get("submit"), f"{where}/submit", 24, plain=True, required=False)
+            self.text(view.get("close"), f"{where}/close", 24, plain=True, required=False)
+        self.length(view.get("private_metadata"), f"{where}/private_metadata", 3000)
+        self.length(view.get("callback_id"), f"{where}/callback_id", 255)
+        self.length(view.get("external_id"), f"{where}/external_id", 255)
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list):
+            self.fail(f"{where}/blocks", "missing required field: blocks")
+            return
+        if len(blocks) > 100:
+            self.fail(f"{where}/blocks", "no more than 100 items allowed")
+        has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
+        if kind == "modal" and has_input and view.get("submit") is None:
+            self.fail(f"{where}/submit", "must provide submit when the view has input blocks")
+        block_ids: set[str] = set()
+        for i, block in enumerate(blocks):
+            self.block(block, f"{where}/blocks/{i}", block_ids)
+
+    def block(self, block: Any, where: str, block_ids: set[str]) -> None:
+        if not isinstance(block, dict) or block.get("type") not in BLOCK_TYPES:
+            self.fail(f"{where}/type", f"must be one of {sorted(BLOCK_TYPES)}")
+            return
+        block_id = block.get("block_id")
+        if block_id is not None:
+            self.length(block_id, f"{where}/block_id", 255)
+            if block_id in block_ids:
+                self.fail(f"{where}/block_id", f"duplicate block_id {block_id!r}")
+            block_ids.add(block_id)
+        kind = block["type"]
+        action_ids: set[str] = set()
+        if kind == "section":
+            self.text(block.get("text"), f"{where}/text", 3000, required="fields" not in block)
+            fields = block.get("fields") or []
+            if len(fields) > 10:
+                self.fail(f"{where}/fields", "no more than 10 items allowed")
+            for i, item in enumerate(fields):
+                self.text(item, f"{where}/fields/{i}", 2000)
+            if "accessory" in block:
+                self.element(
+                    block["accessory"], f"{where}/accessory", ACCESSORY_ELEMENTS, action_ids
+                )
+        elif kind == "header":
+            self.text(block.get("text"), f"{where}/text", 150, plain=True)
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not elements or len(elements) > 10:
+                self.fail(f"{where}/elements", "must have between 1 and 10 items")
+            for i, item in enumerate(elements):
+                if isinstance(item, dict) and item.get("type") == "image":
+                    continue
+                self.text(item, f"{where}/elements/{i}", 3000)
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not elements or len(elements) > 25:
+                self.fail(f"{where}/elements", "must have between 1 and 25 items")
+            for i, item in enumerate(elements):
+                self.element(item, f"{where}/elements/{i}", ACTIONS_ELEMENTS, action_ids)
+        elif kind == "input":
+            self.text(block.get("label"), f"{where}/label", 2000, plain=True)
+            self.text(block.get("hint"), f"{where}/hint", 2000, plain=True, required=False)
+            if "element" not in block:
+                self.fail(f"{where}/element", "missing required field: element")
+            else:
+                self.element(block["element"], f"{where}/element", INPUT_ELEMENTS, action_ids)
+
+    def element(self, element: Any, where: str, allowed: frozenset[str], seen: set[str]) -> None:
+        if not isinstance(element, dict) or element.get("type") not in allowed:
+            kind = element.get("type") if isinstance(element, dict) else element
+            self.fail(f"{where}/type", f"{kind!r} is not allowed here; one of {sorted(allowed)}")
+            return
+        kind = element["type"]
+        action_id = element.get("action_id")
+        if action_id is not None:
+            self.length(action_id, f"{where}/action_id", 255)
+            if action_id in seen:
+                self.fail(f"{where}/action_id", f"duplicate action_id {action_id!r} in the block")
+            seen.add(action_id)
+        if "placeholder" in element:
+            self.text(element["placeholder"], f"{where}/placeholder", 150, plain=True)
+        if kind == "button":
+            self.text(element.get("text"), f"{where}/text", 75, plain=True)
+            self.length(element.get("value"), f"{where}/value", 2000)
+            self.length(element.get("url"), f"{where}/url", 3000)
+        if "options" in element or "option_groups" in element or kind in _OPTIONS_REQUIRED:
+            self.options(element, where)
+
+    def options(self, element: dict[str, Any], where: str) -> None:
+        kind = element["type"]
+        groups = element.get("option_groups")
+        options: list[Any] = element.get("options") or []
+        if groups is not None:
+            options = [o for g in groups if isinstance(g, dict) for o in g.get("options", [])]
+        elif kind in _OPTIONS_REQUIRED and not options:
+            self.fail(f"{where}/options", "must provide options or option_groups")
+        limit = 10 if kind in ("checkboxes", "radio_buttons") else 5 if kind == "overflow" else 100
+        if len(options) > limit:
+            self.fail(f"{where}/options", f"no more than {limit} items allowed")
+        for i, option in enumerate(options):
+            if not isinstance(option, dict):
+                self.fail(f"{where}/options/{i}", "must be an option object")
+                continue
+            plain = kind not in ("checkboxes", "radio_buttons")
+            self.text(option.get("text"), f"{where}/options/{i}/text", 75, plain=plain)
+            value = option.get("value")
+            if not isinstance(value, str) or not value or len(value) > 150:
+                self.fail(f"{where}/options/{i}/value", "must be 1 to 150 characters")
+        if "initial_option" in element and element["initial_option"] not in options:
+            self.fail(f"{where}/initial_option", "must exactly match one of the options")
+        for i, chosen in enumerate(element.get("initial_options") or []):
+            if chosen not in options:
+                self.fail(f"{where}/initial_options/{i}", "must exactly match one of the options")
+
+
+def view_problems(view: Any, kind: str) -> list[str]:
+    """What Slack would say is wrong with ``view`` as a ``kind`` view (modal or home)."""
+    check = _ViewCheck()
+    check.view(view, kind)
+    return check.problems
+
+
+def _slack_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(5).upper()
+
+
+def _with_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocks as Slack stores them: every block and interactive element gets an id
+    (Slack makes up a short random one when the app gave none)."""
+    stored = copy.deepcopy(blocks)
+    for block in stored:
+        block.setdefault("block_id", secrets.token_urlsafe(4))
+        elements = [block.get("accessory"), block.get("element")]
+        if block["type"] == "actions":
+            elements += block.get("elements", [])
+        for element in elements:
+            if isinstance(element, dict) and element.get("type") != "image":
+                element.setdefault("action_id", secrets.token_urlsafe(4))
+    return stored
 
 
 def main() -> None:
