@@ -25,6 +25,7 @@ from bot.services import Herald
 from bot.slack import actions, blocks, grammar, home, phrasing
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.commands import SlashCommand
+from bot.slack.compose import Composer
 from bot.slack.directory import SlackDirectory
 from bot.slack.intake import ParsedRequest
 from bot.slack.replays import RequestLedger
@@ -73,8 +74,11 @@ class SlackApp:
         self.directory = SlackDirectory(client)
         self.ledger = RequestLedger(herald)
         self.command = SlashCommand(herald, self.announcer, self.directory)
+        self.composer = Composer(herald, client, self.directory, self.command)
+        self.command.composer = self.composer
         app.use(self.ledger.middleware())
         self.command.register(app)
+        self.composer.register(app)
         home.register(app, herald)
         actions.register(app, herald)
 

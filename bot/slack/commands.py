@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.errors import HeraldError, NotAvailableYetError, RepeatedRequestError
+from bot.errors import HeraldError, RepeatedRequestError
 from bot.models import MessageStatus, Send, normalize_message_id
 from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, prepare, read_lists, row_count
@@ -39,9 +39,13 @@ from bot.services import Herald, ScheduleReport, SendReport
 from bot.slack import blocks, grammar, phrasing
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.directory import SlackDirectory
+from bot.slack.forms import Origin
 from bot.slack.replays import CONTEXT_KEY as REQUEST_KEY
 from bot.slack.responses import tell_privately
 from bot.storage.store import utcnow
+
+if TYPE_CHECKING:
+    from bot.slack.compose import Composer
 
 # Slack shows "operation timed out" after 3 s: a send stored within this is acknowledged,
 # one that cannot get the database's lock by then is refused (nothing stored, try again).
@@ -51,11 +55,6 @@ MIN_LOCK_WAIT = 0.5  # what is left for the lock however long Slack took to say 
 INLINE_ROWS = 500
 
 log = logging.getLogger(__name__)
-
-_COMPOSE_LATER = (
-    "The compose form is not available yet; send with `{command} CONNECTION RECIPIENT "
-    "TEXT` for now (`{command} help` shows how to schedule)."
-)
 
 
 class SlashCommand:
@@ -69,6 +68,8 @@ class SlashCommand:
         self.directory = directory
         self.name = herald.settings.slack.command
         self.individual_up_to = herald.settings.receipts.individual_up_to
+        self.inline_rows = INLINE_ROWS
+        self.composer: Composer | None = None  # set by `bot.slack.app`: it opens the form
 
     def register(self, app: AsyncApp) -> None:
         """Answer the command through Bolt too (Socket Mode, `AsyncApp.async_dispatch`)."""
@@ -87,7 +88,7 @@ class SlashCommand:
         user = str(command.get("user_id") or "")
         parsed = grammar.parse(command.get("text", ""))
         if isinstance(parsed, grammar.Compose):
-            raise NotAvailableYetError(_COMPOSE_LATER.format(command=name))
+            return self._compose(command, user)
         if isinstance(parsed, grammar.Help):
             return _private(blocks.help_text(name, herald.settings.connections))
         if isinstance(parsed, grammar.Templates):
@@ -179,12 +180,41 @@ class SlashCommand:
         if request.is_scheduled:
             zone, note = await self._zone_of(request.sender)
             request = replace(request, timezone=zone)
-        self.herald.background.spawn(self._finish(request, response_url, note), name="list-send")
+
+        async def tell(text: str) -> None:
+            await tell_privately(response_url, text, about="how a send to a list went")
+
+        self.herald.background.spawn(
+            self.finish(request, tell, response_url, note), name="list-send"
+        )
         return _private(_preparing_text(request))
 
-    async def _finish(
-        self, request: SendRequest, response_url: str | None, zone_note: str | None
+    def _compose(self, command: Mapping[str, Any], user: str) -> dict[str, Any]:
+        """``/send`` alone: open the compose form at once (its trigger lasts 3 s) and
+        answer Slack with nothing; the receipt goes to this conversation by default."""
+        assert self.composer is not None
+        channel = str(command.get("channel_id") or "") or None
+        url = command.get("response_url")
+        self.herald.background.spawn(
+            self.composer.open(
+                str(command.get("trigger_id") or ""),
+                user,
+                Origin(via="command", channel=channel),
+                response_url=url if isinstance(url, str) else None,
+            ),
+            name="compose-open",
+        )
+        return {}
+
+    async def finish(
+        self,
+        request: SendRequest,
+        tell: Callable[[str], Awaitable[None]],
+        response_url: str | None,
+        zone_note: str | None,
     ) -> None:
+        """Check, store and send a send to a big list after Slack has its answer, and
+        ``tell`` the person how it went: the ``#ID``, or what to fix."""
         herald, name = self.herald, self.name
         try:
             prepared = await prepare(request, herald.settings, herald.templates)
@@ -220,7 +250,7 @@ class SlashCommand:
         except Exception:
             log.exception("a send to a list failed before it was stored")
             text = _FAILED_LATER.format(command=name)
-        await tell_privately(response_url, text, about="how a send to a list went")
+        await tell(text)
 
     async def _zone_of(self, user: str) -> tuple[str | None, str | None]:
         """The zone to read ``user``'s times in (None: Herald's), and a note when that is

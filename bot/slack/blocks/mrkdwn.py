@@ -119,12 +119,19 @@ def plural(count: int, noun: str) -> str:
 
 
 def cancel_button(value: str, title: str, text: str, yes: str, no: str) -> Block:
-    """A receipt's **Cancel** button (its value: what ``cancel`` takes), behind Slack's
-    confirm dialog."""
+    """A waiting receipt's **Edit** button (the compose form, prefilled) and its
+    **Cancel** button behind Slack's confirm dialog; their value is what ``cancel``
+    takes."""
     return {
         "type": "actions",
         "block_id": ids.RECEIPT_ACTIONS_BLOCK,
         "elements": [
+            {
+                "type": "button",
+                "action_id": ids.EDIT_ACTION,
+                "text": {"type": "plain_text", "text": "Edit"},
+                "value": value,
+            },
             {
                 "type": "button",
                 "action_id": ids.CANCEL_ACTION,
@@ -138,6 +145,6 @@ def cancel_button(value: str, title: str, text: str, yes: str, no: str) -> Block
                     "deny": {"type": "plain_text", "text": no},
                     "style": "danger",
                 },
-            }
+            },
         ],
     }

@@ -1,0 +1,412 @@
+"""The compose modal: open it, redraw it as choices change, and send what it holds.
+
+Opened by ``/send`` alone, the global shortcut, App Home's **Compose** button, and —
+prefilled — by **Edit** on a scheduled receipt or a Home entry. Slack's ``trigger_id``
+lasts 3 s and serves once, so each opener acks and calls ``views.open`` at once.
+
+A choice that changes what the form needs (a connection, a template, the recipients
+after Enter, a time) arrives as ``block_actions``; the listener acks and redraws the
+view (``views.update`` with the view's ``hash``, so an older redraw never overwrites a
+newer one), keeping every value typed.
+
+The submission is checked as every send is (`bot.sending`, `bot.scheduling`) while
+Slack waits: an input error comes back as ``response_action: errors`` on the field it
+is about (`bot.slack.forms.field_errors`), and nothing is stored. A good one is
+stored before the answer, so closing the modal means it is Herald's; the receipt follows
+where the person chose (their DM with Herald when they chose nothing). A send to a big
+list is answered at once and prepared after, as the slash command does it, and the
+outcome is said in the person's DM with Herald.
+
+Saving an Edit that changed only the time moves the message (the same ``#ID``); any
+other change replaces it: the old one is cancelled ("replaced by #NEW") and the new one
+stored, in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import ClientError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import HeraldError, InputError, RepeatedRequestError
+from bot.logsafe import loggable
+from bot.options import phrase
+from bot.sending.lists import RecipientList, is_list_reference, list_name, open_named
+from bot.sending.recipients import normalize_recipient
+from bot.sending.requests import SendRequest, read_lists, row_count
+from bot.services import Herald
+from bot.slack import ids
+from bot.slack.blocks.compose import Preview, Shown, compose_view
+from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, plural
+from bot.slack.directory import SlackDirectory
+from bot.slack.forms import (
+    ACTION_PREFIX,
+    CONNECTION,
+    SEND_AT,
+    TO,
+    ComposeForm,
+    Origin,
+    check_form,
+    field_errors,
+    fingerprint,
+    read_form,
+    repeat_of,
+    request_of,
+)
+from bot.slack.receipts import slack_error, why
+from bot.slack.responses import tell_privately
+from bot.storage.store import utcnow
+from bot.templating.library import TemplateInfo
+from providers import Channel
+
+if TYPE_CHECKING:
+    from bot.slack.commands import SlashCommand
+
+log = logging.getLogger(__name__)
+
+SUBMIT_LOCK_WAIT = 2.0  # seconds for the database's lock while Slack waits (3 s in all)
+TO_LIMIT = 3000  # a text input's cap: an edit whose recipients are longer cannot be shown
+SHOWN_INVALID = 3  # invalid recipients the To hint names
+
+
+class Composer:
+    """The compose modal's listeners and what they do."""
+
+    def __init__(
+        self,
+        herald: Herald,
+        client: AsyncWebClient,
+        directory: SlackDirectory,
+        command: SlashCommand,
+    ) -> None:
+        self.herald = herald
+        self.client = client
+        self.directory = directory
+        self.command = command
+
+    def register(self, app: AsyncApp) -> None:
+        @app.action(ids.COMPOSE_ACTION)
+        async def compose_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            self._spawn(self.open(_trigger(body), _user(body), Origin(via="home")), "home")
+
+        @app.shortcut(ids.COMPOSE_SHORTCUT)
+        async def compose_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            self._spawn(self.open(_trigger(body), _user(body), Origin(via="shortcut")), "shortcut")
+
+        @app.action(ids.EDIT_ACTION)
+        async def edit_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            target = str(((body.get("actions") or [{}])[0]).get("value") or "")
+            url = body.get("response_url")
+            self._spawn(
+                self.open_edit(
+                    _trigger(body), _user(body), target, url if isinstance(url, str) else None
+                ),
+                "edit",
+            )
+
+        @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
+        async def field_changed(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            view = body.get("view")
+            if isinstance(view, dict) and view.get("callback_id") == ids.COMPOSE_VIEW:
+                self._spawn(self.redraw(view, _user(body)), "redraw")
+
+        @app.view(ids.COMPOSE_VIEW)
+        async def submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack(**await self.submit(body.get("view") or {}, _user(body)))
+
+    def _spawn(self, work: Any, what: str) -> None:
+        self.herald.background.spawn(work, name=f"compose-{what}")
+
+    # -- opening ------------------------------------------------------------------
+
+    async def open(
+        self,
+        trigger_id: str,
+        user: str,
+        origin: Origin,
+        form: ComposeForm | None = None,
+        response_url: str | None = None,
+    ) -> None:
+        """Open the modal (``views.open``) at once: the trigger expires in 3 s."""
+        form = form or ComposeForm(receipt_to=origin.channel)
+        if form.connection is None and len(self.herald.settings.connections) == 1:
+            form = replace(form, connection=next(iter(self.herald.settings.connections)))
+        view = compose_view(form, origin, await self._shown(form, user))
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+        except (SlackApiError, ClientError, TimeoutError) as exc:
+            log.warning("could not open the compose form: %s", why(exc))
+            await tell_privately(
+                response_url,
+                ":warning: Slack did not let me open the form just now (it allows 3 seconds). "
+                "Try again.",
+                about="a form that did not open",
+            )
+
+    async def open_edit(
+        self, trigger_id: str, user: str, target: str, response_url: str | None
+    ) -> None:
+        """Open the modal prefilled with what ``target`` (a scheduled message, send or
+        schedule) will send; say why not when it cannot be edited any more."""
+        try:
+            draft = self.herald.draft(target)
+        except HeraldError as error:
+            await tell_privately(
+                response_url, f":warning: {phrase(error)}", about="an edit that cannot be"
+            )
+            return
+        to = ", ".join(draft.recipients)
+        if len(to) > TO_LIMIT:
+            await tell_privately(
+                response_url,
+                f":warning: #{draft.target} has too many recipients to edit in a form. Cancel "
+                "it and send again to a recipient list (@NAME).",
+                about="an edit too big for a form",
+            )
+            return
+        announce_to = draft.announce_to if (draft.announce_to or "")[:1] in ("C", "G") else None
+        form = ComposeForm(
+            connection=draft.connection,
+            to=to,
+            template=draft.template,
+            variables=dict(draft.variables),
+            message=draft.text or "",
+            subject=draft.subject or "",
+            media=draft.media_urls[0] if draft.media_urls else "",
+            send_at=int(draft.due_at.timestamp()),
+            repeat=repeat_of(draft.rule),
+            receipt_to=announce_to,
+        )
+        origin = Origin(
+            via="edit",
+            channel=announce_to,
+            editing=draft.target,
+            rule=draft.rule,
+            until=draft.until.isoformat() if draft.until else None,
+        )
+        zone = await self.directory.timezone_of(user)
+        started = fingerprint(self._request(form, origin, user, zone))
+        await self.open(trigger_id, user, replace(origin, started=started), form, response_url)
+
+    # -- redrawing ----------------------------------------------------------------
+
+    async def redraw(self, view: dict[str, Any], user: str) -> None:
+        """Draw ``view`` again for what its form holds now."""
+        form = read_form(view)
+        origin = Origin.load(view.get("private_metadata"))
+        new = compose_view(form, origin, await self._shown(form, user, check_recipients=True))
+        try:
+            await self.client.views_update(
+                view_id=str(view.get("id") or ""), hash=view.get("hash"), view=new
+            )
+        except SlackApiError as exc:
+            # hash_conflict: a newer change redraws it; anything else: the form stays as is
+            level = logging.DEBUG if slack_error(exc) == "hash_conflict" else logging.WARNING
+            log.log(level, "could not redraw the compose form: %s", why(exc))
+        except (ClientError, TimeoutError) as exc:
+            log.warning("could not redraw the compose form: %s", why(exc))
+
+    async def _shown(
+        self, form: ComposeForm, user: str, *, check_recipients: bool = False
+    ) -> Shown:
+        settings = self.herald.settings
+        connections = {name: c.channel for name, c in settings.connections.items()}
+        channel = connections.get(form.connection or "")
+        zone = await self.directory.timezone_of(user) or settings.scheduling.zone().key
+        templates = self._templates()
+        info = next((t for t in templates if t.name == form.template), None)
+        return Shown(
+            connections=connections,
+            templates=templates,
+            zone=zone,
+            template=info,
+            preview=self._preview(info, form, channel) if info else None,
+            recipients_hint=(
+                await self._recipients_hint(form, channel)
+                if check_recipients and form.to and channel
+                else None
+            ),
+        )
+
+    def _templates(self) -> list[TemplateInfo]:
+        library = self.herald.templates
+        shown = []
+        for name in library.names():
+            try:
+                shown.append(library.info(name))
+            except InputError as error:  # a broken template is not offered
+                log.warning("template %s is not offered in the form: %s", name, error)
+        return shown
+
+    def _preview(self, info: TemplateInfo, form: ComposeForm, channel: Channel | None) -> Preview:
+        values = dict(form.variables)
+        samples = []
+        for name in info.variables:
+            if name not in values:
+                values[name] = info.samples.get(name) or f"[{name}]"
+                samples.append(name)
+        connection = self.herald.settings.connections.get(form.connection or "")
+        try:
+            rendered = self.herald.templates.render(
+                info.name,
+                values,
+                channel=channel,
+                provider=connection.provider if connection else None,
+            )
+        except InputError as error:
+            return Preview(text="", problem=str(error))
+        return Preview(
+            text=rendered.text,
+            subject=rendered.subject if channel is Channel.EMAIL else None,
+            analysis=rendered.sms.summary() if channel in (Channel.SMS, None) else None,
+            with_samples=tuple(samples),
+        )
+
+    async def _recipients_hint(self, form: ComposeForm, channel: Channel) -> str:
+        """How many recipients **To** names and which of them cannot be used."""
+        settings = self.herald.settings
+        lists_dir, limit = settings.lists_dir, settings.limits.max_recipients
+        typed, listed = 0, 0
+        invalid: list[str] = []
+        problems: list[str] = []
+        for entry in form.recipients:
+            if is_list_reference(entry):
+                try:
+                    found = await asyncio.to_thread(open_named, entry, lists_dir, max_rows=limit)
+                except InputError as error:
+                    problems.append(f"@{list_name(entry)}: {error}")
+                    continue
+                listed += len(found.rows)
+                continue
+            try:
+                normalize_recipient(entry, channel)
+                typed += 1
+            except InputError:
+                invalid.append(entry)
+        parts = [f"{plural(typed + listed, 'recipient')} for {CHANNEL_LABEL[channel]}"]
+        if listed:
+            parts[0] += f" ({listed:,} from lists)"
+        if invalid:
+            named = ", ".join(loggable(i, 40) for i in invalid[:SHOWN_INVALID])
+            more = len(invalid) - SHOWN_INVALID
+            parts.append(
+                f"{len(invalid)} invalid: {named}" + (f" and {more} more" if more > 0 else "")
+            )
+        parts += problems[:2]
+        return " · ".join(parts)
+
+    # -- submitting ---------------------------------------------------------------
+
+    def _request(
+        self, form: ComposeForm, origin: Origin, user: str, zone: str | None
+    ) -> SendRequest:
+        return request_of(
+            form, origin, user=user, zone=zone, default_zone=self.herald.settings.scheduling.zone()
+        )
+
+    async def submit(self, view: dict[str, Any], user: str) -> dict[str, Any]:
+        """The answer to the submission: ``{}`` closes the modal, ``errors`` keeps it."""
+        form = read_form(view)
+        origin = Origin.load(view.get("private_metadata"))
+        shown = {
+            b.get("block_id")
+            for b in view.get("blocks") or []
+            if isinstance(b, dict) and b.get("type") == "input"
+        }
+        shown_ids = {s for s in shown if isinstance(s, str)}
+        connection = self.herald.settings.connections.get(form.connection or "")
+        found = check_form(
+            form, connection.channel if connection else None, utcnow(), shown=shown_ids
+        )
+        if found:
+            return _errors(found)
+        zone = await self.directory.timezone_of(user)
+        try:
+            request = self._request(form, origin, user, zone)
+            request = replace(request, request_key=f"compose:{view.get('id')}:{view.get('hash')}")
+            if origin.editing:
+                await self._save(origin, request, user)
+            else:
+                await self._send(request, user)
+        except RepeatedRequestError:
+            return {}
+        except InputError as error:
+            return _errors(field_errors(error, shown_ids, form))
+        except HeraldError as error:  # gone out meanwhile, not found, the database busy
+            block = SEND_AT if SEND_AT in shown else (TO if TO in shown else CONNECTION)
+            return _errors({block: phrase(error)[:2000]})
+        return {}
+
+    async def _send(self, request: SendRequest, user: str) -> None:
+        herald, command = self.herald, self.command
+        if request.names_lists:
+            request = await asyncio.to_thread(read_lists, request, herald.settings)
+            if row_count(request) > command.inline_rows:
+                lists = [e.label for e in request.recipients if isinstance(e, RecipientList)]
+                await self.tell(
+                    user,
+                    f":hourglass_flowing_sand: Preparing the send to {', '.join(lists)}: "
+                    f"{row_count(request):,} rows… Every row is checked before anything is "
+                    "sent; the outcome follows here.",
+                )
+                herald.background.spawn(
+                    command.finish(request, lambda text: self.tell(user, text), None, None),
+                    name="compose-list-send",
+                )
+                return
+        if request.is_scheduled:
+            await herald.schedule(request, lock_wait=SUBMIT_LOCK_WAIT)
+            return
+        messages = await herald.submit(request, lock_wait=SUBMIT_LOCK_WAIT)
+        herald.background.spawn(herald.dispatch(messages), name="compose-send", defer=True)
+
+    async def _save(self, origin: Origin, request: SendRequest, user: str) -> None:
+        assert origin.editing is not None
+        if not request.is_scheduled:
+            raise InputError(
+                "Choose when it goes out. To send it now, use Send now in Herald's Home tab.",
+                code="when_invalid",
+                fields=("at",),
+            )
+        if fingerprint(request) == origin.started:
+            assert request.at is not None
+            await self.herald.reschedule(
+                origin.editing,
+                request.at,
+                actor=user,
+                timezone=request.timezone,
+                lock_wait=SUBMIT_LOCK_WAIT,
+            )
+            return
+        await self.herald.replace(origin.editing, request, actor=user, lock_wait=SUBMIT_LOCK_WAIT)
+
+    async def tell(self, user: str, text: str) -> None:
+        """Say ``text`` to ``user`` in their DM with Herald (a modal has no response_url)."""
+        try:
+            await self.client.chat_postMessage(channel=user, text=text)
+        except (SlackApiError, ClientError, TimeoutError) as exc:
+            log.warning("could not tell %s: %s", loggable(user, 20), why(exc))
+
+
+def _errors(errors: dict[str, str]) -> dict[str, Any]:
+    return {"response_action": "errors", "errors": errors}
+
+
+def _user(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id") or "") if isinstance(user, dict) else ""
+
+
+def _trigger(body: dict[str, Any]) -> str:
+    return str(body.get("trigger_id") or "")

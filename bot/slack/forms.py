@@ -1,0 +1,329 @@
+"""The compose modal's form: what a person filled in, read from the view's state, and the
+`SendRequest` it asks for.
+
+Slack sends the state of every stateful element with each action and with the
+submission (``view.state.values[block_id][action_id]``, slack.md §2.3); this module is
+the one place that knows the form's block ids and how each element's value looks on the
+wire. Block ids are the keys of ``response_action: errors``, so an `InputError`'s
+``fields`` map straight onto them (`field_errors`).
+
+What the view itself does not hold — where it was opened (a channel to post the receipt
+in by default, the id being edited, what the edit started from) — travels in the view's
+``private_metadata`` as a small JSON object (`Origin`), which comes back signed with
+each action and the submission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.errors import InputError
+from bot.sending.lists import is_list_reference
+from bot.sending.recipients import normalize_recipient, split_recipients
+from bot.sending.requests import SendRequest
+from providers import Channel
+
+# block ids (each input's block, and its element's action id with the prefix below)
+CONNECTION = "connection"
+TO = "to"
+TEMPLATE = "template"
+MESSAGE = "message"
+SUBJECT = "subject"
+MEDIA = "media"
+SEND_AT = "send_at"
+REPEAT = "repeat"
+RECEIPT_TO = "receipt_to"
+VARIABLE = "var:"  # + the variable's name
+ACTION_PREFIX = "compose_"  # every element's action id: the prefix and its block id
+
+NO_TEMPLATE = "-"
+NEVER = "never"
+KEEP_RULE = "keep"  # an edited schedule whose rule the menu cannot say (cron, mon,thu…)
+REPEATS = {
+    NEVER: "Never",
+    "daily": "Daily",
+    "weekdays": "Weekdays (Mon–Fri)",
+    "weekly": "Weekly",
+    "monthly": "Monthly",
+}
+METADATA_LIMIT = 3000  # Slack's cap on private_metadata
+SHOWN_BAD = 5  # bad recipients named on To
+_FIRST_TIME = (
+    "Choose when the first one goes out: a repeating send starts at this time and repeats "
+    "at the same time of day."
+)
+
+_FIELD_BLOCK = {
+    "connection": CONNECTION,
+    "recipients": TO,
+    "text": MESSAGE,
+    "subject": SUBJECT,
+    "media": MEDIA,
+    "template": TEMPLATE,
+    "at": SEND_AT,
+    "every": REPEAT,
+    "until": SEND_AT,
+}
+
+
+def action_id(block_id: str) -> str:
+    return ACTION_PREFIX + block_id
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the modal was opened, kept in ``private_metadata``.
+
+    ``via``: ``command``, ``home``, ``shortcut`` or ``edit``. ``channel``: the
+    conversation the command came from (the receipt's default place). ``editing``: the
+    id an Edit saves over; ``started``: a fingerprint of what the edit was prefilled with
+    (unchanged content only moves the time); ``rule``/``until``: the edited schedule's,
+    kept when the menu cannot show them.
+    """
+
+    via: str = "command"
+    channel: str | None = None
+    editing: str | None = None
+    started: str | None = None
+    rule: str | None = None
+    until: str | None = None
+
+    def dump(self) -> str:
+        data = {k: v for k, v in self.__dict__.items() if v is not None}
+        text = json.dumps(data, separators=(",", ":"))
+        if len(text) > METADATA_LIMIT:  # only a pathological rule could do this
+            text = json.dumps({"via": self.via, "editing": self.editing}, separators=(",", ":"))
+        return text
+
+    @classmethod
+    def load(cls, text: object) -> Origin:
+        """The origin in ``text``; anything unreadable is a fresh compose (it is Herald's
+        own JSON, but it arrives in a request, so nothing about it is assumed)."""
+        try:
+            data = json.loads(text) if isinstance(text, str) and text else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        fields = ("via", "channel", "editing", "started", "rule", "until")
+        kept = {k: str(data[k])[:300] for k in fields if isinstance(data.get(k), str)}
+        return cls(**kept)
+
+
+@dataclass(frozen=True)
+class ComposeForm:
+    """What the form holds: each field as the person left it (text stripped)."""
+
+    connection: str | None = None
+    to: str = ""
+    template: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    message: str = ""
+    subject: str = ""
+    media: str = ""
+    send_at: int | None = None  # Unix seconds (the date-time picker's value)
+    repeat: str = NEVER
+    receipt_to: str | None = None
+
+    @property
+    def recipients(self) -> list[str]:
+        return split_recipients(self.to)
+
+
+def read_form(view: Mapping[str, Any]) -> ComposeForm:
+    """The form in ``view``'s state (a ``block_actions`` or ``view_submission`` view)."""
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(values, dict):
+        return ComposeForm()
+
+    def element(block_id: str) -> dict[str, Any]:
+        block = values.get(block_id)
+        if not isinstance(block, dict):
+            return {}
+        found = block.get(action_id(block_id))
+        return found if isinstance(found, dict) else {}
+
+    def text(block_id: str) -> str:
+        value = element(block_id).get("value")
+        return value.strip() if isinstance(value, str) else ""
+
+    def option(block_id: str) -> str | None:
+        chosen = element(block_id).get("selected_option")
+        value = chosen.get("value") if isinstance(chosen, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    when = element(SEND_AT).get("selected_date_time")
+    conversation = element(RECEIPT_TO).get("selected_conversation")
+    template = option(TEMPLATE)
+    variables = {
+        block_id.removeprefix(VARIABLE): text(block_id)
+        for block_id in values
+        if isinstance(block_id, str) and block_id.startswith(VARIABLE) and text(block_id)
+    }
+    return ComposeForm(
+        connection=option(CONNECTION),
+        to=text(TO),
+        template=None if template in (None, NO_TEMPLATE) else template,
+        variables=variables,
+        message=text(MESSAGE),
+        subject=text(SUBJECT),
+        media=text(MEDIA),
+        send_at=when if isinstance(when, int) and not isinstance(when, bool) else None,
+        repeat=option(REPEAT) or NEVER,
+        receipt_to=conversation if isinstance(conversation, str) and conversation else None,
+    )
+
+
+def rule_of(repeat: str, first: datetime, zone: ZoneInfo, kept: str | None = None) -> str | None:
+    """The ``--every`` rule the **Repeat** menu means, at ``first``'s wall-clock time in
+    ``zone`` (None: it does not repeat)."""
+    if repeat == KEEP_RULE:
+        return kept
+    local = first.astimezone(zone)
+    clock = local.strftime("%H:%M")
+    if repeat == "daily":
+        return f"daily {clock}"
+    if repeat == "weekdays":
+        return f"weekdays {clock}"
+    if repeat == "weekly":
+        return f"{local.strftime('%A').lower()} {clock}"
+    if repeat == "monthly":
+        return f"monthly {local.day} {clock}"
+    return None
+
+
+def repeat_of(rule: str | None) -> str:
+    """The **Repeat** choice that shows ``rule`` (`KEEP_RULE` when none can)."""
+    if rule is None:
+        return NEVER
+    words = rule.split()
+    if len(words) == 2 and words[0] in ("daily", "weekdays"):
+        return words[0]
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    if len(words) == 2 and words[0] in days:
+        return "weekly"
+    if len(words) == 3 and words[0] == "monthly":
+        return "monthly"
+    return KEEP_RULE
+
+
+def request_of(
+    form: ComposeForm, origin: Origin, *, user: str, zone: str | None, default_zone: ZoneInfo
+) -> SendRequest:
+    """The send ``form`` asks for; raises `InputError` for what only the form can get
+    wrong (a repeat without a first time). Everything else is checked where every send is
+    (`bot.sending`), and its errors land on their fields through `field_errors`."""
+    if form.repeat != NEVER and form.send_at is None:
+        raise InputError(_FIRST_TIME, code="when_invalid", fields=("at",))
+    at = every = None
+    if form.send_at is not None:
+        first = datetime.fromtimestamp(form.send_at, UTC)
+        at = first.isoformat()
+        every = rule_of(form.repeat, first, ZoneInfo(zone) if zone else default_zone, origin.rule)
+    return SendRequest(
+        connection=form.connection or "",
+        recipients=form.recipients,
+        text=form.message,
+        subject=form.subject or None,
+        media_urls=(form.media,) if form.media else (),
+        template=form.template,
+        variables=dict(form.variables),
+        at=at,
+        every=every,
+        until=origin.until if every else None,
+        timezone=zone,
+        sender=user,
+        origin="slack",
+        # nothing chosen: the person's direct messages with Herald
+        announce_to=form.receipt_to or user,
+    )
+
+
+def check_form(
+    form: ComposeForm, channel: Channel | None, now: datetime, *, shown: set[str]
+) -> dict[str, str]:
+    """The mistakes the form can see by itself, each on its field, all at once (the send
+    pipeline stops at its first); a form without them goes on to `bot.sending`."""
+    errors: dict[str, str] = {}
+    if channel is not None:
+        bad = []
+        for entry in form.recipients:
+            if is_list_reference(entry):
+                continue  # read and checked with the send
+            try:
+                normalize_recipient(entry, channel)
+            except InputError as error:
+                bad.append(_first_sentence(str(error)))
+        if bad:
+            more = f" (and {len(bad) - SHOWN_BAD} more)" if len(bad) > SHOWN_BAD else ""
+            errors[TO] = "Fix: " + " · ".join(bad[:SHOWN_BAD]) + more
+    if form.template is None and not form.message:
+        errors[MESSAGE] = "Write the message, or choose a template."
+    if form.send_at is not None and form.send_at <= now.timestamp():
+        errors[SEND_AT] = "That time has passed: choose a time that is still ahead."
+    elif form.repeat != NEVER and form.send_at is None:
+        errors[SEND_AT] = _FIRST_TIME
+    return {k: v[:2000] for k, v in errors.items() if k in shown}
+
+
+def _first_sentence(text: str) -> str:
+    end = min((i for i in (text.find(". "), text.find("; ")) if i > 0), default=len(text))
+    return text[:end].rstrip(".")
+
+
+def fingerprint(request: SendRequest) -> str:
+    """What a request asks for apart from its time: an edit that keeps this only moves
+    the time (a reschedule, the same ``#ID``); anything else replaces it."""
+    recipients = [r if isinstance(r, str) else r.label for r in request.recipients]
+    content = [
+        request.connection,
+        sorted(recipients),
+        request.text or None,
+        request.template,
+        sorted(request.variables.items()),
+        request.subject,
+        list(request.media_urls),
+        request.every.split()[0] if request.every else None,
+        request.announce_to,
+    ]
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
+
+
+def field_errors(error: InputError, shown: set[str], form: ComposeForm) -> dict[str, str]:
+    """``error`` on the blocks of ``shown`` (the view's input blocks) it is about; Slack
+    refuses errors for blocks a view does not have, so the rest fall back to the first
+    field there is (the error still says what is wrong)."""
+    said = str(error)[:2000]
+    errors: dict[str, str] = {}
+    for name in error.fields:
+        if name == "variables":
+            missing = [VARIABLE + n for n in error.names("missing") if VARIABLE + n in shown]
+            for block_id in missing:
+                errors[block_id] = "The template needs this: fill it in."
+            # a filter that cannot read a value quotes it: that value's field has the error
+            unreadable = [
+                VARIABLE + n
+                for n, value in form.variables.items()
+                if f"'{value}'" in said and VARIABLE + n in shown
+            ]
+            for block_id in unreadable:
+                errors[block_id] = said
+            if not missing and not unreadable:
+                errors[TEMPLATE] = said
+            continue
+        block = _FIELD_BLOCK.get(name)
+        if block is not None:
+            errors[block] = said
+    kept = {k: v for k, v in errors.items() if k in shown}
+    if not kept:
+        fallback = next((b for b in (TO, CONNECTION) if b in shown), None)
+        if fallback is not None:
+            kept[fallback] = said
+    return kept

@@ -1,0 +1,427 @@
+"""The compose modal end to end: signed interactivity payloads to `/slack/events`, views
+opened and updated on the fake Slack, sends stored in a real SQLite file and handed to
+the sandbox provider, receipts posted where the form said."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bot.errors import InputError
+from bot.models import MessageStatus
+from bot.slack import ids
+from bot.slack.forms import ComposeForm, field_errors
+from bot.templating.errors import MissingVariablesError
+from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
+from tests.fakes.slack_api import HUMAN_USER, FakeSlack, Posted
+from tests.interactivity import (
+    Form,
+    block_actions_body,
+    shortcut_body,
+    view_submission_body,
+)
+
+CHANNEL = "C2147483705"  # where slash_body's command comes from
+ZONE = "America/New_York"
+CONFIG = (
+    FAST_SANDBOX
+    + """
+[connections.mail]
+provider = "sandbox"
+channel = "email"
+
+[connections.chat]
+provider = "sandbox"
+channel = "whatsapp"
+"""
+)
+MANIFEST = yaml.safe_load(
+    (Path(__file__).resolve().parent.parent / "app_manifest.yaml").read_text()
+)
+
+
+@pytest.fixture
+def running(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[RunningHerald]:
+    fake_slack.users[HUMAN_USER] = {"id": HUMAN_USER, "name": "alice", "tz": ZONE}
+    yield from run_herald(settings_for(tmp_path, fake_slack, body=CONFIG), fake_slack)
+
+
+def wait(predicate: Any, what: str, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_form(running: RunningHerald) -> Form:
+    """``/send`` alone, as a person types it: Slack gets an empty answer and the form opens."""
+    answer = running.slash("", trigger_id=running.slack.issue_trigger())
+    assert answer.status_code == 200 and answer.text == ""
+    return Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the form"))
+
+
+def act(running: RunningHerald, form: Form) -> Form:
+    """Send the last change as a block_actions and wait for the form to be redrawn."""
+    before = running.slack.view(form.view_id)["hash"]
+    answer = running.interact(block_actions_body(running.slack, form))
+    assert answer.status_code == 200
+    wait(lambda: running.slack.view(form.view_id)["hash"] != before, "the redraw")
+    return form.follow(running.slack)
+
+
+def submit(running: RunningHerald, form: Form) -> dict[str, str] | None:
+    """Press the form's submit button; the errors shown, or None when it closed."""
+    answer = running.interact(view_submission_body(running.slack, form))
+    assert answer.status_code == 200
+    return running.slack.settle_submission(form.view_id, answer.text)
+
+
+def labels(form: Form) -> list[str]:
+    return [b["label"]["text"] for b in form.view["blocks"] if b["type"] == "input"]
+
+
+def block(form: Form, block_id: str) -> dict[str, Any]:
+    return next(b for b in form.view["blocks"] if b.get("block_id") == block_id)
+
+
+def preview_of(form: Form) -> dict[str, Any]:
+    return next(b for b in form.view["blocks"] if "*Preview*" in str(b.get("text")))
+
+
+def receipts_in(fake: FakeSlack, channel: str) -> list[Posted]:
+    return [p for p in fake.receipts() if p.channel == channel]
+
+
+def in_an_hour() -> int:
+    return int((datetime.now(UTC) + timedelta(hours=1)).replace(second=0).timestamp())
+
+
+# -- opening ---------------------------------------------------------------------------
+
+
+def test_send_alone_opens_the_form_with_every_field_by_its_label(running: RunningHerald) -> None:
+    form = open_form(running)
+
+    assert labels(form) == [
+        "Connection",
+        "To",
+        "Template",
+        "Message",
+        "Send at",
+        "Repeat",
+        "Post receipt to",
+    ]
+    assert block(form, "receipt_to")["element"]["initial_conversation"] == CHANNEL
+    assert CHANNEL in form.view["private_metadata"]
+    assert form.view["submit"]["text"] == "Send now"
+    assert "America/New_York" in block(form, "send_at")["hint"]["text"]
+    [opened] = running.slack.calls_to("views.open")
+    assert opened.args["view"]["callback_id"] == ids.COMPOSE_VIEW
+
+
+def test_the_manifest_shortcut_opens_the_form_with_the_receipt_in_the_dm(
+    running: RunningHerald,
+) -> None:
+    [shortcut] = MANIFEST["features"]["shortcuts"]
+    assert shortcut["callback_id"] == ids.COMPOSE_SHORTCUT and shortcut["type"] == "global"
+
+    answer = running.interact(shortcut_body(running.slack, ids.COMPOSE_SHORTCUT))
+
+    assert answer.status_code == 200
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the form"))
+    assert "initial_conversation" not in block(form, "receipt_to")["element"]
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "Your parcel is on its way")
+    assert submit(running, form) is None
+
+    dm = "D" + HUMAN_USER[1:]  # chat.postMessage to a user id lands in their DM with Herald
+    posted = wait(lambda: receipts_in(running.slack, dm), "the receipt in the DM")
+    assert "#" in posted[0].text
+
+
+def test_an_expired_trigger_is_said_to_the_user(running: RunningHerald) -> None:
+    running.slack.trigger_ttl = 0.0  # Slack gives 3 s; this Slack gives none
+
+    running.slash("", trigger_id=running.slack.issue_trigger())
+
+    said = wait(lambda: running.slack.responses, "the private answer")
+    assert "did not let me open the form" in said[0]["text"]
+
+
+# -- adapting ----------------------------------------------------------------------------
+
+
+def test_a_template_adds_its_variables_keeps_what_was_typed_and_previews(
+    running: RunningHerald,
+) -> None:
+    form = open_form(running)
+    form.fill("To", "+31612345678")
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.choose("Template", "order_delayed")
+    form = act(running, form)
+
+    assert labels(form)[3:6] == ["name", "order", "new_date"]
+    assert block(form, "var:name")["element"]["placeholder"]["text"] == "e.g. Jane"
+    assert form.values()["to"]["compose_to"]["value"] == "+31612345678"  # kept
+    preview = next(
+        b for b in form.view["blocks"] if "*Preview*" in b.get("text", {}).get("text", "")
+    )
+    assert "Jane" in preview["text"]["text"]  # the sample, until a name is typed
+    assert any("SMS: GSM-7" in str(b) for b in form.view["blocks"])
+
+    form.fill("name", "Ana")
+    form = act(running, form)
+
+    preview = next(
+        b for b in form.view["blocks"] if "*Preview*" in b.get("text", {}).get("text", "")
+    )
+    assert "Ana" in preview["text"]["text"] and "Jane" not in preview["text"]["text"]
+
+
+def test_the_connections_channel_decides_the_extra_fields(running: RunningHerald) -> None:
+    form = open_form(running)
+    form.choose("Connection", "mail")
+    form = act(running, form)
+    assert "Subject" in labels(form) and "Media URL" in labels(form)
+
+    form.choose("Connection", "chat")
+    form = act(running, form)
+    assert "Subject" not in labels(form) and "Media URL" in labels(form)
+    assert any("24 hours" in str(b) for b in form.view["blocks"] if b["type"] == "context")
+
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    assert "Subject" not in labels(form) and "Media URL" not in labels(form)
+
+
+def test_to_counts_recipients_and_names_the_invalid_ones(running: RunningHerald) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678, +4915112345678, 12ab")
+    form = act(running, form)
+
+    hint = block(form, "to")["hint"]["text"]
+    assert hint.startswith("2 recipients for SMS") and "1 invalid: 12ab" in hint
+
+
+# -- submitting --------------------------------------------------------------------------
+
+
+def test_a_filled_template_is_sent_and_its_receipt_appears_in_the_channel(
+    running: RunningHerald,
+) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.choose("Template", "order_delayed")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("name", "Ana").fill("order", "A-7")
+    form.fill("new_date", "Friday")
+    assert submit(running, form) == {
+        "var:new_date": "Template 'order_delayed' (templates/order_delayed.j2, line 18): The "
+        "date filter cannot read 'Friday' as a date; use ISO 8601, like 2026-12-01 or "
+        "2026-12-01T09:30+01:00."
+    }
+    form.fill("new_date", "2026-12-04")
+
+    assert submit(running, form) is None
+
+    [message] = wait(lambda: running.herald.recent_messages(HUMAN_USER, 5), "the message")
+    assert message.recipient == "+31612345678" and "Ana" in (message.text or "")
+    wait(
+        lambda: running.herald.message(message.id).status is MessageStatus.DELIVERED,
+        "delivery",
+    )
+    posted = wait(lambda: receipts_in(running.slack, CHANNEL), "the receipt")
+    assert f"#{message.id}" in posted[0].text
+
+
+@pytest.mark.parametrize(
+    ("fill", "block_id", "said"),
+    [
+        ({"To": "+3161234", "Message": "Hi"}, "to", "phone number"),
+        ({"To": "+31612345678"}, "message", "Write the message"),
+        ({"To": "+31612345678", "Message": "Hi", "Send at": -3600}, "send_at", "still ahead"),
+    ],
+)
+def test_each_mistake_is_shown_on_its_field_and_nothing_is_stored(
+    running: RunningHerald, fill: dict[str, Any], block_id: str, said: str
+) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    for label, value in fill.items():
+        form.fill(label, int(time.time()) + value if label == "Send at" else value)
+
+    errors = submit(running, form)
+
+    assert errors is not None and list(errors) == [block_id], errors
+    assert said in errors[block_id]
+    assert running.herald.recent_messages(HUMAN_USER, 5) == []
+
+
+def test_every_field_with_a_mistake_is_shown_at_once(running: RunningHerald) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678, 12ab")
+
+    errors = submit(running, form)
+
+    assert errors is not None and set(errors) == {"to", "message"}
+    assert "12ab" in errors["to"] and "message" in errors["message"]
+
+
+def test_a_missing_variable_lands_on_its_field_and_unknown_fields_fall_back() -> None:
+    error = MissingVariablesError.naming("order_delayed", ["order"], {"order": "A-1"})
+    shown = {"to", "template", "var:name", "var:order"}
+
+    assert field_errors(error, shown, ComposeForm()) == {
+        "var:order": "The template needs this: fill it in."
+    }
+    # a field the view does not show (a subject on SMS) still reaches the person, on To
+    subject = InputError("E-mail needs a subject.", code="subject_missing", fields=("subject",))
+    assert field_errors(subject, shown, ComposeForm()) == {"to": "E-mail needs a subject."}
+
+
+def test_a_template_and_a_message_both_are_refused_on_both(running: RunningHerald) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.choose("Template", "team_announcement")
+    form = act(running, form)
+    for variable in [b["block_id"] for b in form.view["blocks"]]:
+        if variable.startswith("var:"):
+            form.fill(variable, "x")
+    form.fill("To", "+31612345678").fill("Message", "Hello")
+
+    errors = submit(running, form)
+
+    assert errors is not None and {"template", "message"} <= set(errors)
+
+
+def test_repeat_without_a_time_asks_for_the_first_time(running: RunningHerald) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "Standup!").choose("Repeat", "daily")
+
+    errors = submit(running, form)
+
+    assert errors is not None and "first one goes out" in errors["send_at"]
+
+
+def test_repeat_creates_a_recurring_schedule_in_the_senders_zone(running: RunningHerald) -> None:
+    first = in_an_hour()
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "Standup!").fill("Send at", first)
+    form.choose("Repeat", "weekdays")
+
+    assert submit(running, form) is None
+
+    [schedule] = running.herald.agenda(HUMAN_USER).schedules
+    local = datetime.fromtimestamp(first, ZoneInfo(ZONE))
+    assert schedule.rule == f"weekdays {local:%H:%M}"
+    assert schedule.timezone == ZONE
+
+
+def test_a_time_schedules_the_send_and_the_receipt_says_scheduled(
+    running: RunningHerald,
+) -> None:
+    due = in_an_hour()
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "See you soon").fill("Send at", due)
+
+    assert submit(running, form) is None
+
+    [waiting] = running.herald.agenda(HUMAN_USER).sends
+    assert int(waiting.due_at.timestamp()) == due
+    posted = wait(lambda: receipts_in(running.slack, CHANNEL), "the receipt")
+    assert "scheduled" in posted[0].text
+
+
+# -- editing -----------------------------------------------------------------------------
+
+
+def schedule_by_command(running: RunningHerald, text: str = "Running late") -> Posted:
+    answer = running.slash(f"sandbox +31612345678 {text} --at in 2h")
+    assert answer.status_code == 200
+    return wait(lambda: receipts_in(running.slack, CHANNEL), "the scheduled receipt")[0]
+
+
+def click_edit(running: RunningHerald, posted: Posted) -> Form:
+    receipt = Form.for_message(running.slack.messages[(posted.channel, posted.ts)])
+    answer = running.interact(block_actions_body(running.slack, receipt, receipt.action("Edit")))
+    assert answer.status_code == 200
+    return Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the edit form"))
+
+
+def test_edit_from_a_receipt_opens_the_form_prefilled(running: RunningHerald) -> None:
+    posted = schedule_by_command(running)
+    [waiting] = running.herald.agenda(HUMAN_USER).sends
+
+    form = click_edit(running, posted)
+
+    values = form.values()
+    assert values["to"]["compose_to"]["value"] == "+31612345678"
+    assert values["message"]["compose_message"]["value"] == "Running late"
+    assert values["send_at"]["compose_send_at"]["selected_date_time"] == int(
+        waiting.due_at.timestamp()
+    )
+    assert values["receipt_to"]["compose_receipt_to"]["selected_conversation"] == CHANNEL
+    assert form.view["title"]["text"].startswith("Edit #")
+    assert form.view["submit"]["text"] == "Save"
+
+
+def test_saving_a_new_time_reschedules_the_same_message(running: RunningHerald) -> None:
+    posted = schedule_by_command(running)
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    form = click_edit(running, posted)
+    later = int(before.due_at.timestamp()) + 3600
+
+    assert submit(running, form.fill("Send at", later)) is None
+
+    [after] = running.herald.agenda(HUMAN_USER).sends
+    assert after.send.id == before.send.id and int(after.due_at.timestamp()) == later
+
+
+def test_saving_new_text_replaces_the_message_and_cancels_the_old(running: RunningHerald) -> None:
+    posted = schedule_by_command(running)
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    form = click_edit(running, posted)
+
+    assert submit(running, form.fill("Message", "Running very late")) is None
+
+    [after] = running.herald.agenda(HUMAN_USER).sends
+    assert after.send.id != before.send.id
+    assert after.messages[0].text == "Running very late"
+    assert running.herald.message(before.messages[0].id).status is MessageStatus.CANCELLED
+
+
+def test_saving_an_edit_of_what_went_out_meanwhile_says_so(running: RunningHerald) -> None:
+    posted = schedule_by_command(running)
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    form = click_edit(running, posted)
+    assert running.slash(f"cancel {before.messages[0].id}").status_code == 200
+    wait(lambda: not running.herald.agenda(HUMAN_USER).sends, "the cancel")
+
+    errors = submit(running, form.fill("Message", "Changed"))
+
+    assert errors is not None and "send_at" in errors
