@@ -85,7 +85,8 @@ def _outbox(running: RunningHerald) -> list[Any]:
 def _button(receipt: Posted) -> dict[str, Any]:
     actions = [b for b in receipt.blocks if b["type"] == "actions"]
     assert len(actions) == 1, receipt.blocks
-    (button,) = actions[0]["elements"]
+    edit, button = actions[0]["elements"]
+    assert edit["action_id"] == ids.EDIT_ACTION and edit["value"] == button["value"]
     return {**button, "block_id": actions[0]["block_id"]}
 
 
