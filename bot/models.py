@@ -155,6 +155,10 @@ class Send:
     rule: str | None = None  # unused: a recurring send is a `Schedule`, its occurrences sends
     schedule_id: str | None = None  # the `Schedule` this send is an occurrence of
     timezone: str | None = None  # the zone its time was read in (an IANA name)
+    # the recipients as the person gave them: each typed one normalized, ``@NAME`` for a
+    # list of the lists directory, a list read from a file by its label (None: stored
+    # before Herald kept them)
+    recipients: tuple[str, ...] | None = None
 
 
 class ScheduleState(StrEnum):

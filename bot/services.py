@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import httpx
 
@@ -34,6 +35,7 @@ from bot.models import (
     normalize_message_id,
     shown_id,
 )
+from bot.scheduling.edits import Draft, Editor, Replaced
 from bot.scheduling.planner import (
     RELEASE_BATCH,
     Agenda,
@@ -64,6 +66,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 RECOVER_EVERY = 15.0  # seconds; with STALE_AFTER, a dead process's work moves within a minute
+WATCH_PENDING = 10_000  # senders with a change not yet told to the watchers, at most
 SWEEP_EVERY = 5.0  # seconds: due messages are released at the latest this long after their time,
 # should their timer be missing (it never should); the timer wakes the sweep on time
 INTERRUPTED_REASON = (
@@ -101,6 +104,82 @@ class SendReport:
         return {status: counted[status] for status in MessageStatus if counted[status]}
 
 
+@dataclass(frozen=True)
+class SendSummary:
+    """A send as a list of recent sends shows it: its counts per status (in the order a
+    message moves through them), how many messages it has, and its first message."""
+
+    send: Send
+    counts: dict[MessageStatus, int]
+    total: int
+    first: Message | None
+
+
+class Watchers:
+    """Who wants to hear that a sender's sends, messages or schedules changed
+    (`Herald.watch`): best effort and in memory. A listener is called with the sender's
+    id on the event loop soon after the change, once per sender however many changes
+    came in that turn of the loop; it must be cheap, and what it raises is logged, never
+    raised into Herald. At most `WATCH_PENDING` senders wait; beyond, changes are
+    dropped (what listens rebuilds from the rows anyway)."""
+
+    def __init__(self, limit: int = WATCH_PENDING) -> None:
+        self.limit = limit
+        self._listeners: list[Callable[[str], None]] = []
+        self._pending: dict[str, None] = {}
+        self._flushing = False
+
+    def add(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener`` from now on; returns what stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def changed(self, sender: str) -> None:
+        if not self._listeners:
+            return
+        if sender not in self._pending and len(self._pending) >= self.limit:
+            log.debug("too many changes waiting for the watchers; dropped one of %s", sender)
+            return
+        self._pending[sender] = None
+        if self._flushing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): tell them now
+            self._flush()
+            return
+        self._flushing = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flushing = False
+        senders = list(self._pending)
+        self._pending.clear()
+        for sender in senders:
+            for listener in list(self._listeners):
+                try:
+                    listener(sender)
+                except Exception:
+                    log.exception("a watcher of %s's changes failed", sender)
+
+
+class _Watched:
+    """The announcer as the core uses it: every change shown is also told to the
+    watchers, with its sender. Every status change the core announces goes through
+    here (the send pipeline, receipts, the planner's changes)."""
+
+    def __init__(self, announcer: Callable[[], Announcer], watchers: Watchers) -> None:
+        self._announcer = announcer
+        self._watchers = watchers
+
+    async def message_changed(self, message: Message) -> None:
+        self._watchers.changed(message.sender)
+        await self._announcer().message_changed(message)
+
+    def unannounced(self) -> list[Message]:
+        return self._announcer().unannounced()
+
+
 class Herald:
     """The service layer. Create, `start`, use, `stop`."""
 
@@ -121,18 +200,21 @@ class Herald:
         self.transport = transport
         self.templates = TemplateLibrary(settings.templates_dir)
         self.background = Background()
+        self.watchers = Watchers()
+        self._told: Announcer = _Watched(lambda: self.announcer, self.watchers)
         self.store: Store | None = None
         self.timer: Timer | None = None  # runs in `herald serve` only
         self.providers: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
         self._delivery: Delivery | None = None
         self.receipts = ReceiptRouter(
-            settings, self.providers, lambda: self.db, lambda: self.announcer, self.background
+            settings, self.providers, lambda: self.db, lambda: self._told, self.background
         )
         self.heartbeat = Heartbeat(settings.db_path)
         self.planner = Planner(
             settings, self.templates, lambda: self.db, owner=self.heartbeat.token
         )
+        self.editor = Editor(self.planner)
         self.recover_every = RECOVER_EVERY
         self.sweep_every = SWEEP_EVERY
         self.poll_schedule = PollSchedule()  # tests shorten it before `start`
@@ -170,7 +252,7 @@ class Herald:
             self.store,
             self.providers,
             self.settings.connections,
-            lambda: self.announcer,
+            lambda: self._told,
             RetryPolicy(
                 attempts=delivery.retry_attempts,
                 backoff=delivery.retry_backoff,
@@ -264,7 +346,7 @@ class Herald:
             raise ValueError("a request with a time or a rule goes to Herald.schedule")
         messages = build_messages(request, self.settings, self.templates)
         _send, stored = await self.db.add_send(
-            send_record(request, messages[0]),
+            send_record(request, messages),
             messages,
             actor=request.sender,
             action="send",
@@ -281,11 +363,16 @@ class Herald:
         The scheduled messages' receipts are shown (``scheduled``, with their time)."""
         scheduled = await self.planner.schedule(request, lock_wait=lock_wait)
         self._timers_changed()
+        self._show_scheduled(scheduled)
+        return scheduled
+
+    def _show_scheduled(self, scheduled: Scheduled) -> None:
         if scheduled.messages:
             self.background.spawn(
                 self._announce_each(scheduled.messages), name="announce-scheduled", defer=True
             )
-        return scheduled
+        if scheduled.schedule is not None:  # no message to announce: tell the watchers
+            self.watchers.changed(scheduled.schedule.sender)
 
     async def cancel(
         self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
@@ -293,9 +380,14 @@ class Herald:
         """Stop what has not gone out of a message, a send or a schedule (by its id)."""
         cancelled = await self.planner.cancel(some_id, actor=actor, lock_wait=lock_wait)
         self._timers_changed()
+        self._show_cancelled(cancelled)
+        return cancelled
+
+    def _show_cancelled(self, cancelled: Cancelled) -> None:
         if cancelled.messages:
             self.background.spawn(self._announce_each(cancelled.messages), name="announce-cancel")
-        return cancelled
+        if cancelled.schedule is not None:
+            self.watchers.changed(cancelled.schedule.sender)
 
     async def reschedule(
         self,
@@ -312,13 +404,88 @@ class Herald:
             some_id, when, actor=actor, timezone=timezone, lock_wait=lock_wait
         )
         self._timers_changed()
+        self._show_moved(moved)
+        return moved
+
+    def _show_moved(self, moved: Rescheduled) -> None:
         if moved.messages:
             self.background.spawn(self._announce_each(moved.messages), name="announce-moved")
-        return moved
+        if moved.schedule is not None:
+            self.watchers.changed(moved.schedule.sender)
 
     def agenda(self, sender: str | None = None) -> Agenda:
         """What waits to go out: ``sender``'s, or everyone's (None)."""
         return self.planner.agenda(sender)
+
+    # -- editing what waits -------------------------------------------------------
+
+    def draft(self, some_id: str) -> Draft:
+        """What an Edit form is prefilled with for a waiting message, send or schedule;
+        raises `MessageNotFoundError`, or `InputError` when nothing of it waits any more."""
+        return self.editor.draft(some_id)
+
+    async def replace(
+        self,
+        some_id: str,
+        request: SendRequest,
+        *,
+        actor: str,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
+    ) -> Replaced:
+        """Store the edited ``request`` (scheduled or recurring) in place of the waiting
+        message, send or schedule ``some_id``, in one transaction: the old is cancelled
+        ("replaced by #NEW") and the new stored, or neither. Raises `InputError` (nothing
+        stored, nothing cancelled) for a request that cannot go or an old that is not
+        waiting any more, `MessageNotFoundError`, and `RepeatedRequestError` for a
+        request key seen before. Both receipts are shown: the old ``cancelled``, the new
+        ``scheduled``."""
+        replaced = await self.editor.replace(some_id, request, actor=actor, lock_wait=lock_wait)
+        self._timers_changed()
+        self._show_cancelled(replaced.old)
+        self._show_scheduled(replaced.new)
+        return replaced
+
+    @overload
+    async def send_now(self, request: SendRequest, /) -> list[Message]: ...
+
+    @overload
+    async def send_now(
+        self, some_id: str, /, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
+    ) -> Rescheduled: ...
+
+    async def send_now(
+        self,
+        what: SendRequest | str,
+        /,
+        *,
+        actor: str | None = None,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
+    ) -> list[Message] | Rescheduled:
+        """Send now: a request (stored and handed over; returns its messages as they are
+        afterwards), or what waits under an id (by ``actor``): a scheduled message or
+        send goes out now, released by the sweep like anything due, its receipt edited;
+        of a schedule, its next occurrence goes out now and the one after follows the rule
+        from the time this one had. Raises `MessageNotFoundError`, or `InputError` when
+        nothing of it waits."""
+        if isinstance(what, SendRequest):
+            return await self.dispatch(await self.submit(what))
+        if actor is None:
+            raise TypeError("send_now(ID) needs actor=: who sent it now")
+        moved = await self.editor.send_now(what, actor=actor, lock_wait=lock_wait)
+        self._timers_changed()
+        self._due.set()  # this server's sweep releases it at once
+        self._show_moved(moved)
+        return moved
+
+    # -- watching -------------------------------------------------------------------
+
+    def watch(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener`` with a sender's id (a Slack user id, ``cli:<login>``) soon
+        after any of their sends, messages or schedules changed: scheduled, cancelled,
+        moved, replaced, sent now, or a status change from delivery. Best effort, in
+        memory: once per sender per turn of the event loop, on the loop; it must be cheap
+        and its errors are logged, not raised. Returns what stops the calls."""
+        return self.watchers.add(listener)
 
     def _timers_changed(self) -> None:
         if self.timer is not None:
@@ -329,6 +496,10 @@ class Herald:
         schedules: show their messages as they are now (a receipt still says
         ``scheduled``, at the old time, with its Cancel button)."""
         messages = [m for some_id in ids for m in self.db.messages_of(some_id)]
+        for some_id in ids:
+            schedule = self.db.schedule(some_id)
+            if schedule is not None:
+                self.watchers.changed(schedule.sender)
         changeable = (MessageStatus.SCHEDULED, MessageStatus.CANCELLED)
         shown = [m for m in messages if m.announce_to and m.status in changeable]
         if shown:
@@ -391,7 +562,7 @@ class Herald:
                 source="herald",
                 reason=connection_gone(message.connection),
             )
-            await self.announcer.message_changed(failed)
+            await self._told.message_changed(failed)
         going = [await self._with_sender_email(m) for m in messages if m not in stranded]
         done = {m.id: m for m in await self.delivery.deliver(going)} if going else {}
         return [done.get(m.id) or self.db.get(m.id) or m for m in messages]
@@ -406,9 +577,6 @@ class Herald:
             if email:
                 return await self.db.update(message.id, sender_email=email)
         return message
-
-    async def send_now(self, request: SendRequest) -> list[Message]:
-        return await self.dispatch(await self.submit(request))
 
     async def _recover(self, *, starting: bool = False) -> None:
         """Take over what a dead process left unfinished, without ever sending twice.
@@ -474,7 +642,7 @@ class Herald:
     async def _announce_each(self, messages: Sequence[Message]) -> None:
         # one at a time: a restart after a long outage must not burst past Slack's limits
         for message in messages:
-            await self.announcer.message_changed(message)
+            await self._told.message_changed(message)
 
     # -- templates --------------------------------------------------------------
 
@@ -525,6 +693,17 @@ class Herald:
     def recent_messages(self, sender: str, limit: int) -> list[Message]:
         """``sender``'s latest messages, newest first."""
         return self.db.recent(sender=sender, limit=limit)
+
+    def recent_sends(self, sender: str, limit: int) -> list[SendSummary]:
+        """``sender``'s latest sends (one-off, scheduled and schedules' occurrences),
+        newest first, each with its counts per status: one grouped count for all of them."""
+        sends = self.db.recent_sends(sender, limit)
+        tallies = self.db.send_tallies([send.id for send in sends])
+        summaries = []
+        for send in sends:
+            counts, first = tallies.get(send.id, ({}, None))
+            summaries.append(SendSummary(send, counts, sum(counts.values()), first))
+        return summaries
 
     def request_seen(self, key: str) -> bool:
         """Whether the request ``key`` (a Slack event id, a signature) was acted on."""

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.settings import Settings
-from bot.errors import InputError, MessageNotFoundError, RepeatedRequestError
+from bot.errors import Code, Field, InputError, MessageNotFoundError, RepeatedRequestError
 from bot.models import (
     Message,
     MessageStatus,
@@ -39,6 +39,7 @@ from bot.sending.requests import (
 )
 from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
+from bot.storage.tables import Tables
 from bot.templating.library import TemplateLibrary
 from providers import Channel
 
@@ -69,6 +70,40 @@ class Scheduled:
             return self.messages[0].id
         assert self.send is not None
         return self.send.id
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request checked and built to go out later (`Planner.plan`), not stored yet: a
+    send and its messages, or a recurring schedule. `store` stores it in a transaction."""
+
+    due_at: datetime
+    zone: ZoneInfo
+    actor: str
+    request_key: str | None = None
+    send: Send | None = None
+    messages: list[Message] = field(default_factory=list)  # the send's, all ``scheduled``
+    schedule: Schedule | None = None
+
+    def store(self, tx: Transaction) -> Scheduled:
+        """Store it in ``tx`` and note its timer; a request key stored before raises
+        `RepeatedRequestError` (the transaction then stores nothing)."""
+        if self.schedule is not None:
+            if self.request_key is not None and not tx.claim_request(self.request_key):
+                raise RepeatedRequestError("this request was handled already")
+            stored = tx.add_schedule(self.schedule)
+            tx.record_schedule_audit(self.actor, "schedule", stored)
+            return Scheduled(due_at=self.due_at, zone=self.zone, schedule=stored)
+        assert self.send is not None
+        send, messages = tx.add_send(
+            self.send,
+            self.messages,
+            actor=self.actor,
+            action="schedule",
+            request_key=self.request_key,
+        )
+        tx.note_timer(send.id)
+        return Scheduled(due_at=self.due_at, zone=self.zone, send=send, messages=messages)
 
 
 @dataclass(frozen=True)
@@ -158,6 +193,12 @@ class Planner:
     async def schedule(self, request: SendRequest, *, lock_wait: float) -> Scheduled:
         """Validate and store ``request`` to go out later (``at``) or again and again
         (``every``); raises `InputError` (storing nothing) if it cannot."""
+        plan = await self.plan(request)
+        return await self.store.write(plan.store, lock_wait=lock_wait)
+
+    async def plan(self, request: SendRequest) -> Plan:
+        """Check ``request`` (to go out at ``at``, or by its rule ``every``) and build what
+        it stores, storing nothing; raises `InputError` if it cannot go."""
         zone = self.zone_of(request)
         now = self.clock()
         horizon = self.settings.scheduling.horizon
@@ -168,14 +209,18 @@ class Planner:
                     code="until_without_every",
                     fields=("until", "every"),
                 )
-            assert request.at is not None
-            due = _to_ms(parse_when(request.at, now=now, zone=zone))
+            if request.at is None:
+                raise ValueError("a request with neither a time nor a rule goes out now")
+            due = to_ms(parse_when(request.at, now=now, zone=zone))
             check_window(due, now=now, horizon=horizon, zone=zone)
-            return await self._schedule_once(request, due, zone, lock_wait)
+            built = await build_messages_off_loop(request, self.settings, self.templates)
+            messages = [replace(m, status=MessageStatus.SCHEDULED, due_at=due) for m in built]
+            send = send_record(request, messages, due_at=due, timezone=zone.key)
+            return Plan(due, zone, request.sender, request.request_key, send, messages)
         rule = parse_rule(request.every)
         start = now
         if request.at is not None:
-            start = _to_ms(parse_when(request.at, now=now, zone=zone))
+            start = to_ms(parse_when(request.at, now=now, zone=zone))
             check_window(start, now=now, horizon=horizon, zone=zone)
         until = parse_until(request.until, now=now, zone=zone) if request.until else None
         first = rule.next_after(start - timedelta(milliseconds=1), zone)
@@ -207,7 +252,7 @@ class Planner:
             state=ScheduleState.ACTIVE,
             created_at=now,
             updated_at=now,
-            next_due=_to_ms(first),
+            next_due=to_ms(first),
             until=until,
             text=None if request.template else messages[0].text,
             template=request.template,
@@ -216,37 +261,7 @@ class Planner:
             media_urls=tuple(request.media_urls),
             announce_to=request.announce_to,
         )
-
-        def store(tx: Transaction) -> Schedule:
-            if request.request_key is not None and not tx.claim_request(request.request_key):
-                raise RepeatedRequestError("this request was handled already")
-            stored = tx.add_schedule(created)
-            tx.record_schedule_audit(request.sender, "schedule", stored)
-            return stored
-
-        stored = await self.store.write(store, lock_wait=lock_wait)
-        return Scheduled(due_at=first, zone=zone, schedule=stored)
-
-    async def _schedule_once(
-        self, request: SendRequest, due: datetime, zone: ZoneInfo, lock_wait: float
-    ) -> Scheduled:
-        built = await build_messages_off_loop(request, self.settings, self.templates)
-        messages = [replace(m, status=MessageStatus.SCHEDULED, due_at=due) for m in built]
-        send = send_record(request, messages[0], due_at=due, timezone=zone.key)
-
-        def store(tx: Transaction) -> tuple[Send, list[Message]]:
-            stored_send, stored = tx.add_send(
-                send,
-                messages,
-                actor=request.sender,
-                action="schedule",
-                request_key=request.request_key,
-            )
-            tx.note_timer(stored_send.id)
-            return stored_send, stored
-
-        stored_send, stored = await self.store.write(store, lock_wait=lock_wait)
-        return Scheduled(due_at=due, zone=zone, send=stored_send, messages=stored)
+        return Plan(first, zone, request.sender, request.request_key, schedule=created)
 
     # -- cancelling and moving ------------------------------------------------------
 
@@ -257,40 +272,7 @@ class Planner:
         or a schedule's further occurrences. Raises `MessageNotFoundError`, or
         `InputError` when nothing of it can be stopped any more."""
         key = normalize_message_id(some_id)
-
-        def cancel(tx: Transaction) -> Cancelled:
-            schedule = tx.schedule(key)
-            if schedule is not None:
-                if schedule.state is not ScheduleState.ACTIVE:
-                    raise InputError(
-                        f"Schedule #{key} {_state_words(schedule.state)} already: nothing more "
-                        "goes out.",
-                        code="not_cancellable",
-                        target=key,
-                    )
-                stopped = tx.update_schedule(key, state=ScheduleState.CANCELLED, next_due=None)
-                tx.record_schedule_audit(actor, "cancel", stopped)
-                return Cancelled(key, schedule=stopped)
-            message = tx.get(key)
-            targets = [message] if message is not None else tx.messages_of(key)
-            if not targets:
-                raise _not_found(key)
-            stoppable = [m for m in targets if m.status in CANCELLABLE]
-            if not stoppable:
-                raise InputError(_past_cancelling(key, targets), code="not_cancellable", target=key)
-            done = []
-            for m in stoppable:
-                # a queued message may be on its way: only one still queued is stopped
-                current = tx.get(m.id)
-                if current is None or current.status not in CANCELLABLE:
-                    continue
-                done.append(tx.set_status(m.id, MessageStatus.CANCELLED, source="herald"))
-                tx.audit(actor, "cancel", current, {})
-                if current.send_id:
-                    tx.note_timer(current.send_id)
-            return Cancelled(key, messages=done, already_gone=len(targets) - len(done))
-
-        return await self.store.write(cancel, lock_wait=lock_wait)
+        return await self.store.write(lambda tx: stop(tx, key, actor), lock_wait=lock_wait)
 
     async def reschedule(
         self,
@@ -306,7 +288,7 @@ class Planner:
         key = normalize_message_id(some_id)
         zone = ZoneInfo(timezone) if timezone else self.settings.scheduling.zone()
         now = self.clock()
-        due = _to_ms(parse_when(when, now=now, zone=zone))
+        due = to_ms(parse_when(when, now=now, zone=zone))
         check_window(due, now=now, horizon=self.settings.scheduling.horizon, zone=zone)
 
         def move(tx: Transaction) -> Rescheduled:
@@ -314,7 +296,7 @@ class Planner:
             if schedule is not None:
                 if schedule.state is not ScheduleState.ACTIVE:
                     raise InputError(
-                        f"Schedule #{key} {_state_words(schedule.state)}: nothing is left to move.",
+                        f"Schedule #{key} {state_words(schedule.state)}: nothing is left to move.",
                         code="not_reschedulable",
                         target=key,
                     )
@@ -328,27 +310,8 @@ class Planner:
                 moved = tx.update_schedule(key, next_due=due)
                 tx.record_schedule_audit(actor, "reschedule", moved)
                 return Rescheduled(due, zone, schedule=moved)
-            message = tx.get(key)
-            send_id = message.send_id if message is not None else key
-            waiting = [
-                m for m in tx.messages_of(send_id or "") if m.status is MessageStatus.SCHEDULED
-            ]
-            if message is None and not waiting and tx.send(key) is None:
-                raise _not_found(key)
-            if message is not None and message.status is not MessageStatus.SCHEDULED:
-                raise InputError(
-                    f"#{key} is {message.status.value}, not waiting for its time: only a "
-                    "scheduled message can be moved.",
-                    code="not_reschedulable",
-                    target=key,
-                )
-            if not waiting:
-                raise InputError(
-                    f"Nothing of #{key} is waiting for its time any more.",
-                    code="not_reschedulable",
-                    target=key,
-                )
-            if message is not None and len(tx.messages_of(send_id or "")) > 1:
+            message, send_id, waiting, of_send = waiting_of(tx, key, "moved")
+            if message is not None and len(of_send) > 1:
                 raise InputError(
                     f"#{key} is one of the messages of send #{send_id}, which go out together: "
                     f"move them all with #{send_id}, or cancel #{key} alone.",
@@ -360,7 +323,6 @@ class Planner:
             for m in waiting:
                 updated.append(tx.update(m.id, due_at=due))
                 tx.audit(actor, "reschedule", m, {"due_at": due.isoformat()})
-            assert send_id is not None
             tx.set_send_due(send_id, due)
             return Rescheduled(due, zone, messages=updated)
 
@@ -463,14 +425,14 @@ class Planner:
         due = schedule.next_due
         zone = ZoneInfo(schedule.timezone)
         rule = parse_rule(schedule.rule)
-        following = _following(rule, due, now, zone, schedule.until)
+        following = following_time(rule, due, now, zone, schedule.until)
         timing = self.timing(due, now)
         problem = timing.missed
         try:
             if schedule.connection not in self.settings.connections:
                 raise InputError(connection_gone(schedule.connection), code="unknown_connection")
             built = await build_messages_off_loop(
-                _request_of(schedule), self.settings, self.templates
+                request_of(schedule), self.settings, self.templates
             )
         except InputError as exc:
             problem = problem or (
@@ -490,22 +452,7 @@ class Planner:
             )
             for m in built
         ]
-        send = Send(
-            id=new_message_id(),
-            sender=schedule.sender,
-            origin=schedule.origin,
-            connection=schedule.connection,
-            created_at=now,
-            text=schedule.text,
-            template=schedule.template,
-            variables=dict(schedule.variables),
-            subject=schedule.subject,
-            media_urls=schedule.media_urls,
-            announce_to=schedule.announce_to,
-            due_at=due,
-            schedule_id=schedule.id,
-            timezone=schedule.timezone,
-        )
+        send = occurrence_of(schedule, due, now)
 
         def store(tx: Transaction) -> Released:
             current = tx.schedule(schedule.id)
@@ -529,7 +476,81 @@ class Planner:
         return await self.store.write(store)
 
 
-def _following(
+def waiting_of(
+    tx: Tables, key: str, verb: str, code: Code = "not_reschedulable"
+) -> tuple[Message | None, str, list[Message], list[Message]]:
+    """What of ``key`` (a message, or a send) waits for its time: the message
+    (None for a send), its send's id, the send's waiting messages and all the send's
+    messages; raises `MessageNotFoundError`, or `InputError` (``code``) when nothing of it
+    waits, so nothing can be ``verb`` (moved, edited, sent now)."""
+    message = tx.get(key)
+    send_id = (message.send_id if message is not None else key) or ""
+    of_send = tx.messages_of(send_id)
+    waiting = [m for m in of_send if m.status is MessageStatus.SCHEDULED]
+    if message is None and not of_send:
+        raise not_found(key)
+    if message is not None and message.status is not MessageStatus.SCHEDULED:
+        raise InputError(
+            f"#{key} is {message.status.value}, not waiting for its time: only a "
+            f"scheduled message can be {verb}.",
+            code=code,
+            target=key,
+        )
+    if not waiting:
+        raise InputError(
+            f"Nothing of #{key} is waiting for its time any more.", code=code, target=key
+        )
+    return message, send_id, waiting, of_send
+
+
+def stop(
+    tx: Transaction,
+    key: str,
+    actor: str,
+    *,
+    action: str = "cancel",
+    reason: str | None = None,
+    stoppable: frozenset[MessageStatus] = CANCELLABLE,
+    verb: str = "cancelled",
+    fields: tuple[Field, ...] = (),
+) -> Cancelled:
+    """In ``tx``, stop what of ``key`` (a message, a send, a schedule) has not gone out —
+    its messages in ``stoppable``, or the schedule's further occurrences — noting
+    ``reason`` in their history; raises `MessageNotFoundError`, or `InputError` (saying
+    it cannot be ``verb``, about ``fields``) when nothing of it can be stopped any more."""
+    schedule = tx.schedule(key)
+    if schedule is not None:
+        if schedule.state is not ScheduleState.ACTIVE:
+            raise InputError(
+                f"Schedule #{key} {state_words(schedule.state)} already: nothing more goes out.",
+                code="not_cancellable",
+                fields=fields,
+                target=key,
+            )
+        stopped = tx.update_schedule(key, state=ScheduleState.CANCELLED, next_due=None)
+        tx.record_schedule_audit(actor, action, stopped, note=reason)
+        return Cancelled(key, schedule=stopped)
+    message = tx.get(key)
+    targets = [message] if message is not None else tx.messages_of(key)
+    if not targets:
+        raise not_found(key)
+    # a queued message may be on its way: only one still in `stoppable` is stopped
+    done = []
+    for m in targets:
+        if m.status not in stoppable:
+            continue
+        done.append(tx.set_status(m.id, MessageStatus.CANCELLED, source="herald", reason=reason))
+        tx.audit(actor, action, m, {"reason": reason} if reason else {})
+        if m.send_id:
+            tx.note_timer(m.send_id)
+    if not done:
+        raise InputError(
+            _past_cancelling(key, targets, verb), code="not_cancellable", fields=fields, target=key
+        )
+    return Cancelled(key, messages=done, already_gone=len(targets) - len(done))
+
+
+def following_time(
     rule: Rule, due: datetime, now: datetime, zone: ZoneInfo, until: datetime | None
 ) -> datetime | None:
     """The occurrence after ``due`` that is still ahead of ``now`` (occurrences missed
@@ -538,7 +559,7 @@ def _following(
     following = rule.next_after(max(due, now), zone)
     if following is None or (until is not None and following > until):
         return None
-    return _to_ms(following)
+    return to_ms(following)
 
 
 def missed_reason(due: datetime, late: timedelta, grace: timedelta) -> str:
@@ -563,7 +584,28 @@ def connection_gone(name: str) -> str:
     )
 
 
-def _request_of(schedule: Schedule) -> SendRequest:
+def occurrence_of(schedule: Schedule, due: datetime, now: datetime) -> Send:
+    """The `Send` of ``schedule``'s occurrence due at ``due``, created ``now``."""
+    return Send(
+        id=new_message_id(),
+        sender=schedule.sender,
+        origin=schedule.origin,
+        connection=schedule.connection,
+        created_at=now,
+        text=schedule.text,
+        template=schedule.template,
+        variables=dict(schedule.variables),
+        subject=schedule.subject,
+        media_urls=schedule.media_urls,
+        announce_to=schedule.announce_to,
+        due_at=due,
+        schedule_id=schedule.id,
+        timezone=schedule.timezone,
+        recipients=schedule.recipients,
+    )
+
+
+def request_of(schedule: Schedule) -> SendRequest:
     return SendRequest(
         connection=schedule.connection,
         recipients=list(schedule.recipients),
@@ -597,27 +639,25 @@ def _unwritten(schedule: Schedule, recipient: str, now: datetime, channel: Chann
     )
 
 
-def _to_ms(when: datetime) -> datetime:
+def to_ms(when: datetime) -> datetime:
     """``when`` to the millisecond, as stored: the timer and the row agree to the digit."""
     return when.replace(microsecond=when.microsecond // 1000 * 1000)
 
 
-def _state_words(state: ScheduleState) -> str:
+def state_words(state: ScheduleState) -> str:
     return "was cancelled" if state is ScheduleState.CANCELLED else "has ended"
 
 
-def _not_found(key: str) -> MessageNotFoundError:
+def not_found(key: str) -> MessageNotFoundError:
     return MessageNotFoundError(
         f"There is no message, send or schedule #{shown_id(key)}. Ids are the #… codes in "
         "receipts and in the list of scheduled messages."
     )
 
 
-def _past_cancelling(key: str, messages: list[Message]) -> str:
+def _past_cancelling(key: str, messages: list[Message], verb: str = "cancelled") -> str:
     if len(messages) == 1:
         status = messages[0].status.value
-        return f"#{key} is {status} already, so it cannot be cancelled."
-    return (
-        f"Every message of #{key} has gone out or ended already, so there is nothing left "
-        "to cancel."
-    )
+        return f"#{key} is {status} already, so it cannot be {verb}."
+    left = "nothing left to cancel" if verb == "cancelled" else f"nothing left to be {verb}"
+    return f"Every message of #{key} has gone out or ended already, so there is {left}."

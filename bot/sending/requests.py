@@ -253,9 +253,25 @@ def parse_variable(typed: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def send_record(request: SendRequest, first: Message, **extra: Any) -> Send:
-    """The `Send` of ``request``, from its validated first message: what the person asked
-    for, as every message of the send carries it (``extra``: when it is due, its zone)."""
+def send_record(request: SendRequest, messages: Sequence[Message], **extra: Any) -> Send:
+    """The `Send` of ``request``, from its validated messages: what the person asked for,
+    as every message of the send carries it (``extra``: when it is due, its zone), and its
+    recipients as they were given — each typed recipient normalized, ``@NAME`` for a list
+    of the lists directory, the label of a list read from a file — which an Edit form shows
+    again."""
+    first = messages[0]
+    if request.names_lists:
+        given: list[str] = []
+        for entry in request.recipients:
+            if isinstance(entry, RecipientList):
+                given.append(entry.reference or entry.label)
+            elif is_list_reference(entry):
+                given.append(f"@{list_name(entry)}")
+            else:
+                given.append(normalize_recipient(entry, first.channel))
+        recipients = tuple(dict.fromkeys(given))
+    else:  # the messages' recipients are the typed ones, normalized, each once
+        recipients = tuple(m.recipient for m in messages)
     return Send(
         id=new_message_id(),
         sender=request.sender,
@@ -268,5 +284,6 @@ def send_record(request: SendRequest, first: Message, **extra: Any) -> Send:
         subject=first.subject,
         media_urls=first.media_urls,
         announce_to=request.announce_to,
+        recipients=recipients,
         **extra,
     )

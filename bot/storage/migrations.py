@@ -299,3 +299,13 @@ def add_polls(db: Database) -> None:
     )
     db["polls"].create_index(["next_at"])  # type: ignore[union-attr]
     db["polls"].create_index(["connection", "provider_message_id"])  # type: ignore[union-attr]
+
+
+@migrations()
+def add_send_recipients(db: Database) -> None:
+    """Each send's recipients as the person gave them (``@NAME`` for a list), for an Edit
+    form; older sends have none (NULL). An index on each send's messages by status, so
+    counting a send's messages per status (App Home's recent sends) reads the index alone,
+    however many messages the send has."""
+    db.execute("ALTER TABLE sends ADD COLUMN recipients TEXT")
+    db["messages"].create_index(["send_id", "status"])  # type: ignore[union-attr]

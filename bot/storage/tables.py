@@ -25,6 +25,7 @@ from bot.storage.send_posts import SendPostReads, SendPostWrites
 from bot.storage.timetable import TimetableReads, TimetableWrites
 
 REQUEST_MEMORY = timedelta(hours=1)
+TALLY_CHUNK = 500  # sends counted per query (SQLite caps the parameters of one statement)
 
 
 class Tables(TimetableReads, PollReads, SendPostReads):
@@ -71,6 +72,49 @@ class Tables(TimetableReads, PollReads, SendPostReads):
     def messages_of(self, send_id: str) -> list[Message]:
         """The messages of a send, in the order their recipients were given."""
         return self._select("send_id = ?", [send_id], "ORDER BY rowid")
+
+    def recent_sends(self, sender: str, limit: int) -> list[Send]:
+        """``sender``'s latest sends (one-off and occurrences of schedules), newest first."""
+        sql = (
+            f"SELECT {SENDS.list} FROM sends WHERE sender = ? "  # noqa: S608 (rows.py names)
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        )
+        return [SENDS.to_record(row) for row in self.db.execute(sql, [sender, limit])]
+
+    def send_tallies(
+        self, send_ids: Sequence[str]
+    ) -> dict[str, tuple[dict[MessageStatus, int], Message | None]]:
+        """For each of ``send_ids``: how many of its messages are in each status, and its
+        first message. One grouped count over the ``(send_id, status)`` index, which holds
+        all it reads, however many messages the sends have."""
+        counts: dict[str, dict[MessageStatus, int]] = {}
+        first_rowid: dict[str, int] = {}
+        for start in range(0, len(send_ids), TALLY_CHUNK):
+            chunk = list(send_ids[start : start + TALLY_CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.db.execute(
+                "SELECT send_id, status, COUNT(*), MIN(rowid) FROM messages "  # noqa: S608
+                f"WHERE send_id IN ({marks}) GROUP BY send_id, status",
+                chunk,
+            )
+            for send_id, status, count, rowid in rows:
+                counts.setdefault(send_id, {})[MessageStatus(status)] = count
+                first_rowid[send_id] = min(rowid, first_rowid.get(send_id, rowid))
+        firsts: dict[int, Message] = {}
+        rowids = list(first_rowid.values())
+        for start in range(0, len(rowids), TALLY_CHUNK):
+            chunk_ids = rowids[start : start + TALLY_CHUNK]
+            marks = ", ".join("?" for _ in chunk_ids)
+            sql = f"SELECT rowid, {MESSAGES.list} FROM messages WHERE rowid IN ({marks})"  # noqa: S608
+            for rowid, *row in self.db.execute(sql, chunk_ids):
+                firsts[rowid] = MESSAGES.to_record(row)
+        return {
+            send_id: (
+                {status: counted[status] for status in MessageStatus if status in counted},
+                firsts.get(first_rowid[send_id]),
+            )
+            for send_id, counted in counts.items()
+        }
 
     # -- the Slack layer's receipt posts (`bot.storage.posts`) ---------------------
 

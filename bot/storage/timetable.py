@@ -168,7 +168,14 @@ class TimetableWrites(TimetableReads):
         assert found is not None
         return found
 
-    def record_schedule_audit(self, actor: str, action: str, schedule: Schedule) -> None:
+    def record_schedule_audit(
+        self, actor: str, action: str, schedule: Schedule, *, note: str | None = None
+    ) -> None:
+        """Who did ``action`` to ``schedule``, with its rule and next time (and ``note``:
+        why, such as "replaced by #ID")."""
+        detail = {"rule": schedule.rule, "next_due": iso(schedule.next_due)}
+        if note:
+            detail["note"] = note
         self.db.execute(
             "INSERT INTO audit (at, actor, action, message_id, connection, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -178,7 +185,7 @@ class TimetableWrites(TimetableReads):
                 action,
                 schedule.id,
                 schedule.connection,
-                json.dumps({"rule": schedule.rule, "next_due": iso(schedule.next_due)}),
+                json.dumps(detail),
             ],
         )
 
