@@ -125,7 +125,8 @@ def test_send_alone_opens_the_form_with_every_field_by_its_label(running: Runnin
     assert CHANNEL in form.view["private_metadata"]
     assert form.view["submit"]["text"] == "Send now"
     assert "America/New_York" in block(form, "send_at")["hint"]["text"]
-    [opened] = running.slack.calls_to("views.open")
+    # the fake stores the view before it records the call
+    [opened] = wait(lambda: running.slack.calls_to("views.open"), "the recorded call")
     assert opened.args["view"]["callback_id"] == ids.COMPOSE_VIEW
 
 

@@ -110,10 +110,11 @@ def test_missing_text_asks_for_it(running: RunningHerald) -> None:
     assert "Write the message text" in body["text"]
 
 
-def test_the_compose_form_is_refused_until_it_lands(running: RunningHerald) -> None:
-    body = running.slash("").json()
+def test_send_alone_opens_the_form_and_stores_nothing(running: RunningHerald) -> None:
+    answer = running.slash("", trigger_id=running.slack.issue_trigger())
 
-    assert "compose form is not available yet" in body["text"]
+    assert answer.status_code == 200 and answer.text == ""  # nothing said in the channel
+    running.slack.wait_for(lambda slack: slack.calls_to("views.open"))
     assert _rows(running, "SELECT count(*) FROM messages") == [(0,)]
 
 

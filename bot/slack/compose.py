@@ -142,7 +142,9 @@ class Composer:
         form = form or ComposeForm(receipt_to=origin.channel)
         if form.connection is None and len(self.herald.settings.connections) == 1:
             form = replace(form, connection=next(iter(self.herald.settings.connections)))
-        view = compose_view(form, origin, await self._shown(form, user))
+        view = compose_view(
+            form, origin, await self._shown(form, user, check_recipients=bool(form.to))
+        )
         try:
             await self.client.views_open(trigger_id=trigger_id, view=view)
         except (SlackApiError, ClientError, TimeoutError) as exc:
