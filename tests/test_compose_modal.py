@@ -17,8 +17,9 @@ import yaml
 from bot.errors import InputError
 from bot.models import MessageStatus
 from bot.slack import ids
-from bot.slack.forms import ComposeForm, field_errors
+from bot.slack.forms import ComposeForm, check_form, field_errors
 from bot.templating.errors import MissingVariablesError
+from providers import Channel
 from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
 from tests.fakes.slack_api import HUMAN_USER, FakeSlack, Posted
 from tests.interactivity import (
@@ -254,7 +255,6 @@ def test_a_filled_template_is_sent_and_its_receipt_appears_in_the_channel(
     ("fill", "block_id", "said"),
     [
         ({"To": "+3161234", "Message": "Hi"}, "to", "phone number"),
-        ({"To": "+31612345678"}, "message", "Write the message"),
         ({"To": "+31612345678", "Message": "Hi", "Send at": -3600}, "send_at", "still ahead"),
     ],
 )
@@ -274,16 +274,30 @@ def test_each_mistake_is_shown_on_its_field_and_nothing_is_stored(
     assert running.herald.recent_messages(HUMAN_USER, 5) == []
 
 
-def test_every_field_with_a_mistake_is_shown_at_once(running: RunningHerald) -> None:
+def test_every_field_with_a_mistake_is_shown_at_once() -> None:
+    form = ComposeForm(connection="sandbox", to="+31612345678, 12ab, +3161234", send_at=1)
+    shown = {"connection", "to", "template", "message", "send_at", "repeat"}
+
+    errors = check_form(form, Channel.SMS, datetime.now(UTC), shown=shown)
+
+    assert set(errors) == {"to", "message", "send_at"}
+    assert errors["to"] == (
+        "Fix: '12ab' needs its country code · '+3161234' is not a valid phone number "
+        "(check the digits and the country code)"
+    )
+    assert errors["message"] == "Write the message, or choose a template."
+    assert "still ahead" in errors["send_at"]
+
+
+def test_without_a_template_the_message_is_required(running: RunningHerald) -> None:
     form = open_form(running)
     form.choose("Connection", "sandbox")
     form = act(running, form)
-    form.fill("To", "+31612345678, 12ab")
 
-    errors = submit(running, form)
-
-    assert errors is not None and set(errors) == {"to", "message"}
-    assert "12ab" in errors["to"] and "message" in errors["message"]
+    assert block(form, "message")["optional"] is False
+    form.choose("Template", "order_delayed")
+    form = act(running, form)
+    assert block(form, "message")["optional"] is True
 
 
 def test_a_missing_variable_lands_on_its_field_and_unknown_fields_fall_back() -> None:

@@ -274,7 +274,8 @@ def check_form(
 
 
 def _first_sentence(text: str) -> str:
-    end = min((i for i in (text.find(". "), text.find("; ")) if i > 0), default=len(text))
+    stops = (text.find(". "), text.find("; "), text.find(": "))
+    end = min((i for i in stops if i > 0), default=len(text))
     return text[:end].rstrip(".")
 
 

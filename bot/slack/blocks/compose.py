@@ -274,11 +274,15 @@ def _preview(preview: Preview) -> list[Block]:
 
 
 def _message(form: ComposeForm, shown: Shown) -> Block:
-    if shown.template is not None:
+    # required unless a template writes it (Slack's client then asks for it itself)
+    templated = shown.template is not None
+    if templated:
         hint = "Leave empty: the template writes the message (see the preview)."
     else:
         hint = shown.message_hint or "What the customer receives."
-    return _text_input(MESSAGE, "Message", form.message, optional=True, multiline=True, hint=hint)
+    return _text_input(
+        MESSAGE, "Message", form.message, optional=templated, multiline=True, hint=hint
+    )
 
 
 def _send_at(form: ComposeForm, shown: Shown) -> Block:
