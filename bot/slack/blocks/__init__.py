@@ -29,7 +29,7 @@ from bot.slack.blocks.help import (
     template_preview_text,
     templates_text,
 )
-from bot.slack.blocks.home import home_view
+from bot.slack.blocks.home import home_view, sent_now_text
 from bot.slack.blocks.mrkdwn import (
     CHANNEL_LABEL,
     SECTION_LIMIT,
@@ -96,6 +96,7 @@ __all__ = [
     "send_status_blocks",
     "send_status_text",
     "sending_text",
+    "sent_now_text",
     "settled_reply_text",
     "shown_recipient",
     "slack_time",

@@ -1,31 +1,307 @@
-"""The App Home view: what Herald does, and the user's recent messages."""
+"""The App Home view: a **Compose** button, what the viewer has scheduled (each with
+**Send now**, **Edit** and **Cancel**), their recent sends with their current status,
+and empty states that say how to start.
+
+Times are Slack date tokens, so each viewer reads them in their own Slack time zone;
+nothing relative ("in 2 hours") is written, since a Home view stays up for hours
+between refreshes ("Today"/"Tomorrow" in a token are Slack's, and stay true).
+
+Slack takes at most 100 blocks in a Home view and 3,000 characters per section: the
+lists are capped (`SCHEDULED_LIMIT`, `RECENT_LIMIT`) and the rest counted, with the
+command that shows them all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
-from bot.models import Message
+from bot.models import Message, MessageStatus, Schedule, Send
+from bot.options import rule_words, until_words
+from bot.scheduling.planner import Agenda, AgendaSend, Rescheduled
+from bot.sending.recipients import mask_recipient
 from bot.slack import ids
-from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, STATUS_EMOJI, Block, context, esc, section
+from bot.slack.blocks.mrkdwn import (
+    CHANNEL_LABEL,
+    SECTION_LIMIT,
+    STATUS_EMOJI,
+    Block,
+    clip,
+    context,
+    esc,
+    packed,
+    plural,
+    section,
+    slack_time,
+    tally,
+)
 from bot.slack.blocks.receipts import shown_recipient
+from providers import Channel
+
+SCHEDULED_LIMIT = 20  # waiting sends and schedules shown, two blocks each
+RECENT_LIMIT = 10  # recent sends shown, one line each
+RECENT_LINES_LIMIT = 5000  # characters of recent-send lines, in all
+WHAT_LIMIT = 60  # characters of a typed text quoted
+REASON_LIMIT = 120  # characters of a failure's reason
+NOTICE_LIMIT = 600
+EXAMPLE_NUMBER = "+31612345678"
 
 
-def home_view(messages: Iterable[Message], command: str, mask: bool) -> dict[str, Any]:
-    blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Herald"}},
+@dataclass(frozen=True)
+class Item:
+    """A scheduled send or a repeating one, as its Home section and buttons show it."""
+
+    id: str  # what the buttons act on
+    text: str
+    send_now: Block  # the confirm dialogs of Send now and Cancel
+    cancel: Block
+
+
+class RecentSend(Protocol):
+    """What a recent send's line reads (`bot.services.SendSummary` has it)."""
+
+    @property
+    def send(self) -> Send: ...
+
+    @property
+    def counts(self) -> Mapping[MessageStatus, int]: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def first(self) -> Message | None: ...
+
+
+def home_view(
+    agenda: Agenda,
+    recent: Sequence[RecentSend],
+    *,
+    command: str,
+    channels: Mapping[str, Channel],
+    mask: bool,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The viewer's Home: ``agenda`` is what they have scheduled, ``recent`` their latest
+    sends (newest first; one still waiting in ``agenda`` is left out of it), ``channels``
+    each configured connection's channel, ``notice`` what a button they clicked did (or
+    why it could not), shown at the top."""
+    example = next(iter(channels), "CONNECTION")
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Herald"}}]
+    if notice:
+        blocks.append(section(clip(notice, NOTICE_LIMIT)))
+    blocks += [
         section(
-            "Send SMS, WhatsApp, e-mail, Zalo and MMS to customers from any channel with "
-            f"`{command}`. Receipts appear where you send from and update as the message moves."
+            "Send SMS, WhatsApp, e-mail, Zalo and MMS messages to customers from Slack. "
+            f"Press *Compose*, or type `{command}` in any channel. Each message's receipt "
+            "appears where you sent it from and updates as the message moves."
         ),
-        context(f"`{command} help` lists the commands."),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.COMPOSE_ACTION,
+                    "text": {"type": "plain_text", "text": "Compose"},
+                    "style": "primary",
+                    "value": "home",
+                }
+            ],
+        },
         {"type": "divider"},
-        section("*Your recent messages*", block_id=ids.HOME_RECENT_BLOCK),
+        section("*Scheduled*"),
     ]
-    rows = [
-        f"{STATUS_EMOJI[m.status]} *#{m.id}* {m.status.value} · "
-        f"{CHANNEL_LABEL[m.channel]} to `{shown_recipient(m, mask)}` via {esc(m.connection)}"
-        for m in messages
+    blocks += _scheduled(agenda, command, channels, mask, example)
+    waiting = {a.send.id for a in agenda.sends}
+    shown = [r for r in recent if r.send.id not in waiting][:RECENT_LIMIT]
+    blocks += [
+        {"type": "divider"},
+        section("*Recent sends*", block_id=ids.HOME_RECENT_BLOCK),
+        *_recent(shown, command, mask, example),
+        context(
+            "Times are in your Slack time zone.",
+            f"`{command} status ID` shows a message or send · `{command} help` lists every command",
+        ),
     ]
-    blocks.append(section("\n".join(rows) if rows else "_Nothing sent yet._"))
     return {"type": "home", "blocks": blocks}
+
+
+def sent_now_text(moved: Rescheduled, target: str) -> str:
+    """What **Send now** did, in plain words."""
+    shown = esc(clip(target, 40))
+    if moved.schedule is not None:
+        return (
+            f":outbox_tray: The next message of repeating send *#{shown}* is going out now; "
+            f"after it, {esc(rule_words(moved.schedule.rule))} as before."
+        )
+    if len(moved.messages) > 1:
+        return (
+            f":outbox_tray: The {len(moved.messages)} messages of *#{shown}* are going out "
+            "now. The receipt shows when they are sent and delivered."
+        )
+    return (
+        f":outbox_tray: *#{shown}* is going out now. Its receipt shows when it is sent and "
+        "delivered."
+    )
+
+
+def _scheduled(
+    agenda: Agenda, command: str, channels: Mapping[str, Channel], mask: bool, example: str
+) -> list[Block]:
+    count = len(agenda.sends) + len(agenda.schedules)
+    if count == 0:
+        return [
+            section(
+                "_Nothing scheduled._ Press *Compose* and pick a time under *Send at*, or type "
+                f"`{command} {esc(example)} {EXAMPLE_NUMBER} Hello --at tomorrow 9am` in any "
+                'channel. Add `--every "weekdays 09:00"` to repeat it.'
+            )
+        ]
+    items: list[Item] = [_send_item(a, mask) for a in agenda.sends]
+    items += [_schedule_item(s, channels, mask) for s in agenda.schedules]
+    blocks: list[Block] = []
+    for item in items[:SCHEDULED_LIMIT]:
+        blocks.append(section(clip(item.text, SECTION_LIMIT)))
+        blocks.append(_buttons(item))
+    if count > SCHEDULED_LIMIT:
+        left = count - SCHEDULED_LIMIT
+        blocks.append(context(f"… and {left} more scheduled: `{command} list` shows them all."))
+    return blocks
+
+
+def _send_item(waiting: AgendaSend, mask: bool) -> Item:
+    send, messages = waiting.send, waiting.messages
+    item_id = messages[0].id if len(messages) == 1 else send.id  # as `/send list` says it
+    to = _to([m.recipient for m in messages], mask)
+    due = slack_time(waiting.due_at, _zone(send.timezone))
+    text = (
+        f"{STATUS_EMOJI[MessageStatus.SCHEDULED]} *#{item_id}* · goes out {due}\n"
+        f"{CHANNEL_LABEL[messages[0].channel]} to {to} via *{esc(send.connection)}*\n"
+        f"{_what(send.template, send.text)}"
+    )
+    one = len(messages) == 1
+    send_now = _confirm(
+        "Send it now?",
+        f"*#{item_id}* goes out right away to {to}, not at {due}.",
+        "Send now",
+        "Keep it scheduled",
+    )
+    cancel = _confirm(
+        f"Cancel #{item_id}?",
+        f"{'It does' if one else f'Its {len(messages)} messages do'} not go out, and "
+        f"{'its receipt says' if one else 'the receipts say'} *cancelled*.",
+        "Cancel it",
+        "Keep it",
+    )
+    return Item(item_id, text, send_now, cancel)
+
+
+def _schedule_item(schedule: Schedule, channels: Mapping[str, Channel], mask: bool) -> Item:
+    zone = _zone(schedule.timezone)
+    to = _to(schedule.recipients, mask)
+    label = CHANNEL_LABEL[channels[schedule.connection]] if schedule.connection in channels else ""
+    text = f":repeat: *#{schedule.id}* · repeats {esc(rule_words(schedule.rule))}"
+    if schedule.next_due is not None:
+        text += f" · next {slack_time(schedule.next_due, zone)}"
+    text += f"\n{label + ' ' if label else ''}to {to} via *{esc(schedule.connection)}*"
+    if schedule.until is not None:
+        text += f" · {until_words(schedule.until, zone or ZoneInfo('UTC'))}"
+    text += f"\n{_what(schedule.template, schedule.text)}"
+    send_now = _confirm(
+        "Send the next one now?",
+        f"The next message of repeating send *#{schedule.id}* goes out right away to {to}. "
+        "The schedule keeps its rule.",
+        "Send now",
+        "Not now",
+    )
+    cancel = _confirm(
+        f"Stop #{schedule.id}?",
+        "No more messages of this repeating send go out. What went out already stays as it is.",
+        "Stop it",
+        "Keep it",
+    )
+    return Item(schedule.id, text, send_now, cancel)
+
+
+def _buttons(item: Item) -> Block:
+    def button(action_id: str, label: str, **extra: Any) -> Block:
+        return {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label},
+            "value": item.id,
+            **extra,
+        }
+
+    return {
+        "type": "actions",
+        "elements": [
+            button(ids.SEND_NOW_ACTION, "Send now", confirm=item.send_now),
+            button(ids.EDIT_ACTION, "Edit"),
+            button(ids.CANCEL_ACTION, "Cancel", style="danger", confirm=item.cancel),
+        ],
+    }
+
+
+def _confirm(title: str, text: str, yes: str, no: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": clip(title, 100)},
+        "text": {"type": "mrkdwn", "text": clip(text, 300)},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": no},
+    }
+
+
+def _recent(shown: Sequence[RecentSend], command: str, mask: bool, example: str) -> list[Block]:
+    if not shown:
+        return [
+            section(
+                "_Nothing sent yet._ Press *Compose*, or type "
+                f"`{command} {esc(example)} {EXAMPLE_NUMBER} Hello` in any channel: the receipt "
+                "appears there and updates as the message is sent and delivered."
+            )
+        ]
+    lines = [_recent_line(r, mask) for r in shown]
+    return [section(text) for text in packed(lines, None, RECENT_LINES_LIMIT)]
+
+
+def _recent_line(recent: RecentSend, mask: bool) -> str:
+    send, first = recent.send, recent.first
+    when = slack_time(send.due_at or send.created_at, _zone(send.timezone))
+    repeat = f" · from :repeat: #{send.schedule_id}" if send.schedule_id else ""
+    if recent.total == 1 and first is not None:
+        line = (
+            f"{STATUS_EMOJI[first.status]} *{first.status.value}* · *#{first.id}* · "
+            f"{CHANNEL_LABEL[first.channel]} to `{shown_recipient(first, mask)}` via "
+            f"{esc(send.connection)} · {when}{repeat}"
+        )
+        if first.status is MessageStatus.FAILED and first.error:
+            line += f"\n      _{esc(clip(' '.join(first.error.split()), REASON_LIMIT))}_"
+        return line
+    counts = tally(recent.counts, emoji=True) or "no messages"
+    label = f"{CHANNEL_LABEL[first.channel]} " if first is not None else ""
+    return (
+        f":busts_in_silhouette: *#{send.id}* · {label}to {plural(recent.total, 'recipient')} "
+        f"via {esc(send.connection)} · {when}{repeat}\n      {counts}"
+    )
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    return ZoneInfo(name) if name else None
+
+
+def _what(template: str | None, text: str | None) -> str:
+    """What a send says: its template, or its text clipped to one line."""
+    if template:
+        return f"Template `{esc(template)}`"
+    flat = " ".join((text or "").split())
+    return f"Message “{esc(clip(flat, WHAT_LIMIT))}”"
+
+
+def _to(recipients: Sequence[str], mask: bool) -> str:
+    """One recipient (masked) or a list as typed (``@customers``), else how many."""
+    if len(recipients) == 1:
+        return f"`{esc(mask_recipient(recipients[0]) if mask else recipients[0])}`"
+    return plural(len(recipients), "recipient")
