@@ -24,6 +24,7 @@ from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
 from tests.fakes.slack_api import HUMAN_USER, FakeSlack, Posted
 from tests.interactivity import (
     Form,
+    app_home_opened_body,
     block_actions_body,
     shortcut_body,
     view_submission_body,
@@ -440,3 +441,67 @@ def test_saving_an_edit_of_what_went_out_meanwhile_says_so(running: RunningHeral
     errors = submit(running, form.fill("Message", "Changed"))
 
     assert errors is not None and "send_at" in errors
+
+
+# -- from App Home -------------------------------------------------------------------------
+
+
+def open_home(running: RunningHerald) -> Form:
+    assert running.event(app_home_opened_body(running.slack)).status_code == 200
+    return Form(wait(lambda: running.slack.home_of(HUMAN_USER), "the Home view"))
+
+
+def test_compose_in_home_opens_the_form_and_the_receipt_goes_to_the_dm(
+    running: RunningHerald,
+) -> None:
+    home = open_home(running)
+
+    click = block_actions_body(running.slack, home, home.action("Compose"))
+    assert running.interact(click).status_code == 200
+
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the form"))
+    assert '"via":"home"' in form.view["private_metadata"]
+    assert "initial_conversation" not in block(form, "receipt_to")["element"]
+
+
+def test_edit_in_home_reschedules_from_the_prefilled_form(running: RunningHerald) -> None:
+    schedule_by_command(running)
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    target = before.messages[0].id
+    home = open_home(running)
+    wait(lambda: target in str(running.slack.home_of(HUMAN_USER)), "the entry in Home")
+    home = Form(running.slack.home_of(HUMAN_USER))
+
+    click = block_actions_body(running.slack, home, home.action("Edit", value=target))
+    assert running.interact(click).status_code == 200
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the edit form"))
+    later = int(before.due_at.timestamp()) + 600
+
+    assert submit(running, form.fill("Send at", later)) is None
+
+    [after] = running.herald.agenda(HUMAN_USER).sends
+    assert after.messages[0].id == target and int(after.due_at.timestamp()) == later
+
+
+def test_edit_in_home_of_what_is_gone_says_why_in_home(running: RunningHerald) -> None:
+    schedule_by_command(running)
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    target = before.messages[0].id
+    open_home(running)
+    wait(lambda: target in str(running.slack.home_of(HUMAN_USER)), "the entry in Home")
+    home = Form(running.slack.home_of(HUMAN_USER))
+    assert running.slash(f"cancel {target}").status_code == 200
+    wait(lambda: not running.herald.agenda(HUMAN_USER).sends, "the cancel")
+
+    click = block_actions_body(running.slack, home, home.action("Edit", value=target))
+    assert running.interact(click).status_code == 200
+
+    shown = wait(
+        lambda: (
+            ":warning:" in str(running.slack.home_of(HUMAN_USER))
+            and str(running.slack.home_of(HUMAN_USER))
+        ),
+        "the notice in Home",
+    )
+    assert target in shown
+    assert running.slack.latest_view(ids.COMPOSE_VIEW) is None

@@ -79,7 +79,7 @@ class SlackApp:
         app.use(self.ledger.middleware())
         self.command.register(app)
         self.composer.register(app)
-        home.register(app, herald)
+        self.composer.home = home.register(app, herald)
         actions.register(app, herald)
 
         @app.error

@@ -27,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientError
@@ -68,6 +70,7 @@ from providers import Channel
 
 if TYPE_CHECKING:
     from bot.slack.commands import SlashCommand
+    from bot.slack.home import HomePublisher
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ class Composer:
         self.client = client
         self.directory = directory
         self.command = command
+        self.home: HomePublisher | None = None  # set by `bot.slack.app`: Home's notices
 
     def register(self, app: AsyncApp) -> None:
         @app.action(ids.COMPOSE_ACTION)
@@ -107,12 +111,12 @@ class Composer:
             await ack()
             target = str(((body.get("actions") or [{}])[0]).get("value") or "")
             url = body.get("response_url")
-            self._spawn(
-                self.open_edit(
-                    _trigger(body), _user(body), target, url if isinstance(url, str) else None
-                ),
-                "edit",
-            )
+            user = _user(body)
+            if isinstance(url, str):
+                tell = partial(tell_privately, url, about="an edit that cannot be")
+            else:  # clicked in App Home, which has no response_url: say it there
+                tell = partial(self._tell_home, user)
+            self._spawn(self.open_edit(_trigger(body), user, target, tell), "edit")
 
         @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
         async def field_changed(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -157,24 +161,20 @@ class Composer:
             )
 
     async def open_edit(
-        self, trigger_id: str, user: str, target: str, response_url: str | None
+        self, trigger_id: str, user: str, target: str, tell: Callable[[str], Awaitable[None]]
     ) -> None:
         """Open the modal prefilled with what ``target`` (a scheduled message, send or
-        schedule) will send; say why not when it cannot be edited any more."""
+        schedule) will send; ``tell`` the person why not when it cannot be edited."""
         try:
             draft = self.herald.draft(target)
         except HeraldError as error:
-            await tell_privately(
-                response_url, f":warning: {phrase(error)}", about="an edit that cannot be"
-            )
+            await tell(f":warning: {phrase(error)}")
             return
         to = ", ".join(draft.recipients)
         if len(to) > TO_LIMIT:
-            await tell_privately(
-                response_url,
+            await tell(
                 f":warning: #{draft.target} has too many recipients to edit in a form. Cancel "
-                "it and send again to a recipient list (@NAME).",
-                about="an edit too big for a form",
+                "it and send it again to a recipient list (@NAME)."
             )
             return
         announce_to = draft.announce_to if (draft.announce_to or "")[:1] in ("C", "G") else None
@@ -199,7 +199,7 @@ class Composer:
         )
         zone = await self.directory.timezone_of(user)
         started = fingerprint(self._request(form, origin, user, zone))
-        await self.open(trigger_id, user, replace(origin, started=started), form, response_url)
+        await self.open(trigger_id, user, replace(origin, started=started), form)
 
     # -- redrawing ----------------------------------------------------------------
 
@@ -392,6 +392,10 @@ class Composer:
             )
             return
         await self.herald.replace(origin.editing, request, actor=user, lock_wait=SUBMIT_LOCK_WAIT)
+
+    async def _tell_home(self, user: str, text: str) -> None:
+        if self.home is not None:
+            self.home.tell(user, text)
 
     async def tell(self, user: str, text: str) -> None:
         """Say ``text`` to ``user`` in their DM with Herald (a modal has no response_url)."""
