@@ -354,6 +354,17 @@ def test_repeat_creates_a_recurring_schedule_in_the_senders_zone(running: Runnin
     local = datetime.fromtimestamp(first, ZoneInfo(ZONE))
     assert schedule.rule == f"weekdays {local:%H:%M}"
     assert schedule.timezone == ZONE
+    # no receipt until its first time: the form turns into the confirmation
+    done = running.slack.view(form.view_id)
+    assert done["title"]["text"] == "Repeating send saved" and not done.get("submit")
+    said = done["blocks"][0]["text"]["text"]
+    assert f"*#{schedule.id}*" in said and f"<#{CHANNEL}>" in said and "App Home" in said
+    assert schedule.next_due is not None and int(schedule.next_due.timestamp()) in (
+        first,
+        first + 86400 * 3,  # a weekend: the next weekday
+        first + 86400 * 2,
+        first + 86400,
+    )
 
 
 def test_a_time_schedules_the_send_and_the_receipt_says_scheduled(
@@ -404,6 +415,7 @@ def test_edit_from_a_receipt_opens_the_form_prefilled(running: RunningHerald) ->
     assert values["receipt_to"]["compose_receipt_to"]["selected_conversation"] == CHANNEL
     assert form.view["title"]["text"].startswith("Edit #")
     assert form.view["submit"]["text"] == "Save"
+    assert block(form, "send_at")["optional"] is False  # an edit keeps a time
 
 
 def test_saving_a_new_time_reschedules_the_same_message(running: RunningHerald) -> None:
@@ -429,6 +441,11 @@ def test_saving_new_text_replaces_the_message_and_cancels_the_old(running: Runni
     assert after.send.id != before.send.id
     assert after.messages[0].text == "Running very late"
     assert running.herald.message(before.messages[0].id).status is MessageStatus.CANCELLED
+    old = running.slack.messages[(posted.channel, posted.ts)]
+    wait(
+        lambda: f"Replaced by #{after.messages[0].id} before its time" in str(old.blocks),
+        "the old receipt to say what replaced it",
+    )
 
 
 def test_saving_an_edit_of_what_went_out_meanwhile_says_so(running: RunningHerald) -> None:

@@ -40,13 +40,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import HeraldError, InputError, RepeatedRequestError
 from bot.logsafe import loggable
 from bot.options import phrase
+from bot.scheduling.planner import Scheduled
 from bot.sending.lists import RecipientList, is_list_reference, list_name, open_named
 from bot.sending.recipients import normalize_recipient
 from bot.sending.requests import SendRequest, read_lists, row_count
 from bot.services import Herald
 from bot.slack import ids
-from bot.slack.blocks.compose import Preview, Shown, compose_view
+from bot.slack.blocks.compose import Preview, Shown, compose_view, done_view, repeating_text
 from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, plural
+from bot.slack.blocks.scheduling import rescheduled_text
 from bot.slack.directory import SlackDirectory
 from bot.slack.forms import (
     ACTION_PREFIX,
@@ -338,9 +340,9 @@ class Composer:
             request = self._request(form, origin, user, zone)
             request = replace(request, request_key=f"compose:{view.get('id')}:{view.get('hash')}")
             if origin.editing:
-                await self._save(origin, request, user)
+                done = await self._save(origin, request, user)
             else:
-                await self._send(request, user)
+                done = await self._send(request, user)
         except RepeatedRequestError:
             return {}
         except InputError as error:
@@ -348,9 +350,31 @@ class Composer:
         except HeraldError as error:  # gone out meanwhile, not found, the database busy
             block = SEND_AT if SEND_AT in shown else (TO if TO in shown else CONNECTION)
             return _errors({block: phrase(error)[:2000]})
-        return {}
+        if done is None:
+            return {}  # the modal closes; the receipt shows what happened
+        return {"response_action": "update", "view": done}
 
-    async def _send(self, request: SendRequest, user: str) -> None:
+    def _repeating(
+        self, scheduled: Scheduled, request: SendRequest, replaced: str | None = None
+    ) -> dict[str, Any] | None:
+        """The confirmation of a repeating send (it has no receipt until its first time);
+        None for anything else."""
+        if scheduled.schedule is None:
+            return None
+        place = request.announce_to or ""
+        receipts_in = (
+            f"<#{place}>" if place[:1] in ("C", "G") else "your direct messages with Herald"
+        )
+        text = repeating_text(
+            scheduled.schedule,
+            scheduled.zone,
+            now=utcnow(),
+            receipts_in=receipts_in,
+            replaced=replaced,
+        )
+        return done_view("Repeating send saved", text)
+
+    async def _send(self, request: SendRequest, user: str) -> dict[str, Any] | None:
         herald, command = self.herald, self.command
         if request.names_lists:
             request = await asyncio.to_thread(read_lists, request, herald.settings)
@@ -366,14 +390,15 @@ class Composer:
                     command.finish(request, lambda text: self.tell(user, text), None, None),
                     name="compose-list-send",
                 )
-                return
+                return None
         if request.is_scheduled:
-            await herald.schedule(request, lock_wait=SUBMIT_LOCK_WAIT)
-            return
+            scheduled = await herald.schedule(request, lock_wait=SUBMIT_LOCK_WAIT)
+            return self._repeating(scheduled, request)
         messages = await herald.submit(request, lock_wait=SUBMIT_LOCK_WAIT)
         herald.background.spawn(herald.dispatch(messages), name="compose-send", defer=True)
+        return None
 
-    async def _save(self, origin: Origin, request: SendRequest, user: str) -> None:
+    async def _save(self, origin: Origin, request: SendRequest, user: str) -> dict[str, Any] | None:
         assert origin.editing is not None
         if not request.is_scheduled:
             raise InputError(
@@ -383,15 +408,21 @@ class Composer:
             )
         if fingerprint(request) == origin.started:
             assert request.at is not None
-            await self.herald.reschedule(
+            moved = await self.herald.reschedule(
                 origin.editing,
                 request.at,
                 actor=user,
                 timezone=request.timezone,
                 lock_wait=SUBMIT_LOCK_WAIT,
             )
-            return
-        await self.herald.replace(origin.editing, request, actor=user, lock_wait=SUBMIT_LOCK_WAIT)
+            if moved.schedule is None:
+                return None  # the receipt shows the new time
+            text = rescheduled_text(moved, origin.editing, self.command.name, now=utcnow())
+            return done_view("Repeating send moved", text)
+        replaced = await self.herald.replace(
+            origin.editing, request, actor=user, lock_wait=SUBMIT_LOCK_WAIT
+        )
+        return self._repeating(replaced.new, request, replaced=origin.editing)
 
     async def _tell_home(self, user: str, text: str) -> None:
         if self.home is not None:

@@ -225,8 +225,11 @@ def request_of(
     at = every = None
     if form.send_at is not None:
         first = datetime.fromtimestamp(form.send_at, UTC)
-        at = first.isoformat()
         every = rule_of(form.repeat, first, ZoneInfo(zone) if zone else default_zone, origin.rule)
+        if every is not None and form.repeat != KEEP_RULE:
+            # the rule names the minute: its first time is that minute, not a week later
+            first = first.replace(second=0, microsecond=0)
+        at = first.isoformat()
     return SendRequest(
         connection=form.connection or "",
         recipients=form.recipients,

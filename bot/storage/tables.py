@@ -311,8 +311,8 @@ class Transaction(Tables, TimetableWrites, PollWrites, SendPostWrites):
     ) -> Message:
         """Move a message to ``status`` and record it in its history."""
         values = {**fields, "status": status}
-        if status is MessageStatus.FAILED and reason:
-            values["error"] = reason
+        if status in (MessageStatus.FAILED, MessageStatus.CANCELLED) and reason:
+            values["error"] = reason  # why it failed, or what replaced it
         self._update(message_id, values)
         self._event(message_id, status, source, reason, raw, at or utcnow())
         return self._must_get(message_id)

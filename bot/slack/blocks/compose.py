@@ -12,10 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.models import Schedule
+from bot.options import rule_words, until_words
+from bot.scheduling.when import describe_delta
 from bot.slack import ids
-from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, Block, clip, context, esc, section
+from bot.slack.blocks.mrkdwn import (
+    CHANNEL_LABEL,
+    Block,
+    clip,
+    context,
+    esc,
+    section,
+    slack_time,
+)
 from bot.slack.forms import (
     CONNECTION,
     KEEP_RULE,
@@ -110,7 +123,11 @@ def compose_view(form: ComposeForm, origin: Origin, shown: Shown) -> dict[str, A
                 hint="A public link to an image, video or file to attach.",
             )
         )
-    blocks += [_send_at(form, shown), _repeat(form, origin), _receipt_to(form, origin)]
+    blocks += [
+        _send_at(form, shown, editing=origin.editing is not None),
+        _repeat(form, origin),
+        _receipt_to(form, origin),
+    ]
     editing = origin.editing
     title = f"Edit #{editing}" if editing else "Send a message"
     submit = "Send now" if form.send_at is None else ("Save" if editing else "Schedule")
@@ -285,16 +302,21 @@ def _message(form: ComposeForm, shown: Shown) -> Block:
     )
 
 
-def _send_at(form: ComposeForm, shown: Shown) -> Block:
+def _send_at(form: ComposeForm, shown: Shown, *, editing: bool) -> Block:
     element: dict[str, Any] = {"type": "datetimepicker"}
     if form.send_at is not None:
         element["initial_date_time"] = form.send_at
+    empty = (
+        "To send it now instead, use Send now in App Home."
+        if editing
+        else ("Leave empty to send now.")
+    )
     return _input(
         SEND_AT,
         "Send at",
         element,
-        optional=True,
-        hint=f"Leave empty to send now. Times are in your time zone ({shown.zone}).",
+        optional=not editing,
+        hint=f"{empty} Times are in your time zone ({shown.zone}).",
         dispatch=True,
     )
 
@@ -331,3 +353,34 @@ def _receipt_to(form: ComposeForm, origin: Origin) -> Block:
             "messages with Herald."
         ),
     )
+
+
+def done_view(title: str, text: str) -> dict[str, Any]:
+    """What the form turns into when what it stored has no receipt to show it (a
+    repeating send's first receipt comes with its first time)."""
+    return {
+        "type": "modal",
+        "callback_id": ids.COMPOSE_VIEW + "_done",
+        "title": _plain(clip(title, 24)),
+        "close": _plain("Done"),
+        "blocks": [section(clip(text, PREVIEW_TEXT))],
+    }
+
+
+def repeating_text(
+    schedule: Schedule, zone: ZoneInfo, *, now: datetime, receipts_in: str, replaced: str | None
+) -> str:
+    """The confirmation of a repeating send stored from the form."""
+    when = slack_time(schedule.next_due or now, zone)
+    until = f", {until_words(schedule.until, zone)}" if schedule.until else ""
+    lines = []
+    if replaced:
+        lines.append(f":pencil2: Saved as *#{schedule.id}*; *#{replaced}* is cancelled.")
+    lines += [
+        f":repeat: Repeating send *#{schedule.id}*: {esc(rule_words(schedule.rule))} "
+        f"({zone.key}){until}.",
+        f"First time: {when} ({describe_delta((schedule.next_due or now) - now)}).",
+        f"Each time, its receipts appear in {receipts_in}. Your App Home lists it, with "
+        "*Send now*, *Edit* and *Cancel*.",
+    ]
+    return "\n".join(lines)

@@ -133,7 +133,8 @@ def _timing_blocks(message: Message) -> list[Block]:
             )
         ]
     if message.status is MessageStatus.CANCELLED:
-        return [context(f"Cancelled before its time ({slack_time(due)}); it was not sent.")]
+        why = f"{message.error[:1].upper()}{message.error[1:]}" if message.error else "Cancelled"
+        return [context(f"{esc(why)} before its time ({slack_time(due)}); it was not sent.")]
     if is_missed(message):
         return []  # the reason says it all
     return [context(f"Scheduled for {slack_time(due)}")]
