@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/bulk_send.py
+	$(BIN)/python bench/compose.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
