@@ -17,7 +17,8 @@ from bot.slack import blocks, ids
 from bot.slack.home import PUBLISH_EVERY
 from providers import Channel
 from tests.conftest import RunningHerald
-from tests.fakes.slack_api import HUMAN_USER, FakeSlack, view_problems
+from tests.fakes.slack_api import HUMAN_USER, FakeSlack
+from tests.fakes.slack_views import view_problems
 from tests.interactivity import Form, app_home_opened_body, block_actions_body
 
 ALICE = HUMAN_USER  # the sender of `RunningHerald.slash`
