@@ -13,7 +13,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import overload
 
 import httpx
 
@@ -380,33 +379,19 @@ class Herald:
         self._show_scheduled(replaced.new)
         return replaced
 
-    @overload
-    async def send_now(self, request: SendRequest, /) -> list[Message]: ...
+    async def send_now(self, request: SendRequest) -> list[Message]:
+        """Store ``request`` and hand it over; its messages as they are afterwards."""
+        return await self.dispatch(await self.submit(request))
 
-    @overload
-    async def send_now(
-        self, some_id: str, /, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
-    ) -> Rescheduled: ...
-
-    async def send_now(
-        self,
-        what: SendRequest | str,
-        /,
-        *,
-        actor: str | None = None,
-        lock_wait: float = BUSY_TIMEOUT_SECONDS,
-    ) -> list[Message] | Rescheduled:
-        """Send now: a request (stored and handed over; returns its messages as they are
-        afterwards), or what waits under an id (by ``actor``): a scheduled message or
-        send goes out now, released by the sweep like anything due, its receipt edited;
-        of a schedule, its next occurrence goes out now and the one after follows the rule
-        from the time this one had. Raises `MessageNotFoundError`, or `InputError` when
-        nothing of it waits."""
-        if isinstance(what, SendRequest):
-            return await self.dispatch(await self.submit(what))
-        if actor is None:
-            raise TypeError("send_now(ID) needs actor=: who sent it now")
-        moved = await self.editor.send_now(what, actor=actor, lock_wait=lock_wait)
+    async def release_now(
+        self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
+    ) -> Rescheduled:
+        """What waits under ``some_id`` goes out now (by ``actor``): a scheduled message or
+        send is released by the sweep like anything due, its receipt edited; of a
+        schedule, its next occurrence goes out now and the one after follows the rule from
+        the time this one had. Raises `MessageNotFoundError`, or `InputError` when nothing
+        of it waits."""
+        moved = await self.editor.send_now(some_id, actor=actor, lock_wait=lock_wait)
         self._timers_changed()
         self._due.set()  # this server's sweep releases it at once
         self._show_moved(moved)

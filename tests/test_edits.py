@@ -374,7 +374,7 @@ def test_the_same_request_key_replaces_once(tmp_path: Path) -> None:
 def test_send_now_sends_a_waiting_message_at_once_saying_who(tmp_path: Path) -> None:
     async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
         one = await herald.schedule(_request("in 1h"))
-        moved = await herald.send_now(one.id, actor="U2")
+        moved = await herald.release_now(one.id, actor="U2")
         assert moved.due_at == NOW and [m.due_at for m in moved.messages] == [NOW]
         assert await herald.release_due() == 1
         await _settle(herald)
@@ -383,7 +383,7 @@ def test_send_now_sends_a_waiting_message_at_once_saying_who(tmp_path: Path) -> 
         actions = [(row["actor"], row["action"]) for row in herald.db.audit_trail(one.id)]
         assert ("U2", "send_now") in actions
         with pytest.raises(InputError) as twice:
-            await herald.send_now(one.id, actor="U2")
+            await herald.release_now(one.id, actor="U2")
         assert twice.value.code == "not_reschedulable"
         with pytest.raises(MessageNotFoundError):
             await herald.send_now("zzzzzzzz", actor="U2")
@@ -395,12 +395,12 @@ def test_send_now_sends_a_whole_send_or_one_message_of_it(tmp_path: Path) -> Non
     async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
         three = await herald.schedule(_request("in 1h", (ONE, TWO, THREE)))
         ahead = three.messages[0]
-        await herald.send_now(ahead.id, actor="U1")
+        await herald.release_now(ahead.id, actor="U1")
         assert await herald.release_due() == 1
         assert [_status(herald, m.id) for m in three.messages[1:]] == [MessageStatus.SCHEDULED] * 2
         assert herald.draft(three.id).due_at == NOW + timedelta(hours=1)  # the rest keep it
 
-        moved = await herald.send_now(three.id, actor="U1")
+        moved = await herald.release_now(three.id, actor="U1")
         assert len(moved.messages) == 2
         assert await herald.release_due() == 2
         send = herald.db.send(three.id)
@@ -416,7 +416,7 @@ def test_send_now_of_a_schedule_brings_its_next_occurrence_forward(tmp_path: Pat
         tomorrow = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
         assert every.schedule is not None and every.schedule.next_due == tomorrow
 
-        moved = await herald.send_now(every.id, actor="U2")
+        moved = await herald.release_now(every.id, actor="U2")
         assert moved.schedule is not None
         assert moved.schedule.next_due == tomorrow + timedelta(days=1)  # not again tomorrow
         assert moved.schedule.occurrences == 1
@@ -441,10 +441,10 @@ def test_send_now_of_a_schedule_with_no_time_left_ends_it(tmp_path: Path) -> Non
     async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
         request = replace(_request(None, every="daily 09:00"), until="2026-12-02")
         every = await herald.schedule(request)
-        moved = await herald.send_now(every.id, actor="U1")
+        moved = await herald.release_now(every.id, actor="U1")
         assert moved.schedule is not None and moved.schedule.state is ScheduleState.ENDED
         with pytest.raises(InputError) as ended:
-            await herald.send_now(every.id, actor="U1")
+            await herald.release_now(every.id, actor="U1")
         assert "ended" in str(ended.value)
         assert await herald.release_due() == 1
         await _settle(herald)
@@ -557,7 +557,7 @@ def test_watchers_hear_the_sender_of_every_change_and_never_break_herald(tmp_pat
         await hears("U7")
         one = await herald.schedule(_request("in 1h", sender="U8"))
         await hears("U8")
-        await herald.send_now(one.id, actor="U8")
+        await herald.release_now(one.id, actor="U8")
         await hears("U8")
         await herald.release_due()
         await hears("U8")  # queued, then delivery's changes

@@ -128,7 +128,7 @@ async def _cancel_in_home(herald: Herald, home: HomePublisher, target: str, user
 
 async def _send_now_from_home(herald: Herald, home: HomePublisher, target: str, user: str) -> None:
     try:
-        moved = await herald.send_now(target, actor=user)
+        moved = await herald.release_now(target, actor=user)
     except HeraldError as error:  # gone out already, cancelled, or the database busy
         _refused("send now", target, user, error)
         home.tell(user, _refusal("send now", target, error))
