@@ -386,7 +386,7 @@ def test_send_now_sends_a_waiting_message_at_once_saying_who(tmp_path: Path) -> 
             await herald.release_now(one.id, actor="U2")
         assert twice.value.code == "not_reschedulable"
         with pytest.raises(MessageNotFoundError):
-            await herald.send_now("zzzzzzzz", actor="U2")
+            await herald.release_now("zzzzzzzz", actor="U2")
 
     _run(tmp_path, scenario)
 
