@@ -111,6 +111,30 @@ def test_a_write_past_its_lock_wait_writes_nothing(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_write_queued_behind_a_long_wait_gives_up_at_its_own_deadline(
+    tmp_path: Path,
+) -> None:
+    """A write with a short lock_wait (Slack's answer) queued on the writer thread behind
+    one waiting out a long lock_wait is refused while the lock is still held, and never
+    runs afterwards; the long one still writes once the lock is free."""
+    store = Store(tmp_path / "h.db")
+
+    async def scenario() -> None:
+        with HeldLock(tmp_path / "h.db") as held:
+            patient = asyncio.ensure_future(
+                store.write(lambda tx: tx.claim_request("patient"), lock_wait=30)
+            )
+            await asyncio.sleep(0)  # let it reach the writer thread first
+            with pytest.raises(StoreBusyError):
+                await store.write(lambda tx: tx.claim_request("hurried"), lock_wait=0.1)
+            assert held.conn.in_transaction  # refused while the lock was still held
+        assert await patient
+        assert store.request_seen("patient") and not store.request_seen("hurried")
+
+    asyncio.run(scenario())
+    store.close()
+
+
 def test_a_receipt_between_a_check_and_a_write_is_never_overwritten(tmp_path: Path) -> None:
     """The check that a message was not accepted yet and the write it decides are one
     transaction: a receipt that lands in between wins, and nothing is sent."""

@@ -71,6 +71,42 @@ def _one_transaction(
     return write
 
 
+BUSY = (
+    "Herald's database is busy (another Herald process is writing to it), so nothing was "
+    "stored or sent. Try again in a moment."
+)
+
+
+class _Turn:
+    """A write handed to the writer thread: it either starts, or its caller abandons it
+    first (then it never runs) — never both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "waiting"
+
+    def start(self) -> bool:
+        with self._lock:
+            if self._state == "abandoned":
+                return False
+            self._state = "started"
+            return True
+
+    def abandon(self) -> bool:
+        with self._lock:
+            if self._state == "started":
+                return False
+            self._state = "abandoned"
+            return True
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned write's outcome (its StoreBusyError) so asyncio does not
+    report it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Store(Tables):
     """All reads and writes of Herald's tables. Create, use, `close`."""
 
@@ -176,7 +212,16 @@ class Store(Tables):
             # would cost more than the write itself.
             return self._run(db, work)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
+        turn = _Turn()
+        future = loop.run_in_executor(self._writer, self._transaction, work, deadline, turn)
+        # The writer thread may still be busy with writes queued earlier (one waiting out a
+        # long lock_wait of its own): this caller stops waiting at its own deadline, and the
+        # write is skipped if it has not started by then.
+        await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()) + 0.05)
+        if not future.done() and turn.abandon():
+            future.add_done_callback(_consume)
+            raise StoreBusyError(BUSY)
+        return await future
 
     def write_soon(
         self, work: Callable[[Transaction], T], *, optional: bool = False, now: bool = False
@@ -253,7 +298,11 @@ class Store(Tables):
             if self._queued:
                 self._flush_soon(loop)
 
-    def _transaction(self, work: Callable[[Transaction], T], deadline: float) -> T:
+    def _transaction(
+        self, work: Callable[[Transaction], T], deadline: float, turn: _Turn | None = None
+    ) -> T:
+        if turn is not None and not turn.start():
+            raise StoreBusyError(BUSY)  # its caller gave up before the writer got to it
         db = self._writing_db()
         self._begin(db, deadline)
         return self._run(db, work)
@@ -281,10 +330,7 @@ class Store(Tables):
         """
         while not self._try_begin(db):
             if time.monotonic() > deadline:
-                raise StoreBusyError(
-                    "Herald's database is busy (another Herald process is writing to it), "
-                    "so nothing was stored or sent. Try again in a moment."
-                )
+                raise StoreBusyError(BUSY)
             time.sleep(LOCK_POLL_SECONDS)  # on the writer thread, never the event loop
 
     @staticmethod
