@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
@@ -384,14 +385,22 @@ class Herald:
         return await self.dispatch(await self.submit(request))
 
     async def release_now(
-        self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
+        self,
+        some_id: str,
+        *,
+        actor: str,
+        expected_due: datetime | None = None,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
     ) -> Rescheduled:
         """What waits under ``some_id`` goes out now (by ``actor``): a scheduled message or
         send is released by the sweep like anything due, its receipt edited; of a
         schedule, its next occurrence goes out now and the one after follows the rule from
-        the time this one had. Raises `MessageNotFoundError`, or `InputError` when nothing
-        of it waits."""
-        moved = await self.editor.send_now(some_id, actor=actor, lock_wait=lock_wait)
+        the time this one had (only if that is still ``expected_due``, when given: what
+        the person saw). Raises `MessageNotFoundError`, or `InputError` when nothing of it
+        waits."""
+        moved = await self.editor.send_now(
+            some_id, actor=actor, expected_due=expected_due, lock_wait=lock_wait
+        )
         self._timers_changed()
         self._due.set()  # this server's sweep releases it at once
         self._show_moved(moved)

@@ -79,7 +79,10 @@ def _send(running: RunningHerald, text: str) -> str:
 
 def _click(running: RunningHerald, label: str, value: str, user: str = ALICE) -> None:
     """Press the button ``label`` of item ``value`` in ``user``'s Home as Slack holds it."""
-    form = Form(running.slack.home_of(user))
+    home = running.slack.home_of(user)
+    assert home is not None
+    form = Form(home)
+    value = _buttons(home, value)[_ACTION_OF[label]]["value"]  # Send now's carries the time
     answer = running.interact(
         block_actions_body(running.slack, form, form.action(label, value=value))
     )
@@ -91,13 +94,21 @@ def _outbox(running: RunningHerald) -> list[Any]:
     return list(running.herald.providers["sandbox"].outbox)  # type: ignore[attr-defined]
 
 
+_ACTION_OF = {
+    "Send now": ids.SEND_NOW_ACTION,
+    "Edit": ids.EDIT_ACTION,
+    "Cancel": ids.CANCEL_ACTION,
+}
+
+
 def _buttons(home: dict[str, Any], item_id: str) -> dict[str, dict[str, Any]]:
+    """The buttons of ``item_id`` (a schedule's Send now value is ``ID@MILLISECONDS``)."""
     return {
         e["action_id"]: e
         for b in home["blocks"]
         if b["type"] == "actions"
         for e in b["elements"]
-        if e.get("value") == item_id
+        if str(e.get("value")).partition("@")[0] == item_id
     }
 
 
@@ -285,6 +296,29 @@ def test_send_now_from_home_sends_it_and_republishes(running: RunningHerald) -> 
     )
     assert "goes out <!date^" not in _text(home)
     assert _buttons(home, waiting) == {}
+
+
+def test_a_second_send_now_from_the_same_home_sends_nothing_more(
+    running: RunningHerald,
+) -> None:
+    repeating = _slash(running, 'sandbox +31612345678 Standup soon --every "weekdays 09:00"')
+    _open_home(running)
+    _wait_home(running, lambda text: f":repeat: *#{repeating}*" in text)
+    stale = running.slack.home_of(ALICE)
+    assert stale is not None
+    button = _buttons(stale, repeating)[ids.SEND_NOW_ACTION]
+    assert button["value"].startswith(f"{repeating}@")
+
+    for _ in range(2):  # a double click, both from the Home drawn before the first
+        form = Form(stale)
+        click = form.action("Send now", value=button["value"])
+        assert running.interact(block_actions_body(running.slack, form, click)).status_code == 200
+
+    _wait_home(running, lambda text: "is not the one you saw any more" in text)
+    running.slack.wait_for(lambda s: any(r.text.startswith("delivered") for r in s.receipts()))
+    assert len(_outbox(running)) == 1
+    [schedule] = running.herald.agenda(ALICE).schedules
+    assert schedule.occurrences == 1
 
 
 def test_send_now_of_a_repeating_send_sends_its_next_one_and_keeps_it(

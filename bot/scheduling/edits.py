@@ -164,7 +164,12 @@ class Editor:
         return await self.planner.store.write(swap, lock_wait=lock_wait)
 
     async def send_now(
-        self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
+        self,
+        some_id: str,
+        *,
+        actor: str,
+        expected_due: datetime | None = None,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
     ) -> Rescheduled:
         """Send a waiting message or send now (its time becomes now; the sweep releases
         it), or a schedule's next occurrence (the one after follows the rule from the
@@ -172,7 +177,7 @@ class Editor:
         of it waits."""
         key = normalize_message_id(some_id)
         if self.planner.store.schedule(key) is not None:
-            return await self._occur_now(key, actor, lock_wait)
+            return await self._occur_now(key, actor, lock_wait, expected_due)
         now = to_ms(self.planner.clock())
 
         def move(tx: Transaction) -> Rescheduled:
@@ -192,11 +197,13 @@ class Editor:
 
         return await self.planner.store.write(move, lock_wait=lock_wait)
 
-    async def _occur_now(self, key: str, actor: str, lock_wait: float) -> Rescheduled:
+    async def _occur_now(
+        self, key: str, actor: str, lock_wait: float, expected_due: datetime | None
+    ) -> Rescheduled:
         """Store the schedule ``key``'s next occurrence to go out now, and move the
         schedule on to the rule's time after the one that occurrence had."""
         for _ in range(MOVE_ATTEMPTS):
-            done = await self._try_occur_now(key, actor, lock_wait)
+            done = await self._try_occur_now(key, actor, lock_wait, expected_due)
             if done is not None:
                 return done
         raise InputError(
@@ -205,7 +212,9 @@ class Editor:
             target=key,
         )
 
-    async def _try_occur_now(self, key: str, actor: str, lock_wait: float) -> Rescheduled | None:
+    async def _try_occur_now(
+        self, key: str, actor: str, lock_wait: float, expected_due: datetime | None
+    ) -> Rescheduled | None:
         """`_occur_now`, or None when the schedule moved on between reading and writing."""
         planner = self.planner
         schedule = planner.store.schedule(key)
@@ -214,6 +223,14 @@ class Editor:
         _check_active(key, schedule)
         assert schedule.next_due is not None
         due = schedule.next_due
+        if expected_due is not None and due != expected_due:
+            raise InputError(
+                f"The next time of #{key} is not the one you saw any more (it went out, or "
+                f"was sent or moved meanwhile): it is now {due:%Y-%m-%d %H:%M} UTC. Nothing "
+                "was sent; look again and press Send now if you still want it.",
+                code="not_reschedulable",
+                target=key,
+            )
         now = to_ms(planner.clock())
         zone = ZoneInfo(schedule.timezone)
         after = following_time(parse_rule(schedule.rule), due, now, zone, schedule.until)

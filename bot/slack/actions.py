@@ -17,6 +17,7 @@ listener acks and hands the work to `Herald.background`.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -26,6 +27,7 @@ from bot.logsafe import loggable
 from bot.options import phrase
 from bot.services import Herald
 from bot.slack import blocks, ids
+from bot.slack.blocks.home import read_send_now
 from bot.slack.blocks.mrkdwn import clip, esc
 from bot.slack.responses import tell_privately
 
@@ -65,9 +67,10 @@ def register_home(app: AsyncApp, herald: Herald, home: HomePublisher) -> None:
     @app.action(ids.SEND_NOW_ACTION)
     async def send_now_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        target, user = _clicked(body)
+        value, user = _clicked(body)
+        target, due = read_send_now(value)
         herald.background.spawn(
-            _send_now_from_home(herald, home, target, user), name=f"send-now-{target[:16]}"
+            _send_now_from_home(herald, home, target, user, due), name=f"send-now-{target[:16]}"
         )
 
 
@@ -126,9 +129,11 @@ async def _cancel_in_home(herald: Herald, home: HomePublisher, target: str, user
     home.tell(user, blocks.cancelled_text(cancelled))
 
 
-async def _send_now_from_home(herald: Herald, home: HomePublisher, target: str, user: str) -> None:
+async def _send_now_from_home(
+    herald: Herald, home: HomePublisher, target: str, user: str, due: datetime | None
+) -> None:
     try:
-        moved = await herald.release_now(target, actor=user)
+        moved = await herald.release_now(target, actor=user, expected_due=due)
     except HeraldError as error:  # gone out already, cancelled, or the database busy
         _refused("send now", target, user, error)
         home.tell(user, _refusal("send now", target, error))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,7 @@ class Item:
     text: str
     send_now: Block  # the confirm dialogs of Send now and Cancel
     cancel: Block
+    due: datetime | None = None  # a schedule's next time: Send now acts only on that one
 
 
 class RecentSend(Protocol):
@@ -222,7 +224,7 @@ def _schedule_item(schedule: Schedule, channels: Mapping[str, Channel], mask: bo
         "Stop it",
         "Keep it",
     )
-    return Item(schedule.id, text, send_now, cancel)
+    return Item(schedule.id, text, send_now, cancel, schedule.next_due)
 
 
 def _buttons(item: Item) -> Block:
@@ -238,7 +240,10 @@ def _buttons(item: Item) -> Block:
     return {
         "type": "actions",
         "elements": [
-            button(ids.SEND_NOW_ACTION, "Send now", confirm=item.send_now),
+            {
+                **button(ids.SEND_NOW_ACTION, "Send now", confirm=item.send_now),
+                "value": send_now_value(item.id, item.due),
+            },
             button(ids.EDIT_ACTION, "Edit"),
             button(ids.CANCEL_ACTION, "Cancel", style="danger", confirm=item.cancel),
         ],
@@ -305,3 +310,18 @@ def _to(recipients: Sequence[str], mask: bool) -> str:
     if len(recipients) == 1:
         return f"`{esc(mask_recipient(recipients[0]) if mask else recipients[0])}`"
     return plural(len(recipients), "recipient")
+
+
+def send_now_value(item_id: str, due: datetime | None) -> str:
+    """A Send now button's value: the id, and for a schedule the next time it showed
+    (``ID@MILLISECONDS``), so a second click, or one from a Home drawn before the schedule
+    moved on, does not send another occurrence."""
+    return item_id if due is None else f"{item_id}@{int(due.timestamp() * 1000)}"
+
+
+def read_send_now(value: str) -> tuple[str, datetime | None]:
+    """The id and the expected next time in a Send now button's value."""
+    item_id, _, due = value.partition("@")
+    if not due.isdigit() or len(due) > 15:
+        return item_id, None
+    return item_id, datetime.fromtimestamp(int(due) / 1000, UTC)
