@@ -17,6 +17,7 @@ import yaml
 from bot.errors import InputError
 from bot.models import MessageStatus
 from bot.slack import ids
+from bot.slack.app import _on_first_input
 from bot.slack.forms import ComposeForm, check_form, field_errors
 from bot.templating.errors import MissingVariablesError
 from providers import Channel
@@ -27,6 +28,7 @@ from tests.interactivity import (
     app_home_opened_body,
     block_actions_body,
     shortcut_body,
+    slack_user,
     view_submission_body,
 )
 
@@ -457,7 +459,10 @@ def test_saving_an_edit_of_what_went_out_meanwhile_says_so(running: RunningHeral
 
     errors = submit(running, form.fill("Message", "Changed"))
 
-    assert errors is not None and "send_at" in errors
+    # said first and at the top: no field of the form can fix it
+    assert errors is not None and list(errors) == ["connection"]
+    assert f"#{before.messages[0].id}" in errors["connection"]
+    assert "cancelled" in errors["connection"]
 
 
 # -- from App Home -------------------------------------------------------------------------
@@ -522,3 +527,93 @@ def test_edit_in_home_of_what_is_gone_says_why_in_home(running: RunningHerald) -
     )
     assert target in shown
     assert running.slack.latest_view(ids.COMPOSE_VIEW) is None
+
+
+def test_an_edit_by_someone_else_keeps_the_message_the_senders(running: RunningHerald) -> None:
+    posted = schedule_by_command(running)
+    bob = slack_user("U0BOB00001", "bob")
+    receipt = Form.for_message(running.slack.messages[(posted.channel, posted.ts)])
+    click = block_actions_body(running.slack, receipt, receipt.action("Edit"), user=bob)
+    assert running.interact(click).status_code == 200
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the edit form"))
+
+    answer = running.interact(
+        view_submission_body(running.slack, form.fill("Message", "Bob's words"), user=bob)
+    )
+
+    assert running.slack.settle_submission(form.view_id, answer.text) is None
+    [after] = running.herald.agenda(HUMAN_USER).sends  # still in Alice's Home
+    assert after.send.sender == HUMAN_USER and after.messages[0].text == "Bob's words"
+
+
+def test_one_view_is_stored_once_whatever_its_hash(running: RunningHerald) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "Once")
+    first = view_submission_body(running.slack, form)
+    again = view_submission_body(running.slack, form)
+    again["view"]["hash"] = "1700000001.redrawn"  # redrawn after an answer Slack lost
+
+    assert running.interact(first).status_code == 200
+    assert running.interact(again).status_code == 200
+
+    wait(lambda: running.herald.recent_messages(HUMAN_USER, 5), "the message")
+    assert len(running.herald.recent_messages(HUMAN_USER, 5)) == 1
+
+
+@pytest.mark.parametrize(
+    ("block_id", "value"),
+    [
+        ("send_at", {"type": "datetimepicker", "selected_date_time": "1800000000"}),
+        ("send_at", {"type": "datetimepicker", "selected_date_time": 253402299000}),
+        ("send_at", {"type": "datetimepicker", "selected_date_time": True}),
+        ("repeat", {"type": "static_select", "selected_option": {"value": "hourly"}}),
+        ("repeat", {"type": "static_select", "selected_option": {"value": "keep"}}),
+        ("receipt_to", {"type": "conversations_select", "selected_conversation": "<!here>"}),
+    ],
+)
+def test_a_value_slack_never_sends_is_refused_on_its_field(
+    running: RunningHerald, block_id: str, value: dict[str, Any]
+) -> None:
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "Hi")
+    payload = view_submission_body(running.slack, form)
+    payload["view"]["state"]["values"][block_id] = {f"compose_{block_id}": value}
+
+    answer = running.interact(payload)
+
+    assert answer.json() == {
+        "response_action": "errors",
+        "errors": {block_id: "Slack sent something here Herald cannot read: choose it again."},
+    }
+    assert running.herald.recent_messages(HUMAN_USER, 5) == []
+
+
+def test_a_bad_list_name_in_to_is_said_and_the_form_still_redraws(
+    running: RunningHerald,
+) -> None:
+    form = open_form(running)
+    form.fill("To", "+31612345678, @customers.csv, @customers.csv")
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.choose("Template", "order_delayed")
+    form = act(running, form)
+
+    assert "var:name" in [b.get("block_id") for b in form.view["blocks"]]
+    hint = block(form, "to")["hint"]["text"]
+    assert hint.startswith("1 recipient for SMS") and "@customers.csv" in hint
+
+
+def test_an_internal_error_keeps_the_form_open_and_says_so() -> None:
+    view = {"blocks": [{"type": "section"}, {"type": "input", "block_id": "connection"}]}
+
+    answer = _on_first_input(view, ":boom: Herald hit an internal error")
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"connection": ":boom: Herald hit an internal error"},
+    }
+    assert _on_first_input({"blocks": []}, "x") is None

@@ -135,7 +135,21 @@ class SlackApp:
         else:
             log.error("unhandled error in a Slack listener", exc_info=error)
             text = INTERNAL_ERROR.format(command=command)
+        if body.get("type") == "view_submission":
+            # an empty answer would close the form as if it had worked: keep it open, say so
+            return _on_first_input(body.get("view"), text)
         return {"response_type": "ephemeral", "text": text} if body.get("command") else None
+
+
+def _on_first_input(view: object, text: str) -> dict[str, Any] | None:
+    """``text`` as a form's error on its first input (None: it has none to show it on)."""
+    blocks = view.get("blocks") if isinstance(view, dict) else None
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and block.get("type") == "input":
+            block_id = block.get("block_id")
+            if isinstance(block_id, str) and block_id:
+                return {"response_action": "errors", "errors": {block_id: text[:2000]}}
+    return None
 
 
 def _bolt_response(answer: dict[str, Any] | None) -> BoltResponse:

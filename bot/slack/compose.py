@@ -41,19 +41,18 @@ from bot.errors import HeraldError, InputError, RepeatedRequestError
 from bot.logsafe import loggable
 from bot.options import phrase
 from bot.scheduling.planner import Scheduled
-from bot.sending.lists import RecipientList, is_list_reference, list_name, open_named
+from bot.sending.lists import RecipientList, is_list_reference, open_named
 from bot.sending.recipients import normalize_recipient
 from bot.sending.requests import SendRequest, read_lists, row_count
 from bot.services import Herald
 from bot.slack import ids
 from bot.slack.blocks.compose import Preview, Shown, compose_view, done_view, repeating_text
-from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, plural
+from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, esc, plural
 from bot.slack.blocks.scheduling import rescheduled_text
 from bot.slack.directory import SlackDirectory
 from bot.slack.forms import (
     ACTION_PREFIX,
     CONNECTION,
-    SEND_AT,
     TO,
     ComposeForm,
     Origin,
@@ -170,7 +169,7 @@ class Composer:
         try:
             draft = self.herald.draft(target)
         except HeraldError as error:
-            await tell(f":warning: {phrase(error)}")
+            await tell(f":warning: {esc(phrase(error))}")
             return
         to = ", ".join(draft.recipients)
         if len(to) > TO_LIMIT:
@@ -196,11 +195,12 @@ class Composer:
             via="edit",
             channel=announce_to,
             editing=draft.target,
+            owner=draft.sender,
             rule=draft.rule,
             until=draft.until.isoformat() if draft.until else None,
         )
         zone = await self.directory.timezone_of(user)
-        started = fingerprint(self._request(form, origin, user, zone))
+        started = fingerprint(self._request(form, origin, draft.sender, zone))
         await self.open(trigger_id, user, replace(origin, started=started), form)
 
     # -- redrawing ----------------------------------------------------------------
@@ -256,8 +256,8 @@ class Composer:
     def _preview(self, info: TemplateInfo, form: ComposeForm, channel: Channel | None) -> Preview:
         values = dict(form.variables)
         samples = []
-        for name in info.variables:
-            if name not in values:
+        for name in info.variable_order:
+            if name in info.variables and name not in values:
                 values[name] = info.samples.get(name) or f"[{name}]"
                 samples.append(name)
         connection = self.herald.settings.connections.get(form.connection or "")
@@ -289,7 +289,7 @@ class Composer:
                 try:
                     found = await asyncio.to_thread(open_named, entry, lists_dir, max_rows=limit)
                 except InputError as error:
-                    problems.append(f"@{list_name(entry)}: {error}")
+                    problems.append(f"{loggable(entry, 40)}: {_first_words(str(error))}")
                     continue
                 listed += len(found.rows)
                 continue
@@ -297,7 +297,8 @@ class Composer:
                 normalize_recipient(entry, channel)
                 typed += 1
             except InputError:
-                invalid.append(entry)
+                if entry not in invalid:
+                    invalid.append(entry)
         parts = [f"{plural(typed + listed, 'recipient')} for {CHANNEL_LABEL[channel]}"]
         if listed:
             parts[0] += f" ({listed:,} from lists)"
@@ -331,14 +332,25 @@ class Composer:
         shown_ids = {s for s in shown if isinstance(s, str)}
         connection = self.herald.settings.connections.get(form.connection or "")
         found = check_form(
-            form, connection.channel if connection else None, utcnow(), shown=shown_ids
+            form,
+            connection.channel if connection else None,
+            utcnow(),
+            shown=shown_ids,
+            kept_rule=origin.rule,
         )
         if found:
             return _errors(found)
+        top = next((b for b in (CONNECTION, TO) if b in shown_ids), None)
         zone = await self.directory.timezone_of(user)
+        view_id = view.get("id")
         try:
-            request = self._request(form, origin, user, zone)
-            request = replace(request, request_key=f"compose:{view.get('id')}:{view.get('hash')}")
+            if origin.editing:
+                self.herald.draft(origin.editing)  # still waiting? said first, at the top
+            # whose it is: the person who sent it, also when someone else edits it
+            request = self._request(form, origin, origin.owner or user, zone)
+            # one view is stored once, however often Slack or the person submits it
+            key = f"compose:{view_id}" if isinstance(view_id, str) and view_id else None
+            request = replace(request, request_key=key)
             if origin.editing:
                 done = await self._save(origin, request, user)
             else:
@@ -346,10 +358,11 @@ class Composer:
         except RepeatedRequestError:
             return {}
         except InputError as error:
-            return _errors(field_errors(error, shown_ids, form))
-        except HeraldError as error:  # gone out meanwhile, not found, the database busy
-            block = SEND_AT if SEND_AT in shown else (TO if TO in shown else CONNECTION)
-            return _errors({block: phrase(error)[:2000]})
+            if error.code not in _STATE_CODES or top is None:
+                return _errors(field_errors(error, shown_ids, form))
+            return _errors({top: phrase(error)[:2000]})
+        except HeraldError as error:  # not found, the database busy: at the top
+            return _errors({top: phrase(error)[:2000]} if top else {})
         if done is None:
             return {}  # the modal closes; the receipt shows what happened
         return {"response_action": "update", "view": done}
@@ -434,6 +447,14 @@ class Composer:
             await self.client.chat_postMessage(channel=user, text=text)
         except (SlackApiError, ClientError, TimeoutError) as exc:
             log.warning("could not tell %s: %s", loggable(user, 20), why(exc))
+
+
+# what was edited went out, was cancelled or moved on meanwhile: said at the top
+_STATE_CODES = frozenset({"not_cancellable", "not_reschedulable"})
+
+
+def _first_words(text: str) -> str:
+    return text.split(". ")[0].rstrip(".")[:120]
 
 
 def _errors(errors: dict[str, str]) -> dict[str, Any]:

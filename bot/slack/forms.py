@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ REPEATS = {
 }
 METADATA_LIMIT = 3000  # Slack's cap on private_metadata
 SHOWN_BAD = 5  # bad recipients named on To
+LATEST = 32_503_680_000  # 3000-01-01: a picked time beyond this is not a time Herald reads
+_CONVERSATION = re.compile(r"[CGD][A-Z0-9]{2,30}")  # a channel, private channel or DM
+UNREADABLE = "Slack sent something here Herald cannot read: choose it again."
 _FIRST_TIME = (
     "Choose when the first one goes out: a repeating send starts at this time and repeats "
     "at the same time of day."
@@ -90,6 +94,7 @@ class Origin:
     via: str = "command"
     channel: str | None = None
     editing: str | None = None
+    owner: str | None = None  # who sent what is edited: it stays theirs
     started: str | None = None
     rule: str | None = None
     until: str | None = None
@@ -98,7 +103,8 @@ class Origin:
         data = {k: v for k, v in self.__dict__.items() if v is not None}
         text = json.dumps(data, separators=(",", ":"))
         if len(text) > METADATA_LIMIT:  # only a pathological rule could do this
-            text = json.dumps({"via": self.via, "editing": self.editing}, separators=(",", ":"))
+            kept = {"via": self.via, "editing": self.editing, "owner": self.owner}
+            text = json.dumps(kept, separators=(",", ":"))
         return text
 
     @classmethod
@@ -111,7 +117,7 @@ class Origin:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        fields = ("via", "channel", "editing", "started", "rule", "until")
+        fields = ("via", "channel", "editing", "owner", "started", "rule", "until")
         kept = {k: str(data[k])[:300] for k in fields if isinstance(data.get(k), str)}
         return cls(**kept)
 
@@ -130,6 +136,7 @@ class ComposeForm:
     send_at: int | None = None  # Unix seconds (the date-time picker's value)
     repeat: str = NEVER
     receipt_to: str | None = None
+    unreadable: tuple[str, ...] = ()  # blocks whose value Slack sent in a shape it never uses
 
     @property
     def recipients(self) -> list[str]:
@@ -159,8 +166,21 @@ def read_form(view: Mapping[str, Any]) -> ComposeForm:
         value = chosen.get("value") if isinstance(chosen, dict) else None
         return value if isinstance(value, str) and value else None
 
+    unreadable: list[str] = []
     when = element(SEND_AT).get("selected_date_time")
+    if when is not None and not _instant(when):
+        unreadable.append(SEND_AT)
+        when = None
     conversation = element(RECEIPT_TO).get("selected_conversation")
+    if conversation is not None and not (
+        isinstance(conversation, str) and _CONVERSATION.fullmatch(conversation)
+    ):
+        unreadable.append(RECEIPT_TO)
+        conversation = None
+    repeat = option(REPEAT) or NEVER
+    if repeat not in REPEATS and repeat != KEEP_RULE:
+        unreadable.append(REPEAT)
+        repeat = NEVER
     template = option(TEMPLATE)
     variables = {
         block_id.removeprefix(VARIABLE): text(block_id)
@@ -175,10 +195,17 @@ def read_form(view: Mapping[str, Any]) -> ComposeForm:
         message=text(MESSAGE),
         subject=text(SUBJECT),
         media=text(MEDIA),
-        send_at=when if isinstance(when, int) and not isinstance(when, bool) else None,
-        repeat=option(REPEAT) or NEVER,
-        receipt_to=conversation if isinstance(conversation, str) and conversation else None,
+        send_at=when,
+        repeat=repeat,
+        receipt_to=conversation,
+        unreadable=tuple(unreadable),
     )
+
+
+def _instant(value: object) -> bool:
+    """Whether ``value`` is a date-time picker's value Herald can use: whole Unix seconds
+    between 1970 and 3000 (later is refused as beyond the horizon, with words)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < LATEST
 
 
 def rule_of(repeat: str, first: datetime, zone: ZoneInfo, kept: str | None = None) -> str | None:
@@ -250,11 +277,18 @@ def request_of(
 
 
 def check_form(
-    form: ComposeForm, channel: Channel | None, now: datetime, *, shown: set[str]
+    form: ComposeForm,
+    channel: Channel | None,
+    now: datetime,
+    *,
+    shown: set[str],
+    kept_rule: str | None = None,
 ) -> dict[str, str]:
     """The mistakes the form can see by itself, each on its field, all at once (the send
     pipeline stops at its first); a form without them goes on to `bot.sending`."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = dict.fromkeys(form.unreadable, UNREADABLE)
+    if form.repeat == KEEP_RULE and not kept_rule:
+        errors[REPEAT] = UNREADABLE
     if channel is not None:
         bad = []
         for entry in form.recipients:
@@ -271,7 +305,7 @@ def check_form(
         errors[MESSAGE] = "Write the message, or choose a template."
     if form.send_at is not None and form.send_at <= now.timestamp():
         errors[SEND_AT] = "That time has passed: choose a time that is still ahead."
-    elif form.repeat != NEVER and form.send_at is None:
+    elif form.repeat != NEVER and form.send_at is None and not errors.keys() & {SEND_AT, REPEAT}:
         errors[SEND_AT] = _FIRST_TIME
     return {k: v[:2000] for k, v in errors.items() if k in shown}
 

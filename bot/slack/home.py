@@ -33,6 +33,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,7 @@ from bot.slack.receipts import why
 from bot.slack.summaries import _rate_limited, without_rate_limit_retries
 
 log = logging.getLogger(__name__)
+_USER = re.compile(r"[UW][A-Z0-9]{2,30}")  # a Slack user id; nothing else is kept
 
 PUBLISH_EVERY = 2.0  # seconds between two publishes of one viewer's Home, at least
 IN_FLIGHT = 4  # publishes waiting for Slack at once, at most
@@ -239,7 +241,7 @@ def register(app: AsyncApp, herald: Herald) -> HomePublisher:
         if event.get("tab") != "home":
             return  # the Messages tab: nothing to publish
         user = event.get("user")
-        if not isinstance(user, str) or not user.startswith(("U", "W")):
+        if not isinstance(user, str) or not _USER.fullmatch(user):
             # Slack always names who opened it: say so (the error handler logs it, and
             # Slack is answered 200, so it does not retry)
             raise ValueError(f"app_home_opened names no user: {loggable(repr(user), 40)}")
