@@ -41,13 +41,12 @@ from bot.errors import HeraldError, InputError, RepeatedRequestError
 from bot.logsafe import loggable
 from bot.options import phrase
 from bot.scheduling.planner import Scheduled
-from bot.sending.lists import RecipientList, is_list_reference, open_named
-from bot.sending.recipients import normalize_recipient
+from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, read_lists, row_count
 from bot.services import Herald
 from bot.slack import ids
-from bot.slack.blocks.compose import Preview, Shown, compose_view, done_view, repeating_text
-from bot.slack.blocks.mrkdwn import CHANNEL_LABEL, esc, plural
+from bot.slack.blocks.compose import compose_view, done_view, repeating_text
+from bot.slack.blocks.mrkdwn import esc
 from bot.slack.blocks.scheduling import rescheduled_text
 from bot.slack.directory import SlackDirectory
 from bot.slack.forms import (
@@ -65,9 +64,8 @@ from bot.slack.forms import (
 )
 from bot.slack.receipts import slack_error, why
 from bot.slack.responses import tell_privately
+from bot.slack.shown import shown_for
 from bot.storage.store import utcnow
-from bot.templating.library import TemplateInfo
-from providers import Channel
 
 if TYPE_CHECKING:
     from bot.slack.commands import SlashCommand
@@ -77,7 +75,6 @@ log = logging.getLogger(__name__)
 
 SUBMIT_LOCK_WAIT = 2.0  # seconds for the database's lock while Slack waits (3 s in all)
 TO_LIMIT = 3000  # a text input's cap: an edit whose recipients are longer cannot be shown
-SHOWN_INVALID = 3  # invalid recipients the To hint names
 
 
 class Composer:
@@ -148,7 +145,11 @@ class Composer:
         if form.connection is None and len(self.herald.settings.connections) == 1:
             form = replace(form, connection=next(iter(self.herald.settings.connections)))
         view = compose_view(
-            form, origin, await self._shown(form, user, check_recipients=bool(form.to))
+            form,
+            origin,
+            await shown_for(
+                self.herald, self.directory, form, user, check_recipients=bool(form.to)
+            ),
         )
         try:
             await self.client.views_open(trigger_id=trigger_id, view=view)
@@ -209,7 +210,11 @@ class Composer:
         """Draw ``view`` again for what its form holds now."""
         form = read_form(view)
         origin = Origin.load(view.get("private_metadata"))
-        new = compose_view(form, origin, await self._shown(form, user, check_recipients=True))
+        new = compose_view(
+            form,
+            origin,
+            await shown_for(self.herald, self.directory, form, user, check_recipients=True),
+        )
         try:
             await self.client.views_update(
                 view_id=str(view.get("id") or ""), hash=view.get("hash"), view=new
@@ -220,96 +225,6 @@ class Composer:
             log.log(level, "could not redraw the compose form: %s", why(exc))
         except (ClientError, TimeoutError) as exc:
             log.warning("could not redraw the compose form: %s", why(exc))
-
-    async def _shown(
-        self, form: ComposeForm, user: str, *, check_recipients: bool = False
-    ) -> Shown:
-        settings = self.herald.settings
-        connections = {name: c.channel for name, c in settings.connections.items()}
-        channel = connections.get(form.connection or "")
-        zone = await self.directory.timezone_of(user) or settings.scheduling.zone().key
-        templates = self._templates()
-        info = next((t for t in templates if t.name == form.template), None)
-        return Shown(
-            connections=connections,
-            templates=templates,
-            zone=zone,
-            template=info,
-            preview=self._preview(info, form, channel) if info else None,
-            recipients_hint=(
-                await self._recipients_hint(form, channel)
-                if check_recipients and form.to and channel
-                else None
-            ),
-        )
-
-    def _templates(self) -> list[TemplateInfo]:
-        library = self.herald.templates
-        shown = []
-        for name in library.names():
-            try:
-                shown.append(library.info(name))
-            except InputError as error:  # a broken template is not offered
-                log.warning("template %s is not offered in the form: %s", name, error)
-        return shown
-
-    def _preview(self, info: TemplateInfo, form: ComposeForm, channel: Channel | None) -> Preview:
-        values = dict(form.variables)
-        samples = []
-        for name in info.variable_order:
-            if name in info.variables and name not in values:
-                values[name] = info.samples.get(name) or f"[{name}]"
-                samples.append(name)
-        connection = self.herald.settings.connections.get(form.connection or "")
-        try:
-            rendered = self.herald.templates.render(
-                info.name,
-                values,
-                channel=channel,
-                provider=connection.provider if connection else None,
-            )
-        except InputError as error:
-            return Preview(text="", problem=str(error))
-        return Preview(
-            text=rendered.text,
-            subject=rendered.subject if channel is Channel.EMAIL else None,
-            analysis=rendered.sms.summary() if channel in (Channel.SMS, None) else None,
-            with_samples=tuple(samples),
-        )
-
-    async def _recipients_hint(self, form: ComposeForm, channel: Channel) -> str:
-        """How many recipients **To** names and which of them cannot be used."""
-        settings = self.herald.settings
-        lists_dir, limit = settings.lists_dir, settings.limits.max_recipients
-        typed, listed = 0, 0
-        invalid: list[str] = []
-        problems: list[str] = []
-        for entry in form.recipients:
-            if is_list_reference(entry):
-                try:
-                    found = await asyncio.to_thread(open_named, entry, lists_dir, max_rows=limit)
-                except InputError as error:
-                    problems.append(f"{loggable(entry, 40)}: {_first_words(str(error))}")
-                    continue
-                listed += len(found.rows)
-                continue
-            try:
-                normalize_recipient(entry, channel)
-                typed += 1
-            except InputError:
-                if entry not in invalid:
-                    invalid.append(entry)
-        parts = [f"{plural(typed + listed, 'recipient')} for {CHANNEL_LABEL[channel]}"]
-        if listed:
-            parts[0] += f" ({listed:,} from lists)"
-        if invalid:
-            named = ", ".join(loggable(i, 40) for i in invalid[:SHOWN_INVALID])
-            more = len(invalid) - SHOWN_INVALID
-            parts.append(
-                f"{len(invalid)} invalid: {named}" + (f" and {more} more" if more > 0 else "")
-            )
-        parts += problems[:2]
-        return " · ".join(parts)
 
     # -- submitting ---------------------------------------------------------------
 
@@ -451,10 +366,6 @@ class Composer:
 
 # what was edited went out, was cancelled or moved on meanwhile: said at the top
 _STATE_CODES = frozenset({"not_cancellable", "not_reschedulable"})
-
-
-def _first_words(text: str) -> str:
-    return text.split(". ")[0].rstrip(".")[:120]
 
 
 def _errors(errors: dict[str, str]) -> dict[str, Any]:
