@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -25,7 +26,7 @@ from bot.delivery.handover import Delivery
 from bot.delivery.polling import Poller, PollSchedule
 from bot.delivery.retries import RetryPolicy
 from bot.delivery.routing import ReceiptRouter
-from bot.errors import MessageNotFoundError
+from bot.errors import InputError, MessageNotFoundError
 from bot.models import (
     Message,
     MessageStatus,
@@ -35,7 +36,7 @@ from bot.models import (
     normalize_message_id,
     shown_id,
 )
-from bot.scheduling.edits import Draft, Editor, Replaced
+from bot.scheduling.edits import Draft, Edited, Editor, Replaced, keeps_content
 from bot.scheduling.planner import (
     RELEASE_BATCH,
     Agenda,
@@ -47,9 +48,11 @@ from bot.scheduling.planner import (
     connection_gone,
 )
 from bot.scheduling.timer import Timer
+from bot.scheduling.when import parse_when
 from bot.sending.requests import SendRequest, build_messages, send_record
 from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
+from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
 from bot.waiting import nap
@@ -379,6 +382,47 @@ class Herald:
         self._show_cancelled(replaced.old)
         self._show_scheduled(replaced.new)
         return replaced
+
+    async def edit(
+        self,
+        some_id: str,
+        request: SendRequest,
+        *,
+        actor: str,
+        lock_wait: float = BUSY_TIMEOUT_SECONDS,
+    ) -> Edited:
+        """Save an edit of the waiting message, send or schedule ``some_id``: when
+        ``request`` asks for what it will send and only its time differs, it is moved
+        (the same ``#ID``; a schedule's next time); any other change replaces it
+        (`replace`). One message of a send to several is replaced to move it alone."""
+        draft = self.draft(some_id)
+        connection = self.settings.connections.get(draft.connection)
+        try:
+            info = self.templates.info(draft.template) if draft.template else None
+        except InputError:  # gone or broken since: a move is still a move
+            info = None
+        variables = info.variable_order if info else ()
+        if connection is None or not keeps_content(draft, request, connection.channel, variables):
+            return Edited(
+                replaced=await self.replace(some_id, request, actor=actor, lock_wait=lock_wait)
+            )
+        assert request.at is not None
+        when = parse_when(request.at, now=utcnow(), zone=ZoneInfo(request.timezone or "UTC"))
+        if int(when.timestamp()) == int(draft.due_at.timestamp()):
+            return Edited()  # nothing changed
+        if draft.kind == "message" and self._one_of_several(draft.target):
+            return Edited(
+                replaced=await self.replace(some_id, request, actor=actor, lock_wait=lock_wait)
+            )
+        moved = await self.reschedule(
+            draft.target, request.at, actor=actor, timezone=request.timezone, lock_wait=lock_wait
+        )
+        return Edited(moved=moved)
+
+    def _one_of_several(self, message_id: str) -> bool:
+        message = self.message(message_id)
+        send_id = message.send_id if message else None
+        return send_id is not None and len(self.db.messages_of(send_id)) > 1
 
     async def send_now(self, request: SendRequest) -> list[Message]:
         """Store ``request`` and hand it over; its messages as they are afterwards."""

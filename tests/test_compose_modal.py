@@ -396,9 +396,11 @@ def schedule_by_command(running: RunningHerald, text: str = "Running late") -> P
 
 
 def click_edit(running: RunningHerald, posted: Posted) -> Form:
+    opened = len(running.slack.calls_to("views.open"))
     receipt = Form.for_message(running.slack.messages[(posted.channel, posted.ts)])
     answer = running.interact(block_actions_body(running.slack, receipt, receipt.action("Edit")))
     assert answer.status_code == 200
+    wait(lambda: len(running.slack.calls_to("views.open")) > opened, "the edit form")
     return Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the edit form"))
 
 
@@ -617,3 +619,75 @@ def test_an_internal_error_keeps_the_form_open_and_says_so() -> None:
         "errors": {"connection": ":boom: Herald hit an internal error"},
     }
     assert _on_first_input({"blocks": []}, "x") is None
+
+
+def test_saving_an_unchanged_edit_changes_nothing(running: RunningHerald) -> None:
+    posted = schedule_by_command(running)
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    form = click_edit(running, posted)
+
+    assert submit(running, form) is None
+
+    [after] = running.herald.agenda(HUMAN_USER).sends
+    assert after.messages == before.messages
+
+
+def test_a_new_time_for_a_repeating_send_moves_every_time_to_come(
+    running: RunningHerald,
+) -> None:
+    answer = running.slash('sandbox +31612345678 Standup --every "daily 09:00"')
+    assert answer.status_code == 200
+    [schedule] = running.herald.agenda(HUMAN_USER).schedules
+    home = open_home(running)
+    wait(lambda: schedule.id in str(running.slack.home_of(HUMAN_USER)), "the schedule in Home")
+    home = Form(running.slack.home_of(HUMAN_USER))
+    click = block_actions_body(running.slack, home, home.action("Edit", value=schedule.id))
+    assert running.interact(click).status_code == 200
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the edit form"))
+    assert form.values()["repeat"]["compose_repeat"]["selected_option"]["value"] == "daily"
+    assert schedule.next_due is not None
+    later = int(schedule.next_due.timestamp()) + 3600  # 10:00 from now on
+
+    assert submit(running, form.fill("Send at", later)) is None
+
+    [after] = running.herald.agenda(HUMAN_USER).schedules
+    assert after.id != schedule.id and after.rule == "daily 10:00"
+    assert int(after.next_due.timestamp()) == later  # type: ignore[union-attr]
+
+
+def test_a_new_time_for_one_message_of_several_moves_it_alone(running: RunningHerald) -> None:
+    answer = running.slash("sandbox +31612345678,+4915112345678 Doors open --at in 2h")
+    assert answer.status_code == 200
+    posted = wait(lambda: receipts_in(running.slack, CHANNEL)[:2][1:], "both receipts")[0]
+    [before] = running.herald.agenda(HUMAN_USER).sends
+    form = click_edit(running, posted)
+    due = int(before.due_at.timestamp())
+
+    assert submit(running, form.fill("Send at", due + 600)) is None
+
+    times = sorted(
+        int(m.due_at.timestamp())  # type: ignore[union-attr]
+        for waiting in running.herald.agenda(HUMAN_USER).sends
+        for m in waiting.messages
+    )
+    assert times == [due, due + 600]
+
+
+def test_an_edited_message_whose_receipt_is_in_a_dm_keeps_it_there(
+    running: RunningHerald,
+) -> None:
+    answer = running.interact(shortcut_body(running.slack, ids.COMPOSE_SHORTCUT))
+    assert answer.status_code == 200
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the form"))
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    form.fill("To", "+31612345678").fill("Message", "Hello").fill("Send at", in_an_hour())
+    assert submit(running, form) is None
+    dm = "D" + HUMAN_USER[1:]
+    posted = wait(lambda: receipts_in(running.slack, dm), "the receipt in the DM")[0]
+
+    form = click_edit(running, posted)
+    assert submit(running, form.fill("Message", "Hello again")) is None
+
+    [after] = running.herald.agenda(HUMAN_USER).sends
+    assert after.send.announce_to == HUMAN_USER  # the DM, not the editor's choice of nothing

@@ -13,6 +13,7 @@ occurrence had, so nothing goes out twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -41,8 +42,11 @@ from bot.scheduling.planner import (
     waiting_of,
 )
 from bot.scheduling.rules import parse_rule
-from bot.sending.requests import SendRequest, build_messages_off_loop
+from bot.sending.lists import RecipientList, is_list_reference, list_name
+from bot.sending.recipients import normalize_recipient
+from bot.sending.requests import Recipient, SendRequest, build_messages_off_loop
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Transaction
+from providers import Channel
 
 __all__ = ["Draft", "DraftKind", "Editor", "Replaced"]
 
@@ -81,6 +85,52 @@ class Replaced:
 
     old: Cancelled
     new: Scheduled
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What saving an edit did: moved it (the same ``#ID``; ``moved``), replaced it
+    (``replaced``), or nothing (both None: nothing changed)."""
+
+    moved: Rescheduled | None = None
+    replaced: Replaced | None = None
+
+
+def keeps_content(
+    draft: Draft, request: SendRequest, channel: Channel, template_variables: Sequence[str]
+) -> bool:
+    """Whether ``request`` asks for what ``draft`` will send, its time apart: then saving
+    it only moves it. Recipients are compared as stored (normalized, ``@NAME`` lowercased);
+    variables only those the template uses, empty ones as absent (a form shows and sends
+    no others); a rule as `parse_rule` normalizes it."""
+    try:
+        recipients = {_stored(r, channel) for r in request.recipients}
+        rule = parse_rule(request.every).text if request.every else None
+    except InputError:
+        return False  # not what is stored, whatever it is: saving it says what is wrong
+    variables = {k: v for k, v in request.variables.items() if v}
+    kept = {k: draft.variables[k] for k in template_variables if draft.variables.get(k)}
+    until = draft.until.isoformat() if draft.until else None
+    return (
+        request.connection == draft.connection
+        and recipients == set(draft.recipients)
+        and request.text.strip() == draft.text
+        and request.template == draft.template
+        and variables == kept
+        and (request.subject or None) == (draft.subject or None)
+        and tuple(request.media_urls) == draft.media_urls
+        and rule == draft.rule
+        and (request.until or None) == until
+        and request.announce_to == draft.announce_to
+    )
+
+
+def _stored(recipient: Recipient, channel: Channel) -> str:
+    if isinstance(recipient, RecipientList):
+        return recipient.reference or recipient.label
+    if is_list_reference(recipient):
+        return f"@{list_name(recipient)}"
+    return normalize_recipient(recipient, channel)
 
 
 class Editor:

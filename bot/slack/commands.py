@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -135,7 +136,7 @@ class SlashCommand:
         )
         if request.names_lists:
             request = await asyncio.to_thread(read_lists, request, herald.settings)
-            if row_count(request) > INLINE_ROWS:
+            if row_count(request) > self.inline_rows:
                 return await self._later(request, command.get("response_url"))
         if request.is_scheduled:
             return await self._schedule(request, command.get("response_url"))
@@ -195,12 +196,13 @@ class SlashCommand:
         assert self.composer is not None
         channel = str(command.get("channel_id") or "") or None
         url = command.get("response_url")
+        tell = partial(tell_privately, url, about="a form that did not open")
         self.herald.background.spawn(
             self.composer.open(
                 str(command.get("trigger_id") or ""),
                 user,
                 Origin(via="command", channel=channel),
-                response_url=url if isinstance(url, str) else None,
+                tell=tell if isinstance(url, str) else None,
             ),
             name="compose-open",
         )

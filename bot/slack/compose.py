@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -42,7 +43,7 @@ from bot.logsafe import loggable
 from bot.options import phrase
 from bot.scheduling.planner import Scheduled
 from bot.sending.lists import RecipientList
-from bot.sending.requests import SendRequest, read_lists, row_count
+from bot.sending.requests import SendRequest, prepare, read_lists, row_count
 from bot.services import Herald
 from bot.slack import ids
 from bot.slack.blocks.compose import compose_view, done_view, repeating_text
@@ -57,7 +58,6 @@ from bot.slack.forms import (
     Origin,
     check_form,
     field_errors,
-    fingerprint,
     read_form,
     repeat_of,
     request_of,
@@ -74,7 +74,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUBMIT_LOCK_WAIT = 2.0  # seconds for the database's lock while Slack waits (3 s in all)
-TO_LIMIT = 3000  # a text input's cap: an edit whose recipients are longer cannot be shown
+TO_LIMIT = 3000  # a text input's cap: an edit whose recipients or text are longer cannot be shown
+MIN_LOCK_WAIT = 0.5  # what is left for the lock however long the rest took
+NOT_OPENED = (
+    ":warning: Slack did not let me open the form just now (it allows 3 seconds). Try again."
+)
 
 
 class Composer:
@@ -97,7 +101,11 @@ class Composer:
         @app.action(ids.COMPOSE_ACTION)
         async def compose_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
-            self._spawn(self.open(_trigger(body), _user(body), Origin(via="home")), "home")
+            user = _user(body)
+            opening = self.open(
+                _trigger(body), user, Origin(via="home"), tell=partial(self._tell_home, user)
+            )
+            self._spawn(opening, "home")
 
         @app.shortcut(ids.COMPOSE_SHORTCUT)
         async def compose_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -138,9 +146,10 @@ class Composer:
         user: str,
         origin: Origin,
         form: ComposeForm | None = None,
-        response_url: str | None = None,
+        tell: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """Open the modal (``views.open``) at once: the trigger expires in 3 s."""
+        """Open the modal (``views.open``) at once: the trigger expires in 3 s; ``tell``
+        the person when Slack would not open it."""
         form = form or ComposeForm(receipt_to=origin.channel)
         if form.connection is None and len(self.herald.settings.connections) == 1:
             form = replace(form, connection=next(iter(self.herald.settings.connections)))
@@ -155,12 +164,8 @@ class Composer:
             await self.client.views_open(trigger_id=trigger_id, view=view)
         except (SlackApiError, ClientError, TimeoutError) as exc:
             log.warning("could not open the compose form: %s", why(exc))
-            await tell_privately(
-                response_url,
-                ":warning: Slack did not let me open the form just now (it allows 3 seconds). "
-                "Try again.",
-                about="a form that did not open",
-            )
+            if tell is not None:
+                await tell(NOT_OPENED)
 
     async def open_edit(
         self, trigger_id: str, user: str, target: str, tell: Callable[[str], Awaitable[None]]
@@ -173,13 +178,19 @@ class Composer:
             await tell(f":warning: {esc(phrase(error))}")
             return
         to = ", ".join(draft.recipients)
-        if len(to) > TO_LIMIT:
+        if len(to) > TO_LIMIT or len(draft.text) > TO_LIMIT:
+            what = "recipients" if len(to) > TO_LIMIT else "text"
             await tell(
-                f":warning: #{draft.target} has too many recipients to edit in a form. Cancel "
-                "it and send it again to a recipient list (@NAME)."
+                f":warning: #{draft.target}'s {what} are too long to edit in a form: cancel it "
+                "and send it again (to many: to a recipient list, @NAME)."
+                if what == "recipients"
+                else f":warning: #{draft.target}'s text is too long to edit in a form (Slack "
+                f"takes {TO_LIMIT:,} characters): cancel it and send it again."
             )
             return
-        announce_to = draft.announce_to if (draft.announce_to or "")[:1] in ("C", "G") else None
+        # a channel shows in the menu; a DM cannot, and stays where it was unless one is chosen
+        place = draft.announce_to or ""
+        announce_to = place if place[:1] in ("C", "G") else None
         form = ComposeForm(
             connection=draft.connection,
             to=to,
@@ -194,15 +205,13 @@ class Composer:
         )
         origin = Origin(
             via="edit",
-            channel=announce_to,
+            channel=place or None,
             editing=draft.target,
             owner=draft.sender,
             rule=draft.rule,
             until=draft.until.isoformat() if draft.until else None,
         )
-        zone = await self.directory.timezone_of(user)
-        started = fingerprint(self._request(form, origin, draft.sender, zone))
-        await self.open(trigger_id, user, replace(origin, started=started), form)
+        await self.open(trigger_id, user, origin, form, tell)
 
     # -- redrawing ----------------------------------------------------------------
 
@@ -237,6 +246,7 @@ class Composer:
 
     async def submit(self, view: dict[str, Any], user: str) -> dict[str, Any]:
         """The answer to the submission: ``{}`` closes the modal, ``errors`` keeps it."""
+        started = time.monotonic()
         form = read_form(view)
         origin = Origin.load(view.get("private_metadata"))
         shown = {
@@ -267,9 +277,9 @@ class Composer:
             key = f"compose:{view_id}" if isinstance(view_id, str) and view_id else None
             request = replace(request, request_key=key)
             if origin.editing:
-                done = await self._save(origin, request, user)
+                done = await self._save(origin, request, user, started)
             else:
-                done = await self._send(request, user)
+                done = await self._send(request, user, started)
         except RepeatedRequestError:
             return {}
         except InputError as error:
@@ -302,7 +312,7 @@ class Composer:
         )
         return done_view("Repeating send saved", text)
 
-    async def _send(self, request: SendRequest, user: str) -> dict[str, Any] | None:
+    async def _send(self, request: SendRequest, user: str, started: float) -> dict[str, Any] | None:
         herald, command = self.herald, self.command
         if request.names_lists:
             request = await asyncio.to_thread(read_lists, request, herald.settings)
@@ -320,13 +330,15 @@ class Composer:
                 )
                 return None
         if request.is_scheduled:
-            scheduled = await herald.schedule(request, lock_wait=SUBMIT_LOCK_WAIT)
+            scheduled = await herald.schedule(request, lock_wait=self._lock_wait(started))
             return self._repeating(scheduled, request)
-        messages = await herald.submit(request, lock_wait=SUBMIT_LOCK_WAIT)
+        messages = await herald.submit(request, lock_wait=self._lock_wait(started))
         herald.background.spawn(herald.dispatch(messages), name="compose-send", defer=True)
         return None
 
-    async def _save(self, origin: Origin, request: SendRequest, user: str) -> dict[str, Any] | None:
+    async def _save(
+        self, origin: Origin, request: SendRequest, user: str, started: float
+    ) -> dict[str, Any] | None:
         assert origin.editing is not None
         if not request.is_scheduled:
             raise InputError(
@@ -334,23 +346,23 @@ class Composer:
                 code="when_invalid",
                 fields=("at",),
             )
-        if fingerprint(request) == origin.started:
-            assert request.at is not None
-            moved = await self.herald.reschedule(
-                origin.editing,
-                request.at,
-                actor=user,
-                timezone=request.timezone,
-                lock_wait=SUBMIT_LOCK_WAIT,
-            )
-            if moved.schedule is None:
-                return None  # the receipt shows the new time
-            text = rescheduled_text(moved, origin.editing, self.command.name, now=utcnow())
-            return done_view("Repeating send moved", text)
-        replaced = await self.herald.replace(
-            origin.editing, request, actor=user, lock_wait=SUBMIT_LOCK_WAIT
+        if request.names_lists:  # read, checked and written off the event loop
+            request = await prepare(request, self.herald.settings, self.herald.templates)
+        edited = await self.herald.edit(
+            origin.editing, request, actor=user, lock_wait=self._lock_wait(started)
         )
-        return self._repeating(replaced.new, request, replaced=origin.editing)
+        if edited.replaced is not None:
+            return self._repeating(edited.replaced.new, request, replaced=origin.editing)
+        moved = edited.moved
+        if moved is None or moved.schedule is None:
+            return None  # nothing changed, or its receipt shows the new time
+        text = rescheduled_text(moved, origin.editing, self.command.name, now=utcnow())
+        return done_view("Repeating send moved", text)
+
+    @staticmethod
+    def _lock_wait(started: float) -> float:
+        """What is left of Slack's 3 s for the database's lock (at least `MIN_LOCK_WAIT`)."""
+        return max(MIN_LOCK_WAIT, SUBMIT_LOCK_WAIT - (time.monotonic() - started))
 
     async def _tell_home(self, user: str, text: str) -> None:
         if self.home is not None:

@@ -8,14 +8,13 @@ wire. Block ids are the keys of ``response_action: errors``, so an `InputError`'
 ``fields`` map straight onto them (`field_errors`).
 
 What the view itself does not hold — where it was opened (a channel to post the receipt
-in by default, the id being edited, what the edit started from) — travels in the view's
+in by default, the id being edited, whose it is) — travels in the view's
 ``private_metadata`` as a small JSON object (`Origin`), which comes back signed with
 each action and the submission.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -85,17 +84,16 @@ class Origin:
     """Where the modal was opened, kept in ``private_metadata``.
 
     ``via``: ``command``, ``home``, ``shortcut`` or ``edit``. ``channel``: the
-    conversation the command came from (the receipt's default place). ``editing``: the
-    id an Edit saves over; ``started``: a fingerprint of what the edit was prefilled with
-    (unchanged content only moves the time); ``rule``/``until``: the edited schedule's,
-    kept when the menu cannot show them.
+    conversation the command came from, or where an edited message's receipt is (the
+    receipt's default place). ``editing``: the id an Edit saves over (`Herald.edit`
+    decides whether that moves it or replaces it); ``rule``/``until``: the edited
+    schedule's, kept when the menu cannot show them.
     """
 
     via: str = "command"
     channel: str | None = None
     editing: str | None = None
     owner: str | None = None  # who sent what is edited: it stays theirs
-    started: str | None = None
     rule: str | None = None
     until: str | None = None
 
@@ -117,7 +115,7 @@ class Origin:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        fields = ("via", "channel", "editing", "owner", "started", "rule", "until")
+        fields = ("via", "channel", "editing", "owner", "rule", "until")
         kept = {k: str(data[k])[:300] for k in fields if isinstance(data.get(k), str)}
         return cls(**kept)
 
@@ -271,8 +269,9 @@ def request_of(
         timezone=zone,
         sender=user,
         origin="slack",
-        # nothing chosen: the person's direct messages with Herald
-        announce_to=form.receipt_to or user,
+        # nothing chosen: where an edited message's receipt was (a DM the menu cannot
+        # show), else the person's direct messages with Herald
+        announce_to=form.receipt_to or (origin.channel if origin.via == "edit" else None) or user,
     )
 
 
@@ -314,24 +313,6 @@ def _first_sentence(text: str) -> str:
     stops = (text.find(". "), text.find("; "), text.find(": "))
     end = min((i for i in stops if i > 0), default=len(text))
     return text[:end].rstrip(".")
-
-
-def fingerprint(request: SendRequest) -> str:
-    """What a request asks for apart from its time: an edit that keeps this only moves
-    the time (a reschedule, the same ``#ID``); anything else replaces it."""
-    recipients = [r if isinstance(r, str) else r.label for r in request.recipients]
-    content = [
-        request.connection,
-        sorted(recipients),
-        request.text or None,
-        request.template,
-        sorted(request.variables.items()),
-        request.subject,
-        list(request.media_urls),
-        request.every.split()[0] if request.every else None,
-        request.announce_to,
-    ]
-    return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
 
 
 def field_errors(error: InputError, shown: set[str], form: ComposeForm) -> dict[str, str]:
