@@ -4,8 +4,10 @@ the sandbox provider, receipts posted where the form said."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -309,6 +311,11 @@ def test_a_missing_variable_lands_on_its_field_and_unknown_fields_fall_back() ->
 
     assert field_errors(error, shown, ComposeForm()) == {
         "var:order": "The template needs this: fill it in."
+    }
+    # a template that changed on disk since the form was drawn: its blanks are not shown
+    assert field_errors(error, {"to", "template"}, ComposeForm()) == {
+        "template": "This template's blanks changed since the form was drawn: choose the "
+        "template again to see them."
     }
     # a field the view does not show (a subject on SMS) still reaches the person, on To
     subject = InputError("E-mail needs a subject.", code="subject_missing", fields=("subject",))
@@ -691,3 +698,83 @@ def test_an_edited_message_whose_receipt_is_in_a_dm_keeps_it_there(
 
     [after] = running.herald.agenda(HUMAN_USER).sends
     assert after.send.announce_to == HUMAN_USER  # the DM, not the editor's choice of nothing
+
+
+def test_an_edit_by_someone_in_another_zone_keeps_the_schedules_zone(
+    running: RunningHerald,
+) -> None:
+    running.slack.users["U0BOB00001"] = {"id": "U0BOB00001", "name": "bob", "tz": "Asia/Tokyo"}
+    answer = running.slash('sandbox +31612345678 Standup --every "daily 09:00"')
+    assert answer.status_code == 200
+    [schedule] = running.herald.agenda(HUMAN_USER).schedules
+    bob = slack_user("U0BOB00001", "bob")
+    open_home(running)
+    # Bob's click on an Edit button for it, as Slack sends it (from a Home that showed it)
+    opened = len(running.slack.calls_to("views.open"))
+    click = block_actions_body(
+        running.slack,
+        Form(running.slack.home_of(HUMAN_USER)),
+        Form(running.slack.home_of(HUMAN_USER)).action("Edit", value=schedule.id),
+        user=bob,
+    )
+    assert running.interact(click).status_code == 200
+    wait(lambda: len(running.slack.calls_to("views.open")) > opened, "the edit form")
+    form = Form(wait(lambda: running.slack.latest_view(ids.COMPOSE_VIEW), "the edit form"))
+    assert ZONE in block(form, "send_at")["hint"]["text"]
+
+    answer = running.interact(
+        view_submission_body(running.slack, form.fill("Message", "Standup!"), user=bob)
+    )
+
+    assert running.slack.settle_submission(form.view_id, answer.text) is None
+    [after] = running.herald.agenda(HUMAN_USER).schedules
+    assert (after.rule, after.timezone) == ("daily 09:00", ZONE)
+
+
+@pytest.fixture
+def own_templates(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[tuple[RunningHerald, Path]]:
+    """A server whose templates folder the test may change."""
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    settings = replace(settings_for(tmp_path, fake_slack, body=CONFIG), templates_dir=templates)
+    for running in run_herald(settings, fake_slack):
+        yield running, templates
+
+
+def test_edit_of_a_message_whose_template_is_gone_says_so(
+    own_templates: tuple[RunningHerald, Path],
+) -> None:
+    running, templates = own_templates
+    answer = running.slash(
+        "sandbox +31612345678 --template order_delayed --var name=Ana --var order=A-1 "
+        "--var new_date=2026-12-24 --at in 2h"
+    )
+    assert answer.status_code == 200, answer.text
+    posted = wait(lambda: receipts_in(running.slack, CHANNEL), "the receipt")[0]
+    (templates / "order_delayed.j2").unlink()
+    # the library trusts what it read for half a second, then looks again
+    wait(lambda: "order_delayed" not in running.herald.templates.names(), "the library to see")
+    receipt = Form.for_message(running.slack.messages[(posted.channel, posted.ts)])
+
+    click = block_actions_body(running.slack, receipt, receipt.action("Edit"))
+    assert running.interact(click).status_code == 200
+
+    said = wait(lambda: running.slack.responses, "the private answer")
+    assert "order_delayed" in said[0]["text"] and "cannot be read" in said[0]["text"]
+    assert running.slack.calls_to("views.open") == []
+
+
+def test_a_burst_of_changes_is_drawn_once_it_settles(running: RunningHerald) -> None:
+    form = open_form(running)
+    running.slack.delays["views.update"] = 0.3  # a slow Slack: changes pile up meanwhile
+    form.choose("Connection", "sandbox")
+    for number in range(10):
+        form.fill("To", f"+3161234567{number}")
+        assert running.interact(block_actions_body(running.slack, form)).status_code == 200
+
+    wait(lambda: running.slack.calls_to("views.update"), "a redraw")
+    drawn = wait(
+        lambda: "+31612345679" in str(running.slack.view(form.view_id)["blocks"]),
+        "the last change drawn",
+    )
+    assert drawn and len(running.slack.calls_to("views.update")) <= 3

@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 SUBMIT_LOCK_WAIT = 2.0  # seconds for the database's lock while Slack waits (3 s in all)
 TO_LIMIT = 3000  # a text input's cap: an edit whose recipients or text are longer cannot be shown
 MIN_LOCK_WAIT = 0.5  # what is left for the lock however long the rest took
+MAX_REDRAWING = 1000  # forms being redrawn at once, at most
 NOT_OPENED = (
     ":warning: Slack did not let me open the form just now (it allows 3 seconds). Try again."
 )
@@ -96,6 +97,7 @@ class Composer:
         self.directory = directory
         self.command = command
         self.home: HomePublisher | None = None  # set by `bot.slack.app`: Home's notices
+        self._latest: dict[str, tuple[dict[str, Any], str]] = {}  # view id → its last change
 
     def register(self, app: AsyncApp) -> None:
         @app.action(ids.COMPOSE_ACTION)
@@ -129,7 +131,7 @@ class Composer:
             await ack()
             view = body.get("view")
             if isinstance(view, dict) and view.get("callback_id") == ids.COMPOSE_VIEW:
-                self._spawn(self.redraw(view, _user(body)), "redraw")
+                self.changed(view, _user(body))
 
         @app.view(ids.COMPOSE_VIEW)
         async def submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -157,7 +159,12 @@ class Composer:
             form,
             origin,
             await shown_for(
-                self.herald, self.directory, form, user, check_recipients=bool(form.to)
+                self.herald,
+                self.directory,
+                form,
+                user,
+                check_recipients=bool(form.to),
+                zone=origin.zone,
             ),
         )
         try:
@@ -176,6 +183,10 @@ class Composer:
             draft = self.herald.draft(target)
         except HeraldError as error:
             await tell(f":warning: {esc(phrase(error))}")
+            return
+        gone = self._gone(draft.connection, draft.template)
+        if gone:
+            await tell(f":warning: #{esc(draft.target)} {gone} Cancel it, or ask your admin.")
             return
         to = ", ".join(draft.recipients)
         if len(to) > TO_LIMIT or len(draft.text) > TO_LIMIT:
@@ -207,7 +218,7 @@ class Composer:
             via="edit",
             channel=place or None,
             editing=draft.target,
-            owner=draft.sender,
+            zone=draft.timezone,
             rule=draft.rule,
             until=draft.until.isoformat() if draft.until else None,
         )
@@ -215,25 +226,72 @@ class Composer:
 
     # -- redrawing ----------------------------------------------------------------
 
-    async def redraw(self, view: dict[str, Any], user: str) -> None:
-        """Draw ``view`` again for what its form holds now."""
+    def changed(self, view: dict[str, Any], user: str) -> None:
+        """A field changed: redraw the form, once for a burst of changes (the latest
+        state wins; a change that arrives mid-redraw is drawn right after it)."""
+        view_id = view.get("id")
+        if not isinstance(view_id, str) or not view_id:
+            return
+        if view_id not in self._latest and len(self._latest) >= MAX_REDRAWING:
+            log.warning("too many forms being redrawn at once; one change is not shown")
+            return
+        drawing = view_id in self._latest
+        self._latest[view_id] = (view, user)
+        if not drawing:
+            self._spawn(self._redraw_latest(view_id), "redraw")
+
+    async def _redraw_latest(self, view_id: str) -> None:
+        view_hash: str | None = None
+        try:
+            while (latest := self._latest.get(view_id)) is not None:
+                view, user = latest
+                view_hash = await self.redraw(view, user, view_hash)
+                if self._latest.get(view_id) is latest:
+                    return
+        finally:
+            self._latest.pop(view_id, None)
+
+    async def redraw(
+        self, view: dict[str, Any], user: str, view_hash: str | None = None
+    ) -> str | None:
+        """Draw ``view`` again for what its form holds now (``view_hash``: the hash of
+        this process's own last redraw of it, else the view's); the new hash."""
         form = read_form(view)
         origin = Origin.load(view.get("private_metadata"))
-        new = compose_view(
-            form,
-            origin,
-            await shown_for(self.herald, self.directory, form, user, check_recipients=True),
+        shown = await shown_for(
+            self.herald, self.directory, form, user, check_recipients=True, zone=origin.zone
         )
+        new = compose_view(form, origin, shown)
         try:
-            await self.client.views_update(
-                view_id=str(view.get("id") or ""), hash=view.get("hash"), view=new
+            answer = await self.client.views_update(
+                view_id=str(view.get("id") or ""), hash=view_hash or view.get("hash"), view=new
             )
         except SlackApiError as exc:
             # hash_conflict: a newer change redraws it; anything else: the form stays as is
             level = logging.DEBUG if slack_error(exc) == "hash_conflict" else logging.WARNING
             log.log(level, "could not redraw the compose form: %s", why(exc))
+            return None
         except (ClientError, TimeoutError) as exc:
             log.warning("could not redraw the compose form: %s", why(exc))
+            return None
+        drawn = answer.get("view")
+        return str(drawn.get("hash")) if isinstance(drawn, dict) and drawn.get("hash") else None
+
+    def _gone(self, connection: str, template: str | None) -> str | None:
+        """Why what an edit would open cannot go out any more (None: it can)."""
+        if connection not in self.herald.settings.connections:
+            return (
+                f"goes out through the connection '{esc(connection)}', which is no longer set up."
+            )
+        if template is not None:
+            library = self.herald.templates
+            try:
+                readable = template in library.names() and library.info(template) is not None
+            except InputError:
+                readable = False
+            if not readable:
+                return f"uses the template '{esc(template)}', which cannot be read any more."
+        return None
 
     # -- submitting ---------------------------------------------------------------
 
@@ -255,6 +313,13 @@ class Composer:
             if isinstance(b, dict) and b.get("type") == "input"
         }
         shown_ids = {s for s in shown if isinstance(s, str)}
+        top = next((b for b in (CONNECTION, TO) if b in shown_ids), None)
+        owner = user
+        if origin.editing:
+            try:  # still waiting? said first, at the top: no field can fix that
+                owner = self.herald.draft(origin.editing).sender  # an edit keeps it theirs
+            except HeraldError as error:
+                return _errors({top: phrase(error)[:2000]} if top else {})
         connection = self.herald.settings.connections.get(form.connection or "")
         found = check_form(
             form,
@@ -265,14 +330,11 @@ class Composer:
         )
         if found:
             return _errors(found)
-        top = next((b for b in (CONNECTION, TO) if b in shown_ids), None)
-        zone = await self.directory.timezone_of(user)
+        # an edit reads times in the zone it was made in (a schedule keeps its wall clock)
+        zone = origin.zone or await self.directory.timezone_of(user)
         view_id = view.get("id")
         try:
-            if origin.editing:
-                self.herald.draft(origin.editing)  # still waiting? said first, at the top
-            # whose it is: the person who sent it, also when someone else edits it
-            request = self._request(form, origin, origin.owner or user, zone)
+            request = self._request(form, origin, owner, zone)
             # one view is stored once, however often Slack or the person submits it
             key = f"compose:{view_id}" if isinstance(view_id, str) and view_id else None
             request = replace(request, request_key=key)

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import InputError
+from bot.scheduling.zones import known_zone
 from bot.sending.lists import is_list_reference
 from bot.sending.recipients import normalize_recipient, split_recipients
 from bot.sending.requests import SendRequest
@@ -56,6 +57,10 @@ METADATA_LIMIT = 3000  # Slack's cap on private_metadata
 SHOWN_BAD = 5  # bad recipients named on To
 LATEST = 32_503_680_000  # 3000-01-01: a picked time beyond this is not a time Herald reads
 _CONVERSATION = re.compile(r"[CGD][A-Z0-9]{2,30}")  # a channel, private channel or DM
+TEMPLATE_CHANGED = (
+    "This template's blanks changed since the form was drawn: choose the template again "
+    "to see them."
+)
 UNREADABLE = "Slack sent something here Herald cannot read: choose it again."
 _FIRST_TIME = (
     "Choose when the first one goes out: a repeating send starts at this time and repeats "
@@ -93,7 +98,7 @@ class Origin:
     via: str = "command"
     channel: str | None = None
     editing: str | None = None
-    owner: str | None = None  # who sent what is edited: it stays theirs
+    zone: str | None = None  # an edit's: the zone its time and rule were read in
     rule: str | None = None
     until: str | None = None
 
@@ -101,7 +106,7 @@ class Origin:
         data = {k: v for k, v in self.__dict__.items() if v is not None}
         text = json.dumps(data, separators=(",", ":"))
         if len(text) > METADATA_LIMIT:  # only a pathological rule could do this
-            kept = {"via": self.via, "editing": self.editing, "owner": self.owner}
+            kept = {"via": self.via, "editing": self.editing, "zone": self.zone}
             text = json.dumps(kept, separators=(",", ":"))
         return text
 
@@ -115,8 +120,10 @@ class Origin:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        fields = ("via", "channel", "editing", "owner", "rule", "until")
+        fields = ("via", "channel", "editing", "zone", "rule", "until")
         kept = {k: str(data[k])[:300] for k in fields if isinstance(data.get(k), str)}
+        if "zone" in kept and known_zone(kept["zone"]) is None:
+            del kept["zone"]
         return cls(**kept)
 
 
@@ -232,7 +239,7 @@ def repeat_of(rule: str | None) -> str:
     if len(words) == 2 and words[0] in ("daily", "weekdays"):
         return words[0]
     days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-    if len(words) == 2 and words[0] in days:
+    if len(words) == 2 and words[0] in days + tuple(day[:3] for day in days):
         return "weekly"
     if len(words) == 3 and words[0] == "monthly":
         return "monthly"
@@ -335,7 +342,9 @@ def field_errors(error: InputError, shown: set[str], form: ComposeForm) -> dict[
             for block_id in unreadable:
                 errors[block_id] = said
             if not missing and not unreadable:
-                errors[TEMPLATE] = said
+                # its fields are not the ones the template has now: it changed on disk
+                changed = error.code in ("template_variables_missing", "template_variables_unknown")
+                errors[TEMPLATE] = TEMPLATE_CHANGED if changed else said
             continue
         block = _FIELD_BLOCK.get(name)
         if block is not None:

@@ -31,13 +31,15 @@ async def shown_for(
     user: str,
     *,
     check_recipients: bool = False,
+    zone: str | None = None,
 ) -> Shown:
     """What the form offers and says for ``form`` (``check_recipients``: count **To**,
-    which reads its lists)."""
+    which reads its lists; ``zone``: the one its times are read in, default the
+    person's)."""
     settings = herald.settings
     connections = {name: c.channel for name, c in settings.connections.items()}
     channel = connections.get(form.connection or "")
-    zone = await directory.timezone_of(user) or settings.scheduling.zone().key
+    zone = zone or await directory.timezone_of(user) or settings.scheduling.zone().key
     templates = offered_templates(herald)
     info = next((t for t in templates if t.name == form.template), None)
     return Shown(
