@@ -35,6 +35,7 @@ class Watchers:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def changed(self, sender: str) -> None:
+        """Something of ``sender``'s changed: tell the listeners soon (once per turn)."""
         if not self._listeners:
             return
         if sender not in self._pending and len(self._pending) >= self.limit:
@@ -73,8 +74,10 @@ class Watched:
         self._watchers = watchers
 
     async def message_changed(self, message: Message) -> None:
+        """Tell the watchers, then show the change as the announcer does."""
         self._watchers.changed(message.sender)
         await self._announcer().message_changed(message)
 
     def unannounced(self) -> list[Message]:
+        """The announcer's messages never shown."""
         return self._announcer().unannounced()

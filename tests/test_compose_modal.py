@@ -20,11 +20,14 @@ from bot.errors import InputError
 from bot.models import MessageStatus
 from bot.slack import ids
 from bot.slack.app import _on_first_input
-from bot.slack.forms import ComposeForm, check_form, field_errors
+from bot.slack.blocks.compose import Preview, Shown, compose_view
+from bot.slack.blocks.compose import _preview as _preview_blocks
+from bot.slack.forms import ComposeForm, Origin, check_form, field_errors
 from bot.templating.errors import MissingVariablesError
 from providers import Channel
 from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
 from tests.fakes.slack_api import HUMAN_USER, FakeSlack, Posted
+from tests.fakes.slack_views import view_problems
 from tests.interactivity import (
     Form,
     app_home_opened_body,
@@ -778,3 +781,17 @@ def test_a_burst_of_changes_is_drawn_once_it_settles(running: RunningHerald) -> 
         "the last change drawn",
     )
     assert drawn and len(running.slack.calls_to("views.update")) <= 3
+
+
+@pytest.mark.parametrize("text", ["a&b\n" * 700, "<" * 2800, "x" * 5000])
+def test_a_long_preview_stays_within_a_section(text: str) -> None:
+    preview = Preview(text=text, subject="<Subject>" * 100)
+    view = compose_view(
+        ComposeForm(connection="sandbox", template="t"),
+        Origin(),
+        Shown({"sandbox": Channel.SMS}, [], "UTC", template=None, preview=preview),
+    )
+    view["blocks"].insert(0, _preview_blocks(preview)[0])
+
+    assert view_problems(view, "modal") == []
+    assert len(_preview_blocks(preview)[0]["text"]["text"]) <= 3000

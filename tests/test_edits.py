@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import replace
@@ -499,13 +498,10 @@ def test_recent_sends_of_a_sender_with_100000_messages_read_an_index(tmp_path: P
     asyncio.run(fill())
 
     async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
-        started = time.perf_counter()
         everything = herald.recent_sends("U1", 500)
-        took = time.perf_counter() - started
         assert len(everything) == 401 and everything[-1].send.id == "bigsend1"
         assert everything[-1].total == 60_000 and everything[0].total == 100
         assert sum(s.total for s in everything) == 100_000
-        assert took < 2.0, took  # about 0.05 s: the grouped count reads the index alone
         plan = herald.db.db.execute(
             "EXPLAIN QUERY PLAN SELECT send_id, status, COUNT(*), MIN(rowid) FROM messages "
             "WHERE send_id IN (?) GROUP BY send_id, status",
@@ -569,7 +565,8 @@ def test_watchers_hear_the_sender_of_every_change_and_never_break_herald(tmp_pat
 
         stop()
         await herald.schedule(_request(None, every="daily 09:00", sender="U10"))
-        await asyncio.sleep(0.05)
+        for _ in range(3):  # the watchers are told on a later turn of the loop: give it turns
+            await asyncio.sleep(0)
         assert heard == []
 
     _run(tmp_path, scenario)

@@ -42,6 +42,7 @@ from bot.scheduling.planner import (
     waiting_of,
 )
 from bot.scheduling.rules import parse_rule
+from bot.scheduling.when import local_time
 from bot.sending.lists import RecipientList, is_list_reference, list_name
 from bot.sending.recipients import normalize_recipient
 from bot.sending.requests import Recipient, SendRequest, build_messages_off_loop
@@ -274,9 +275,10 @@ class Editor:
         assert schedule.next_due is not None
         due = schedule.next_due
         if expected_due is not None and due != expected_due:
+            zone = self._zone(schedule.timezone)
             raise InputError(
                 f"The next time of #{key} is not the one you saw any more (it went out, or "
-                f"was sent or moved meanwhile): it is now {due:%Y-%m-%d %H:%M} UTC. Nothing "
+                f"was sent or moved meanwhile): it is now {local_time(due, zone)}. Nothing "
                 "was sent; look again and press Send now if you still want it.",
                 code="not_reschedulable",
                 target=key,

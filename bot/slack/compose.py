@@ -404,7 +404,7 @@ class Composer:
         assert origin.editing is not None
         if not request.is_scheduled:
             raise InputError(
-                "Choose when it goes out. To send it now, use Send now in Herald's Home tab.",
+                "Choose when it goes out. To send it now, use Send now in App Home.",
                 code="when_invalid",
                 fields=("at",),
             )

@@ -81,6 +81,7 @@ _FIELD_BLOCK = {
 
 
 def action_id(block_id: str) -> str:
+    """The action id of the element in the form's block ``block_id``."""
     return ACTION_PREFIX + block_id
 
 

@@ -126,6 +126,8 @@ class HomePublisher:
     def tell(self, user: str, notice: str) -> None:
         """Show ``notice`` (mrkdwn) at the top of ``user``'s Home: what a button they
         clicked there did, or why it could not."""
+        if not _USER.fullmatch(user):
+            return
         self.notices.put(user, notice)
         self._remember(user)  # a click from Home: they have it open
         self._mark(user, force=True)

@@ -217,7 +217,12 @@ class Store(Tables):
         # The writer thread may still be busy with writes queued earlier (one waiting out a
         # long lock_wait of its own): this caller stops waiting at its own deadline, and the
         # write is skipped if it has not started by then.
-        await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()) + 0.05)
+        try:
+            await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()) + 0.05)
+        except asyncio.CancelledError:
+            turn.abandon()  # not started: it never will; started: it finishes unawaited
+            future.add_done_callback(_consume)
+            raise
         if not future.done() and turn.abandon():
             future.add_done_callback(_consume)
             raise StoreBusyError(BUSY)

@@ -53,7 +53,9 @@ from providers import Channel
 OPTION_TEXT = 75  # Slack's cap on an option's text
 MAX_OPTIONS = 100  # and on a menu's options
 PREVIEW_TEXT = 2800  # a section takes 3,000 characters; the rest is the heading
+SECTION_TEXT = 3000
 PLACEHOLDER = 150
+SUBJECT_SHOWN = 200  # characters of a subject the preview shows
 MEDIA_CHANNELS = frozenset({Channel.MMS, Channel.WHATSAPP, Channel.EMAIL})
 WHATSAPP_NOTE = (
     ":information_source: WhatsApp delivers a free-form message only to customers who "
@@ -143,6 +145,7 @@ def compose_view(form: ComposeForm, origin: Origin, shown: Shown) -> dict[str, A
 
 
 def option(text: str, value: str) -> dict[str, Any]:
+    """A menu option, its text clipped to Slack's 75 characters."""
     return {"text": _plain(clip(text, OPTION_TEXT)), "value": value}
 
 
@@ -275,19 +278,34 @@ def _variable(name: str, info: TemplateInfo, form: ComposeForm) -> Block:
 def _preview(preview: Preview) -> list[Block]:
     if preview.problem:
         return [section(f"*Preview*\n:warning: {esc(clip(preview.problem, PREVIEW_TEXT))}")]
-    lines = [f"*Subject:* {esc(preview.subject)}"] if preview.subject else []
-    quoted = "\n".join("> " + line for line in esc(clip(preview.text, PREVIEW_TEXT)).split("\n"))
-    blocks: list[Block] = [section("*Preview*\n" + "\n".join([*lines, quoted]))]
+    lines = [f"*Subject:* {esc(clip(preview.subject, SUBJECT_SHOWN))}"] if preview.subject else []
+    heading = "\n".join(["*Preview*", *lines])
+    room = SECTION_TEXT - len(heading) - 1
+    blocks: list[Block] = [section(f"{heading}\n{_quoted(preview.text, room)}")]
     notes = []
     if preview.analysis:
         notes.append(f"SMS: {preview.analysis}")
     if preview.with_samples:
-        named = ", ".join(preview.with_samples)
+        named = clip(", ".join(preview.with_samples), 1000)
         notes.append(f"Sample values shown for {named}: press Enter in a field to update.")
     else:
         notes.append("Press Enter in a field to update the preview.")
     blocks.append(context(*notes))
     return blocks
+
+
+def _quoted(text: str, limit: int) -> str:
+    """``text`` escaped and quoted line by line, clipped so that all of it (escapes and
+    quote marks included) stays within ``limit`` characters."""
+
+    def quote(raw: str) -> str:
+        return "\n".join("> " + line for line in esc(raw).split("\n"))
+
+    shown, raw = quote(text), text
+    while len(shown) > limit:
+        raw = raw[: max(0, len(raw) * limit // len(shown) - 2)]
+        shown = quote(raw + "…")
+    return shown
 
 
 def _message(form: ComposeForm, shown: Shown) -> Block:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from bot.models import Message, MessageStatus, Schedule, Send
 from bot.options import rule_words, until_words
 from bot.scheduling.planner import Agenda, AgendaSend, Rescheduled
-from bot.sending.recipients import mask_recipient
 from bot.slack import ids
 from bot.slack.blocks.mrkdwn import (
     CHANNEL_LABEL,
@@ -34,9 +33,12 @@ from bot.slack.blocks.mrkdwn import (
     esc,
     packed,
     plural,
+    recipients_text,
     section,
     slack_time,
     tally,
+    what_text,
+    zone_named,
 )
 from bot.slack.blocks.receipts import shown_recipient
 from providers import Channel
@@ -44,7 +46,6 @@ from providers import Channel
 SCHEDULED_LIMIT = 20  # waiting sends and schedules shown, two blocks each
 RECENT_LIMIT = 10  # recent sends shown, one line each
 RECENT_LINES_LIMIT = 5000  # characters of recent-send lines, in all
-WHAT_LIMIT = 60  # characters of a typed text quoted
 REASON_LIMIT = 120  # characters of a failure's reason
 NOTICE_LIMIT = 600
 EXAMPLE_NUMBER = "+31612345678"
@@ -176,12 +177,12 @@ def _scheduled(
 def _send_item(waiting: AgendaSend, mask: bool) -> Item:
     send, messages = waiting.send, waiting.messages
     item_id = messages[0].id if len(messages) == 1 else send.id  # as `/send list` says it
-    to = _to([m.recipient for m in messages], mask)
-    due = slack_time(waiting.due_at, _zone(send.timezone))
+    to = recipients_text([m.recipient for m in messages], mask)
+    due = slack_time(waiting.due_at, zone_named(send.timezone))
     text = (
         f"{STATUS_EMOJI[MessageStatus.SCHEDULED]} *#{item_id}* · goes out {due}\n"
         f"{CHANNEL_LABEL[messages[0].channel]} to {to} via *{esc(send.connection)}*\n"
-        f"{_what(send.template, send.text)}"
+        f"{what_text(send.template, send.text, labelled=True)}"
     )
     one = len(messages) == 1
     send_now = _confirm(
@@ -201,8 +202,8 @@ def _send_item(waiting: AgendaSend, mask: bool) -> Item:
 
 
 def _schedule_item(schedule: Schedule, channels: Mapping[str, Channel], mask: bool) -> Item:
-    zone = _zone(schedule.timezone)
-    to = _to(schedule.recipients, mask)
+    zone = zone_named(schedule.timezone)
+    to = recipients_text(schedule.recipients, mask)
     label = CHANNEL_LABEL[channels[schedule.connection]] if schedule.connection in channels else ""
     text = f":repeat: *#{schedule.id}* · repeats {esc(rule_words(schedule.rule))}"
     if schedule.next_due is not None:
@@ -210,7 +211,7 @@ def _schedule_item(schedule: Schedule, channels: Mapping[str, Channel], mask: bo
     text += f"\n{label + ' ' if label else ''}to {to} via *{esc(schedule.connection)}*"
     if schedule.until is not None:
         text += f" · {until_words(schedule.until, zone or ZoneInfo('UTC'))}"
-    text += f"\n{_what(schedule.template, schedule.text)}"
+    text += f"\n{what_text(schedule.template, schedule.text, labelled=True)}"
     send_now = _confirm(
         "Send the next one now?",
         f"The next message of repeating send *#{schedule.id}* goes out right away to {to}. "
@@ -274,7 +275,7 @@ def _recent(shown: Sequence[RecentSend], command: str, mask: bool, example: str)
 
 def _recent_line(recent: RecentSend, mask: bool) -> str:
     send, first = recent.send, recent.first
-    when = slack_time(send.due_at or send.created_at, _zone(send.timezone))
+    when = slack_time(send.due_at or send.created_at, zone_named(send.timezone))
     repeat = f" · from :repeat: #{send.schedule_id}" if send.schedule_id else ""
     if recent.total == 1 and first is not None:
         line = (
@@ -291,25 +292,6 @@ def _recent_line(recent: RecentSend, mask: bool) -> str:
         f":busts_in_silhouette: *#{send.id}* · {label}to {plural(recent.total, 'recipient')} "
         f"via {esc(send.connection)} · {when}{repeat}\n      {counts}"
     )
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    return ZoneInfo(name) if name else None
-
-
-def _what(template: str | None, text: str | None) -> str:
-    """What a send says: its template, or its text clipped to one line."""
-    if template:
-        return f"Template `{esc(template)}`"
-    flat = " ".join((text or "").split())
-    return f"Message “{esc(clip(flat, WHAT_LIMIT))}”"
-
-
-def _to(recipients: Sequence[str], mask: bool) -> str:
-    """One recipient (masked) or a list as typed (``@customers``), else how many."""
-    if len(recipients) == 1:
-        return f"`{esc(mask_recipient(recipients[0]) if mask else recipients[0])}`"
-    return plural(len(recipients), "recipient")
 
 
 def send_now_value(item_id: str, due: datetime | None) -> str:

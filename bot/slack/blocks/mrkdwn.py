@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.models import MessageStatus
 from bot.scheduling.when import local_time
+from bot.sending.recipients import mask_recipient
 from bot.slack import ids
 from providers import Channel
 
@@ -118,7 +119,7 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def cancel_button(value: str, title: str, text: str, yes: str, no: str) -> Block:
+def waiting_actions(value: str, title: str, text: str, yes: str, no: str) -> Block:
     """A waiting receipt's **Edit** button (the compose form, prefilled) and its
     **Cancel** button behind Slack's confirm dialog; their value is what ``cancel``
     takes."""
@@ -148,3 +149,27 @@ def cancel_button(value: str, title: str, text: str, yes: str, no: str) -> Block
             },
         ],
     }
+
+
+WHAT_LIMIT = 60  # characters of a text that say what a send is
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The zone a send or schedule was read in (None: none recorded)."""
+    return ZoneInfo(name) if name else None
+
+
+def what_text(template: str | None, text: str | None, *, labelled: bool = False) -> str:
+    """What a send says, in a few words: its template, or its text clipped to one line
+    (``labelled``: "Template …" / "Message …")."""
+    if template:
+        return f"{'Template ' if labelled else ''}`{esc(template)}`"
+    flat = " ".join((text or "").split())
+    return f"{'Message ' if labelled else ''}“{esc(clip(flat, WHAT_LIMIT))}”"
+
+
+def recipients_text(recipients: Sequence[str], mask: bool) -> str:
+    """One recipient (masked when ``mask``) or list (``@customers``), else how many."""
+    if len(recipients) == 1:
+        return f"`{esc(mask_recipient(recipients[0]) if mask else recipients[0])}`"
+    return plural(len(recipients), "recipient")

@@ -16,13 +16,13 @@ from bot.slack.blocks.mrkdwn import (
     SECTION_LIMIT,
     STATUS_EMOJI,
     Block,
-    cancel_button,
     clip,
     context,
     esc,
     section,
     slack_date,
     slack_time,
+    waiting_actions,
 )
 from bot.templating.sms import analyze_sms
 from providers import Channel
@@ -143,7 +143,7 @@ def _timing_blocks(message: Message) -> list[Block]:
 def _cancel_actions(message: Message, mask: bool) -> Block:
     """The **Cancel** button of a scheduled message's receipt, with Slack's confirm dialog."""
     to = shown_recipient(message, mask)
-    return cancel_button(
+    return waiting_actions(
         message.id,
         "Cancel this message?",
         f"#{message.id} to `{esc(to)}` will not go out.",

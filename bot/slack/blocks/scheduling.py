@@ -16,42 +16,25 @@ from bot.sending.recipients import mask_recipient
 from bot.slack.blocks.mrkdwn import (
     STATUS_EMOJI,
     Block,
-    clip,
     context,
     esc,
     packed,
     plural,
+    recipients_text,
     section,
     slack_date,
     slack_time,
     tally,
+    what_text,
+    zone_named,
 )
 
 AGENDA_LINES_LIMIT = 5000  # characters per group (waiting sends, repeating sends)
-WHAT_LIMIT = 60
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    return ZoneInfo(name) if name else None
 
 
 def _away(when: datetime, now: datetime) -> str:
     """``in 2 hours 5 minutes`` / ``3 minutes ago``."""
     return describe_delta(when - now)
-
-
-def _what(template: str | None, text: str | None) -> str:
-    """What a send says, in a few words: its template, or its text clipped to one line."""
-    if template:
-        return f"`{esc(template)}`"
-    flat = " ".join((text or "").split())
-    return f"“{esc(clip(flat, WHAT_LIMIT))}”"
-
-
-def _to(recipients: Sequence[str], mask: bool) -> str:
-    if len(recipients) == 1:
-        return f"`{mask_recipient(recipients[0]) if mask else recipients[0]}`"
-    return f"{len(recipients)} recipients"
 
 
 def _by(sender: str, origin: str) -> str:
@@ -150,9 +133,9 @@ def _agenda_send_line(waiting: AgendaSend, mask: bool, now: datetime, everyone: 
     due = waiting.due_at
     line = (
         f"{STATUS_EMOJI[MessageStatus.SCHEDULED]} *#{shown_id}* "
-        f"{slack_time(due, _zone(send.timezone))} ({_away(due, now)}) · "
-        f"to {_to([m.recipient for m in messages], mask)} via {esc(send.connection)} · "
-        f"{_what(send.template, send.text)}"
+        f"{slack_time(due, zone_named(send.timezone))} ({_away(due, now)}) · "
+        f"to {recipients_text([m.recipient for m in messages], mask)} via {esc(send.connection)} · "
+        f"{what_text(send.template, send.text)}"
     )
     if everyone:
         line += f" · by {_by(send.sender, send.origin)}"
@@ -160,13 +143,13 @@ def _agenda_send_line(waiting: AgendaSend, mask: bool, now: datetime, everyone: 
 
 
 def _agenda_schedule_line(schedule: Schedule, mask: bool, now: datetime, everyone: bool) -> str:
-    zone = _zone(schedule.timezone)
+    zone = zone_named(schedule.timezone)
     line = f":repeat: *#{schedule.id}* {esc(rule_words(schedule.rule))}"
     if schedule.next_due is not None:
         line += f" · next {slack_time(schedule.next_due, zone)} ({_away(schedule.next_due, now)})"
     line += (
-        f" · to {_to(schedule.recipients, mask)} via {esc(schedule.connection)} · "
-        f"{_what(schedule.template, schedule.text)}"
+        f" · to {recipients_text(schedule.recipients, mask)} via {esc(schedule.connection)} · "
+        f"{what_text(schedule.template, schedule.text)}"
     )
     if schedule.until is not None:
         line += f" · {until_words(schedule.until, zone or ZoneInfo('UTC'))}"
@@ -266,7 +249,7 @@ def schedule_status_blocks(
             f"({schedule.timezone})\n"
             f"*State:* {state}\n*Next:* {upcoming}\n*Ends:* {until}\n"
             f"*To:* {shown} via *{esc(schedule.connection)}*\n"
-            f"*What:* {_what(schedule.template, schedule.text)}"
+            f"*What:* {what_text(schedule.template, schedule.text)}"
         ),
         context(
             f"by {_by(schedule.sender, schedule.origin)}",

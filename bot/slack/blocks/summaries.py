@@ -19,13 +19,13 @@ from bot.slack.blocks.mrkdwn import (
     SECTION_LIMIT,
     STATUS_EMOJI,
     Block,
-    cancel_button,
     clip,
     context,
     esc,
     plural,
     section,
     slack_time,
+    waiting_actions,
 )
 from bot.slack.blocks.receipts import PREVIEW_LIMIT, shown_recipient
 from bot.storage.send_posts import SendTally
@@ -151,7 +151,7 @@ def _reason(message: Message) -> str:
 def _cancel_actions(send_id: str, waiting: int) -> Block:
     """The **Cancel** button of a waiting send's summary: it cancels every message of the
     send still waiting (the button's value is the send's id, which ``cancel`` takes)."""
-    return cancel_button(
+    return waiting_actions(
         send_id,
         "Cancel this send?",
         f"The {plural(waiting, 'waiting message')} of #{send_id} will not go out.",
