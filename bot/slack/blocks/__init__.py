@@ -35,6 +35,7 @@ from bot.slack.blocks.mrkdwn import (
     SECTION_LIMIT,
     SEND_LINES_LIMIT,
     STATUS_EMOJI,
+    WHAT_LIMIT,
     Block,
     slack_time,
 )
@@ -50,7 +51,6 @@ from bot.slack.blocks.receipts import (
 )
 from bot.slack.blocks.scheduling import (
     AGENDA_LINES_LIMIT,
-    WHAT_LIMIT,
     agenda_view,
     cancelled_text,
     rescheduled_text,
