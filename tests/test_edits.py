@@ -27,37 +27,11 @@ from bot.storage import Store, Transaction
 from bot.storage.migrations import migrations
 from providers import Channel
 from tests.conftest import settings_for
+from tests.test_scheduling_core import Clock, Recorder
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ONE, TWO, THREE = "+31612345671", "+31612345672", "+31612345673"
 T = TypeVar("T")
-
-
-class Clock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-class Recorder:
-    """An announcer that keeps every change it is shown."""
-
-    def __init__(self) -> None:
-        self.seen: list[Message] = []
-
-    async def message_changed(self, message: Message) -> None:
-        self.seen.append(message)
-
-    def unannounced(self) -> list[Message]:
-        return []
-
-    def statuses(self, message_id: str) -> list[MessageStatus]:
-        return [m.status for m in self.seen if m.id == message_id]
 
 
 def _request(
