@@ -69,8 +69,13 @@ class SlashCommand:
         self.directory = directory
         self.name = herald.settings.slack.command
         self.individual_up_to = herald.settings.receipts.individual_up_to
-        self.inline_rows = INLINE_ROWS
         self.composer: Composer | None = None  # set by `bot.slack.app`: it opens the form
+
+    @property
+    def inline_rows(self) -> int:
+        """Rows of lists up to which a send is stored before Slack gets its answer (the
+        compose form's too)."""
+        return INLINE_ROWS
 
     def register(self, app: AsyncApp) -> None:
         """Answer the command through Bolt too (Socket Mode, `AsyncApp.async_dispatch`)."""
