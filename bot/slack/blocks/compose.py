@@ -348,7 +348,8 @@ def _repeat(form: ComposeForm, origin: Origin) -> Block:
         "Repeat",
         _select(options, form.repeat, "Never"),
         optional=True,
-        hint="Repeats at the Send at time of day, in your time zone, until cancelled.",
+        hint="Repeats at the Send at time of day, in your time zone, "
+        + ("until the end date it has." if origin.until else "until cancelled."),
     )
 
 
