@@ -9,25 +9,16 @@ after Enter, a time) arrives as ``block_actions``; the listener acks and redraws
 view (``views.update`` with the view's ``hash``, so an older redraw never overwrites a
 newer one), keeping every value typed.
 
-The submission is checked as every send is (`bot.sending`, `bot.scheduling`) while
-Slack waits: an input error comes back as ``response_action: errors`` on the field it
-is about (`bot.slack.forms.field_errors`), and nothing is stored. A good one is
-stored before the answer, so closing the modal means it is Herald's; the receipt follows
-where the person chose (their DM with Herald when they chose nothing). A send to a big
-list is answered at once and prepared after, as the slash command does it, and the
-outcome is said in the person's DM with Herald.
+A change that arrives while the form is being redrawn is drawn right after, from the
+latest state (a burst of changes is a redraw or two, not one each).
 
-Saving an Edit that changed only the time moves the message (the same ``#ID``); any
-other change replaces it: the old one is cancelled ("replaced by #NEW") and the new one
-stored, in one transaction.
+The submission is `bot.slack.submission`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -38,34 +29,25 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import HeraldError, InputError, RepeatedRequestError
+from bot.errors import HeraldError, InputError
 from bot.logsafe import loggable
 from bot.options import phrase
-from bot.scheduling.planner import Scheduled
-from bot.sending.lists import RecipientList
-from bot.sending.requests import SendRequest, prepare, read_lists, row_count
 from bot.services import Herald
 from bot.slack import ids
-from bot.slack.blocks.compose import compose_view, done_view, repeating_text
+from bot.slack.blocks.compose import compose_view
 from bot.slack.blocks.mrkdwn import esc
-from bot.slack.blocks.scheduling import rescheduled_text
 from bot.slack.directory import SlackDirectory
 from bot.slack.forms import (
     ACTION_PREFIX,
-    CONNECTION,
-    TO,
     ComposeForm,
     Origin,
-    check_form,
-    field_errors,
     read_form,
     repeat_of,
-    request_of,
 )
 from bot.slack.receipts import slack_error, why
 from bot.slack.responses import tell_privately
 from bot.slack.shown import shown_for
-from bot.storage.store import utcnow
+from bot.slack.submission import FormSubmission
 
 if TYPE_CHECKING:
     from bot.slack.commands import SlashCommand
@@ -73,9 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUBMIT_LOCK_WAIT = 2.0  # seconds for the database's lock while Slack waits (3 s in all)
 TO_LIMIT = 3000  # a text input's cap: an edit whose recipients or text are longer cannot be shown
-MIN_LOCK_WAIT = 0.5  # what is left for the lock however long the rest took
 MAX_REDRAWING = 1000  # forms being redrawn at once, at most
 NOT_OPENED = (
     ":warning: Slack did not let me open the form just now (it allows 3 seconds). Try again."
@@ -98,6 +78,7 @@ class Composer:
         self.command = command
         self.home: HomePublisher | None = None  # set by `bot.slack.app`: Home's notices
         self._latest: dict[str, tuple[dict[str, Any], str]] = {}  # view id → its last change
+        self.submission = FormSubmission(herald, directory, command, self.tell)
 
     def register(self, app: AsyncApp) -> None:
         @app.action(ids.COMPOSE_ACTION)
@@ -135,7 +116,7 @@ class Composer:
 
         @app.view(ids.COMPOSE_VIEW)
         async def submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await ack(**await self.submit(body.get("view") or {}, _user(body)))
+            await ack(**await self.submission.answer(body.get("view") or {}, _user(body)))
 
     def _spawn(self, work: Any, what: str) -> None:
         self.herald.background.spawn(work, name=f"compose-{what}")
@@ -293,139 +274,6 @@ class Composer:
                 return f"uses the template '{esc(template)}', which cannot be read any more."
         return None
 
-    # -- submitting ---------------------------------------------------------------
-
-    def _request(
-        self, form: ComposeForm, origin: Origin, user: str, zone: str | None
-    ) -> SendRequest:
-        return request_of(
-            form, origin, user=user, zone=zone, default_zone=self.herald.settings.scheduling.zone()
-        )
-
-    async def submit(self, view: dict[str, Any], user: str) -> dict[str, Any]:
-        """The answer to the submission: ``{}`` closes the modal, ``errors`` keeps it."""
-        started = time.monotonic()
-        form = read_form(view)
-        origin = Origin.load(view.get("private_metadata"))
-        shown = {
-            b.get("block_id")
-            for b in view.get("blocks") or []
-            if isinstance(b, dict) and b.get("type") == "input"
-        }
-        shown_ids = {s for s in shown if isinstance(s, str)}
-        top = next((b for b in (CONNECTION, TO) if b in shown_ids), None)
-        owner = user
-        if origin.editing:
-            try:  # still waiting? said first, at the top: no field can fix that
-                owner = self.herald.draft(origin.editing).sender  # an edit keeps it theirs
-            except HeraldError as error:
-                return _errors({top: phrase(error)[:2000]} if top else {})
-        connection = self.herald.settings.connections.get(form.connection or "")
-        found = check_form(
-            form,
-            connection.channel if connection else None,
-            utcnow(),
-            shown=shown_ids,
-            kept_rule=origin.rule,
-        )
-        if found:
-            return _errors(found)
-        # an edit reads times in the zone it was made in (a schedule keeps its wall clock)
-        zone = origin.zone or await self.directory.timezone_of(user)
-        view_id = view.get("id")
-        try:
-            request = self._request(form, origin, owner, zone)
-            # one view is stored once, however often Slack or the person submits it
-            key = f"compose:{view_id}" if isinstance(view_id, str) and view_id else None
-            request = replace(request, request_key=key)
-            if origin.editing:
-                done = await self._save(origin, request, user, started)
-            else:
-                done = await self._send(request, user, started)
-        except RepeatedRequestError:
-            return {}
-        except InputError as error:
-            if error.code not in _STATE_CODES or top is None:
-                return _errors(field_errors(error, shown_ids, form))
-            return _errors({top: phrase(error)[:2000]})
-        except HeraldError as error:  # not found, the database busy: at the top
-            return _errors({top: phrase(error)[:2000]} if top else {})
-        if done is None:
-            return {}  # the modal closes; the receipt shows what happened
-        return {"response_action": "update", "view": done}
-
-    def _repeating(
-        self, scheduled: Scheduled, request: SendRequest, replaced: str | None = None
-    ) -> dict[str, Any] | None:
-        """The confirmation of a repeating send (it has no receipt until its first time);
-        None for anything else."""
-        if scheduled.schedule is None:
-            return None
-        place = request.announce_to or ""
-        receipts_in = (
-            f"<#{place}>" if place[:1] in ("C", "G") else "your direct messages with Herald"
-        )
-        text = repeating_text(
-            scheduled.schedule,
-            scheduled.zone,
-            now=utcnow(),
-            receipts_in=receipts_in,
-            replaced=replaced,
-        )
-        return done_view("Repeating send saved", text)
-
-    async def _send(self, request: SendRequest, user: str, started: float) -> dict[str, Any] | None:
-        herald, command = self.herald, self.command
-        if request.names_lists:
-            request = await asyncio.to_thread(read_lists, request, herald.settings)
-            if row_count(request) > command.inline_rows:
-                lists = [e.label for e in request.recipients if isinstance(e, RecipientList)]
-                await self.tell(
-                    user,
-                    f":hourglass_flowing_sand: Preparing the send to {', '.join(lists)}: "
-                    f"{row_count(request):,} rows… Every row is checked before anything is "
-                    "sent; the outcome follows here.",
-                )
-                herald.background.spawn(
-                    command.finish(request, lambda text: self.tell(user, text), None, None),
-                    name="compose-list-send",
-                )
-                return None
-        if request.is_scheduled:
-            scheduled = await herald.schedule(request, lock_wait=self._lock_wait(started))
-            return self._repeating(scheduled, request)
-        messages = await herald.submit(request, lock_wait=self._lock_wait(started))
-        herald.background.spawn(herald.dispatch(messages), name="compose-send", defer=True)
-        return None
-
-    async def _save(
-        self, origin: Origin, request: SendRequest, user: str, started: float
-    ) -> dict[str, Any] | None:
-        assert origin.editing is not None
-        if not request.is_scheduled:
-            raise InputError(
-                "Choose when it goes out. To send it now, use Send now in App Home.",
-                code="when_invalid",
-                fields=("at",),
-            )
-        if request.names_lists:  # read, checked and written off the event loop
-            request = await prepare(request, self.herald.settings, self.herald.templates)
-        edited = await self.herald.edit(
-            origin.editing, request, actor=user, lock_wait=self._lock_wait(started)
-        )
-        if edited.replaced is not None:
-            return self._repeating(edited.replaced.new, request, replaced=origin.editing)
-        moved = edited.moved
-        if moved is None or moved.schedule is None:
-            return None  # nothing changed, or its receipt shows the new time
-        text = rescheduled_text(moved, origin.editing, self.command.name, now=utcnow())
-        return done_view("Repeating send moved", text)
-
-    @staticmethod
-    def _lock_wait(started: float) -> float:
-        """What is left of Slack's 3 s for the database's lock (at least `MIN_LOCK_WAIT`)."""
-        return max(MIN_LOCK_WAIT, SUBMIT_LOCK_WAIT - (time.monotonic() - started))
-
     async def _tell_home(self, user: str, text: str) -> None:
         if self.home is not None:
             self.home.tell(user, text)
@@ -436,14 +284,6 @@ class Composer:
             await self.client.chat_postMessage(channel=user, text=text)
         except (SlackApiError, ClientError, TimeoutError) as exc:
             log.warning("could not tell %s: %s", loggable(user, 20), why(exc))
-
-
-# what was edited went out, was cancelled or moved on meanwhile: said at the top
-_STATE_CODES = frozenset({"not_cancellable", "not_reschedulable"})
-
-
-def _errors(errors: dict[str, str]) -> dict[str, Any]:
-    return {"response_action": "errors", "errors": errors}
 
 
 def _user(body: dict[str, Any]) -> str:
