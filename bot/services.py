@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,15 +24,11 @@ from bot.delivery.handover import Delivery
 from bot.delivery.polling import Poller, PollSchedule
 from bot.delivery.retries import RetryPolicy
 from bot.delivery.routing import ReceiptRouter
-from bot.errors import InputError, MessageNotFoundError
+from bot.errors import InputError
+from bot.lookups import Lookups
 from bot.models import (
     Message,
     MessageStatus,
-    Schedule,
-    Send,
-    StatusEvent,
-    normalize_message_id,
-    shown_id,
 )
 from bot.scheduling.edits import Draft, Edited, Editor, Replaced, keeps_content
 from bot.scheduling.planner import (
@@ -50,11 +44,10 @@ from bot.scheduling.planner import (
 from bot.scheduling.timer import Timer
 from bot.scheduling.when import parse_when
 from bot.sending.requests import SendRequest, build_messages, send_record
-from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.processes import Heartbeat
 from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
-from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
+from bot.templating.library import TemplateLibrary
 from bot.waiting import nap
 from bot.watching import Watched, Watchers
 from providers import (
@@ -78,47 +71,7 @@ INTERRUPTED_REASON = (
 )
 
 
-@dataclass(frozen=True)
-class MessageReport:
-    message: Message
-    history: list[StatusEvent]
-
-
-@dataclass(frozen=True)
-class ScheduleReport:
-    """A recurring schedule and its latest occurrences (newest first)."""
-
-    schedule: Schedule
-    occurrences: list[Send]
-
-
-@dataclass(frozen=True)
-class SendReport:
-    """A send and its messages, in the order their recipients were given."""
-
-    send: Send
-    messages: list[Message]
-
-    @property
-    def counts(self) -> dict[MessageStatus, int]:
-        """The send's status: how many of its messages are in each status (in the order
-        a message moves through them), never stored."""
-        counted = Counter(message.status for message in self.messages)
-        return {status: counted[status] for status in MessageStatus if counted[status]}
-
-
-@dataclass(frozen=True)
-class SendSummary:
-    """A send as a list of recent sends shows it: its counts per status (in the order a
-    message moves through them), how many messages it has, and its first message."""
-
-    send: Send
-    counts: dict[MessageStatus, int]
-    total: int
-    first: Message | None
-
-
-class Herald:
+class Herald(Lookups):
     """The service layer. Create, `start`, use, `stop`."""
 
     def __init__(
@@ -616,82 +569,6 @@ class Herald:
         # one at a time: a restart after a long outage must not burst past Slack's limits
         for message in messages:
             await self._told.message_changed(message)
-
-    # -- templates --------------------------------------------------------------
-
-    def template_list(self) -> list[TemplateInfo]:
-        """Every template with what it needs; a broken one raises its error."""
-        return [self.templates.info(name) for name in self.templates.names()]
-
-    def template_preview(
-        self, name: str, variables: Mapping[str, str] | None = None
-    ) -> tuple[TemplateInfo, Rendered]:
-        """Render ``name`` with ``variables`` (default: its samples) for a preview."""
-        info = self.templates.info(name)
-        return info, self.templates.render(name, info.samples if variables is None else variables)
-
-    # -- looking up -------------------------------------------------------------
-
-    def report(self, some_id: str) -> MessageReport | SendReport | ScheduleReport:
-        """What ``status ID`` shows: a message's history, a send's messages (a send of
-        one message: that message's history) or a schedule and its latest occurrences;
-        raises `MessageNotFoundError`."""
-        key = normalize_message_id(some_id)
-        schedule = self.db.schedule(key)
-        if schedule is not None:
-            return ScheduleReport(schedule, self.db.occurrences(key))
-        message = self.db.get(key)
-        if message is None:
-            sent = self.send_report(key)
-            if len(sent.messages) != 1:
-                return sent
-            message = sent.messages[0]
-        return MessageReport(message, self.db.history(message.id))
-
-    def send_report(self, send_id: str) -> SendReport:
-        """A send and its messages; raises `MessageNotFoundError` if there is no such send."""
-        key = normalize_message_id(send_id)
-        send = self.db.send(key)
-        if send is None:
-            raise MessageNotFoundError(
-                f"There is no message, send or schedule #{shown_id(key)}. Ids are the #… codes in "
-                "receipts and in the list of scheduled messages."
-            )
-        return SendReport(send, self.db.messages_of(key))
-
-    def message(self, message_id: str) -> Message | None:
-        """A message as stored now."""
-        return self.db.get(normalize_message_id(message_id))
-
-    def recent_messages(self, sender: str, limit: int) -> list[Message]:
-        """``sender``'s latest messages, newest first."""
-        return self.db.recent(sender=sender, limit=limit)
-
-    def recent_sends(self, sender: str, limit: int) -> list[SendSummary]:
-        """``sender``'s latest sends (one-off, scheduled and schedules' occurrences),
-        newest first, each with its counts per status: one grouped count for all of them."""
-        sends = self.db.recent_sends(sender, limit)
-        tallies = self.db.send_tallies([send.id for send in sends])
-        summaries = []
-        for send in sends:
-            counts, first = tallies.get(send.id, ({}, None))
-            summaries.append(SendSummary(send, counts, sum(counts.values()), first))
-        return summaries
-
-    def request_seen(self, key: str) -> bool:
-        """Whether the request ``key`` (a Slack event id, a signature) was acted on."""
-        return self.db.request_seen(key)
-
-    async def remember_request(self, key: str) -> bool:
-        """Record that the request ``key`` was acted on; False if it was already."""
-        return await self.db.claim_request(key)
-
-    @property
-    def receipt_posts(self) -> ReceiptPosts:
-        """Where the Slack layer keeps its receipts' places (the ``slack_receipts`` and
-        ``slack_send_receipts`` tables): the `ReceiptPosts` methods of the store, not the
-        store."""
-        return ReceiptPostsView(self.db)
 
     # -- receipts ---------------------------------------------------------------
 

@@ -18,11 +18,12 @@ import pytest
 from sqlite_utils import Database
 
 from bot.errors import InputError, MessageNotFoundError, RepeatedRequestError
+from bot.lookups import ScheduleReport
 from bot.models import Message, MessageStatus, ScheduleState, Send, new_message_id
 from bot.scheduling.edits import Replaced
 from bot.sending.lists import open_file
 from bot.sending.requests import SendRequest
-from bot.services import Herald, ScheduleReport
+from bot.services import Herald
 from bot.storage import Store, Transaction
 from bot.storage.migrations import migrations
 from providers import Channel

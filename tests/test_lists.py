@@ -26,11 +26,12 @@ from hypothesis import strategies as st
 from bot.cli import main
 from bot.config.settings import Settings, load_settings
 from bot.errors import ConfigError, InputError, RecipientListError
+from bot.lookups import ScheduleReport
 from bot.models import Message, MessageStatus
 from bot.options import phrase
 from bot.sending.lists import RecipientList, read_list
 from bot.sending.requests import SendRequest, build_messages
-from bot.services import Herald, ScheduleReport
+from bot.services import Herald
 from bot.slack import commands
 from bot.templating.library import TemplateLibrary
 from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for, write_config

@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import AlreadyRunningError, InputError, MessageNotFoundError
+from bot.lookups import ScheduleReport
 from bot.models import Message, MessageStatus, ScheduleState
 from bot.scheduling.lock import running_holder
 from bot.scheduling.timer import Timer
 from bot.sending.requests import SendRequest
-from bot.services import Herald, ScheduleReport
+from bot.services import Herald
 from tests.conftest import settings_for
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -16,9 +16,10 @@ import bot.sending.requests
 import bot.storage.tables
 from bot.cli import main
 from bot.errors import RepeatedRequestError
+from bot.lookups import MessageReport, SendReport
 from bot.models import Message, MessageStatus, Send
 from bot.sending.requests import SendRequest
-from bot.services import Herald, MessageReport, SendReport
+from bot.services import Herald
 from bot.slack.blocks import SECTION_LIMIT, send_status_blocks
 from providers import Channel
 from tests.conftest import RunningHerald, settings_for, write_config

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 
 from bot.cli.output import EXIT_FAILED, message_line, what
 from bot.config.settings import Settings
+from bot.lookups import ScheduleReport, SendReport
 from bot.models import MessageStatus
 from bot.options import rule_words, until_words
 from bot.scheduling.when import describe_delta, local_time
-from bot.services import Herald, ScheduleReport, SendReport
+from bot.services import Herald
 from bot.storage.store import utcnow
 
 

@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import HeraldError, RepeatedRequestError
+from bot.lookups import ScheduleReport, SendReport
 from bot.models import MessageStatus, Send, normalize_message_id
 from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, prepare, read_lists, row_count
-from bot.services import Herald, ScheduleReport, SendReport
+from bot.services import Herald
 from bot.slack import blocks, grammar, phrasing
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.directory import SlackDirectory
