@@ -200,6 +200,11 @@ class ManualClock:
         self._sleepers.append((self.now + seconds, woken))
         await woken
 
+    @property
+    def sleeping(self) -> bool:
+        """Whether something waits on this clock (and is not running)."""
+        return any(not woken.done() for _, woken in self._sleepers)
+
     def advance(self, seconds: float) -> None:
         self.now += seconds
         for due, woken in list(self._sleepers):
@@ -310,7 +315,8 @@ def test_a_429_on_chat_update_waits_its_retry_after_and_shows_the_final_state(
             await _until(lambda: announcer.summaries.not_before == 10.0, "the wait")
             for step in (3.0, 3.0):  # t=6, t=9: Slack said to wait until t=10
                 clock.advance(step)
-                await asyncio.sleep(0.05)  # a call, if one wrongly went out, would be seen
+                # the summaries' task is parked on the clock again: it made no call meanwhile
+                await _until(lambda: clock.sleeping, "the summaries to wait again")
                 seen.append((clock.now, len(fake_slack.calls_to("chat.update"))))
             clock.advance(1.0)  # t=10: the edit goes out, showing the state by then
             await _until(lambda: _replies(fake_slack), "the settled reply")
