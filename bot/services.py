@@ -31,16 +31,9 @@ from bot.models import (
     MessageStatus,
 )
 from bot.scheduling.edits import Draft, Edited, Editor, Replaced, keeps_content
-from bot.scheduling.planner import (
-    RELEASE_BATCH,
-    Agenda,
-    Cancelled,
-    Planner,
-    Released,
-    Rescheduled,
-    Scheduled,
-    connection_gone,
-)
+from bot.scheduling.planner import Planner
+from bot.scheduling.plans import Agenda, Cancelled, Released, Rescheduled, Scheduled
+from bot.scheduling.steps import RELEASE_BATCH, connection_gone
 from bot.scheduling.timer import Timer
 from bot.scheduling.when import parse_when
 from bot.sending.requests import SendRequest, build_messages, send_record

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.models import Message, MessageStatus, Schedule, ScheduleState, Send
-from bot.scheduling.planner import Agenda, AgendaSend
+from bot.scheduling.plans import Agenda, AgendaSend
 from bot.slack import blocks, ids
 from bot.slack.home import PUBLISH_EVERY
 from providers import Channel

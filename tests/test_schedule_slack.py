@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from bot.errors import InputError
 from bot.models import Message, MessageStatus, Schedule, ScheduleState, Send
 from bot.options import phrase
-from bot.scheduling.planner import Agenda, AgendaSend
+from bot.scheduling.plans import Agenda, AgendaSend
 from bot.services import Herald
 from bot.slack import blocks, grammar, ids
 from providers import Channel

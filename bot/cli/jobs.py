@@ -12,7 +12,7 @@ from bot.cli.sending import cli_sender
 from bot.config.settings import Settings
 from bot.models import Schedule
 from bot.options import rule_words
-from bot.scheduling.planner import Agenda, AgendaSend, Cancelled
+from bot.scheduling.plans import Agenda, AgendaSend, Cancelled
 from bot.scheduling.when import describe_delta, local_time
 from bot.services import Herald
 from bot.storage.store import utcnow

@@ -23,7 +23,7 @@ from bot.errors import InputError
 from bot.models import Message, MessageStatus
 from bot.options import rule_words, until_words
 from bot.scheduling.lock import running_holder
-from bot.scheduling.planner import Scheduled
+from bot.scheduling.plans import Scheduled
 from bot.scheduling.when import describe_delta, local_time
 from bot.sending.lists import open_file
 from bot.sending.recipients import take_recipients

@@ -27,11 +27,10 @@ from bot.models import (
     ScheduleState,
     normalize_message_id,
 )
-from bot.scheduling.planner import (
-    Cancelled,
-    Planner,
-    Rescheduled,
-    Scheduled,
+from bot.scheduling.planner import Planner
+from bot.scheduling.plans import Cancelled, Rescheduled, Scheduled
+from bot.scheduling.rules import parse_rule
+from bot.scheduling.steps import (
     following_time,
     not_found,
     occurrence_of,
@@ -41,7 +40,6 @@ from bot.scheduling.planner import (
     to_ms,
     waiting_of,
 )
-from bot.scheduling.rules import parse_rule
 from bot.scheduling.when import local_time
 from bot.sending.lists import RecipientList, is_list_reference, list_name
 from bot.sending.recipients import normalize_recipient

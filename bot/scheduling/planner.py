@@ -13,23 +13,46 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.settings import Settings
-from bot.errors import Code, Field, InputError, MessageNotFoundError, RepeatedRequestError
+from bot.errors import InputError
 from bot.models import (
     Message,
     MessageStatus,
     Schedule,
     ScheduleState,
-    Send,
     new_message_id,
     normalize_message_id,
-    shown_id,
 )
-from bot.scheduling.rules import Rule, parse_rule, parse_until
+from bot.scheduling.plans import (
+    Agenda,
+    AgendaSend,
+    Cancelled,
+    Plan,
+    Released,
+    Rescheduled,
+    Scheduled,
+    Timing,
+)
+from bot.scheduling.rules import parse_rule, parse_until
+from bot.scheduling.steps import (
+    LATE_NOTICE,
+    RELEASE_BATCH,
+    connection_gone,
+    following_time,
+    missed_reason,
+    occurrence_of,
+    request_of,
+    span,
+    state_words,
+    stop,
+    to_ms,
+    unwritten_message,
+    waiting_of,
+)
 from bot.scheduling.when import check_window, describe_delta, local_time, parse_when
 from bot.sending.requests import (
     SendRequest,
@@ -39,127 +62,10 @@ from bot.sending.requests import (
 )
 from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
-from bot.storage.tables import Tables
 from bot.templating.library import TemplateLibrary
 from providers import Channel
 
 log = logging.getLogger(__name__)
-
-RELEASE_BATCH = 500  # messages moved per transaction when many fall due at once
-LATE_NOTICE = timedelta(minutes=1)  # later than this (or due before Herald started): "late"
-CANCELLABLE = frozenset({MessageStatus.SCHEDULED, MessageStatus.QUEUED})
-
-
-@dataclass(frozen=True)
-class Scheduled:
-    """What scheduling a request stored: a send due later, or a recurring schedule."""
-
-    due_at: datetime  # when it (first) goes out
-    zone: ZoneInfo  # the zone its times were read in
-    send: Send | None = None
-    messages: list[Message] = field(default_factory=list)  # the send's, all ``scheduled``
-    schedule: Schedule | None = None
-
-    @property
-    def id(self) -> str:
-        """What ``cancel``/``reschedule`` take for all of it: the schedule's id, the send's
-        id, or the one message's id (as its receipt shows it)."""
-        if self.schedule is not None:
-            return self.schedule.id
-        if len(self.messages) == 1:
-            return self.messages[0].id
-        assert self.send is not None
-        return self.send.id
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A request checked and built to go out later (`Planner.plan`), not stored yet: a
-    send and its messages, or a recurring schedule. `store` stores it in a transaction."""
-
-    due_at: datetime
-    zone: ZoneInfo
-    actor: str
-    request_key: str | None = None
-    send: Send | None = None
-    messages: list[Message] = field(default_factory=list)  # the send's, all ``scheduled``
-    schedule: Schedule | None = None
-
-    def store(self, tx: Transaction) -> Scheduled:
-        """Store it in ``tx`` and note its timer; a request key stored before raises
-        `RepeatedRequestError` (the transaction then stores nothing)."""
-        if self.schedule is not None:
-            if self.request_key is not None and not tx.claim_request(self.request_key):
-                raise RepeatedRequestError("this request was handled already")
-            stored = tx.add_schedule(self.schedule)
-            tx.record_schedule_audit(self.actor, "schedule", stored)
-            return Scheduled(due_at=self.due_at, zone=self.zone, schedule=stored)
-        assert self.send is not None
-        send, messages = tx.add_send(
-            self.send,
-            self.messages,
-            actor=self.actor,
-            action="schedule",
-            request_key=self.request_key,
-        )
-        tx.note_timer(send.id)
-        return Scheduled(due_at=self.due_at, zone=self.zone, send=send, messages=messages)
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    """What a cancel stopped: messages that will not go out, or a schedule."""
-
-    target: str  # the id as given, normalised
-    messages: list[Message] = field(default_factory=list)
-    schedule: Schedule | None = None
-    already_gone: int = 0  # messages of the send that were past cancelling
-
-
-@dataclass(frozen=True)
-class Rescheduled:
-    due_at: datetime
-    zone: ZoneInfo
-    messages: list[Message] = field(default_factory=list)
-    schedule: Schedule | None = None
-
-
-@dataclass(frozen=True)
-class AgendaSend:
-    """A send waiting for its time: its messages still ``scheduled``."""
-
-    send: Send
-    messages: list[Message]
-
-    @property
-    def due_at(self) -> datetime:
-        return min(m.due_at for m in self.messages if m.due_at is not None)
-
-
-@dataclass(frozen=True)
-class Agenda:
-    """What is scheduled: waiting sends and active schedules, each soonest first."""
-
-    sends: list[AgendaSend]
-    schedules: list[Schedule]
-    others: int = 0  # asked for one sender's: how many more belong to other people
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Whether a due message goes out, and how late (`Planner.timing`)."""
-
-    missed: str | None = None  # the reason it fails as missed; None: it goes out
-    late_by: float | None = None  # seconds late, when that is worth saying
-    note: str | None = None  # what its history says about that
-
-
-@dataclass(frozen=True)
-class Released:
-    """What a sweep moved: messages to hand over now, and messages missed for good."""
-
-    queued: list[Message] = field(default_factory=list)
-    missed: list[Message] = field(default_factory=list)
 
 
 class Planner:
@@ -235,7 +141,7 @@ class Planner:
             raise InputError(
                 f"'{rule.describe()}' first comes {describe_delta(first - now)} "
                 f"({local_time(first, zone)}), and sends can be scheduled at most "
-                f"{_span(horizon)} ahead.",
+                f"{span(horizon)} ahead.",
                 code="when_too_far",
                 fields=("every",),
             )
@@ -404,12 +310,12 @@ class Planner:
                 return Timing(
                     None,
                     late.total_seconds(),
-                    f"went out {_span(late)} late: Herald was not running at its time",
+                    f"went out {span(late)} late: Herald was not running at its time",
                 )
             return Timing()
         if late > LATE_NOTICE:
             return Timing(
-                None, late.total_seconds(), f"went out {_span(late)} late: Herald was behind"
+                None, late.total_seconds(), f"went out {span(late)} late: Herald was behind"
             )
         return Timing()
 
@@ -440,7 +346,7 @@ class Planner:
             )
             known = self.settings.connections.get(schedule.connection)
             channel = known.channel if known is not None else Channel.SMS
-            built = [_unwritten(schedule, r, now, channel) for r in schedule.recipients]
+            built = [unwritten_message(schedule, r, now, channel) for r in schedule.recipients]
         late_by = timing.late_by
         messages = [
             replace(
@@ -474,190 +380,3 @@ class Planner:
             return Released(queued=stored)
 
         return await self.store.write(store)
-
-
-def waiting_of(
-    tx: Tables, key: str, verb: str, code: Code = "not_reschedulable"
-) -> tuple[Message | None, str, list[Message], list[Message]]:
-    """What of ``key`` (a message, or a send) waits for its time: the message
-    (None for a send), its send's id, the send's waiting messages and all the send's
-    messages; raises `MessageNotFoundError`, or `InputError` (``code``) when nothing of it
-    waits, so nothing can be ``verb`` (moved, edited, sent now)."""
-    message = tx.get(key)
-    send_id = (message.send_id if message is not None else key) or ""
-    of_send = tx.messages_of(send_id)
-    waiting = [m for m in of_send if m.status is MessageStatus.SCHEDULED]
-    if message is None and not of_send:
-        raise not_found(key)
-    if message is not None and message.status is not MessageStatus.SCHEDULED:
-        raise InputError(
-            f"#{key} is {message.status.value}, not waiting for its time: only a "
-            f"scheduled message can be {verb}.",
-            code=code,
-            target=key,
-        )
-    if not waiting:
-        raise InputError(
-            f"Nothing of #{key} is waiting for its time any more.", code=code, target=key
-        )
-    return message, send_id, waiting, of_send
-
-
-def stop(
-    tx: Transaction,
-    key: str,
-    actor: str,
-    *,
-    action: str = "cancel",
-    reason: str | None = None,
-    stoppable: frozenset[MessageStatus] = CANCELLABLE,
-    verb: str = "cancelled",
-    fields: tuple[Field, ...] = (),
-) -> Cancelled:
-    """In ``tx``, stop what of ``key`` (a message, a send, a schedule) has not gone out —
-    its messages in ``stoppable``, or the schedule's further occurrences — noting
-    ``reason`` in their history; raises `MessageNotFoundError`, or `InputError` (saying
-    it cannot be ``verb``, about ``fields``) when nothing of it can be stopped any more."""
-    schedule = tx.schedule(key)
-    if schedule is not None:
-        if schedule.state is not ScheduleState.ACTIVE:
-            raise InputError(
-                f"Schedule #{key} {state_words(schedule.state)} already: nothing more goes out.",
-                code="not_cancellable",
-                fields=fields,
-                target=key,
-            )
-        stopped = tx.update_schedule(key, state=ScheduleState.CANCELLED, next_due=None)
-        tx.record_schedule_audit(actor, action, stopped, note=reason)
-        return Cancelled(key, schedule=stopped)
-    message = tx.get(key)
-    targets = [message] if message is not None else tx.messages_of(key)
-    if not targets:
-        raise not_found(key)
-    # a queued message may be on its way: only one still in `stoppable` is stopped
-    done = []
-    for m in targets:
-        if m.status not in stoppable:
-            continue
-        done.append(tx.set_status(m.id, MessageStatus.CANCELLED, source="herald", reason=reason))
-        tx.audit(actor, action, m, {"reason": reason} if reason else {})
-        if m.send_id:
-            tx.note_timer(m.send_id)
-    if not done:
-        raise InputError(
-            _past_cancelling(key, targets, verb), code="not_cancellable", fields=fields, target=key
-        )
-    return Cancelled(key, messages=done, already_gone=len(targets) - len(done))
-
-
-def following_time(
-    rule: Rule, due: datetime, now: datetime, zone: ZoneInfo, until: datetime | None
-) -> datetime | None:
-    """The occurrence after ``due`` that is still ahead of ``now`` (occurrences missed
-    while Herald was down are one missed occurrence, not a burst), or None after
-    ``until``."""
-    following = rule.next_after(max(due, now), zone)
-    if following is None or (until is not None and following > until):
-        return None
-    return to_ms(following)
-
-
-def missed_reason(due: datetime, late: timedelta, grace: timedelta) -> str:
-    allowed = f"the {_span(grace)} allowed" if grace else "no lateness allowed"
-    return (
-        f"missed: it was due {_span(late)} before Herald could send it "
-        f"({due:%Y-%m-%d %H:%M} UTC; Herald was not running then), more than {allowed} "
-        "(scheduling.missed_grace). It was not sent; send it again if it still matters."
-    )
-
-
-def _span(delta: timedelta) -> str:
-    """A positive duration in words: ``2 hours 5 minutes``, ``less than a second``."""
-    said = describe_delta(abs(delta))
-    return "less than a second" if said == "now" else said.removeprefix("in ")
-
-
-def connection_gone(name: str) -> str:
-    return (
-        f"The connection '{name}' is no longer in Herald's configuration, so this was not "
-        "sent. Send it again through another connection."
-    )
-
-
-def occurrence_of(schedule: Schedule, due: datetime, now: datetime) -> Send:
-    """The `Send` of ``schedule``'s occurrence due at ``due``, created ``now``."""
-    return Send(
-        id=new_message_id(),
-        sender=schedule.sender,
-        origin=schedule.origin,
-        connection=schedule.connection,
-        created_at=now,
-        text=schedule.text,
-        template=schedule.template,
-        variables=dict(schedule.variables),
-        subject=schedule.subject,
-        media_urls=schedule.media_urls,
-        announce_to=schedule.announce_to,
-        due_at=due,
-        schedule_id=schedule.id,
-        timezone=schedule.timezone,
-        recipients=schedule.recipients,
-    )
-
-
-def request_of(schedule: Schedule) -> SendRequest:
-    return SendRequest(
-        connection=schedule.connection,
-        recipients=list(schedule.recipients),
-        text=schedule.text or "",
-        sender=schedule.sender,
-        origin=schedule.origin,
-        subject=schedule.subject,
-        media_urls=schedule.media_urls,
-        template=schedule.template,
-        variables=schedule.variables,
-        announce_to=schedule.announce_to,
-    )
-
-
-def _unwritten(schedule: Schedule, recipient: str, now: datetime, channel: Channel) -> Message:
-    """A message of an occurrence that could not be written, to fail with the reason."""
-    return Message(
-        id=new_message_id(),
-        connection=schedule.connection,
-        channel=channel,
-        recipient=recipient,
-        text="",
-        sender=schedule.sender,
-        origin=schedule.origin,
-        status=MessageStatus.FAILED,
-        created_at=now,
-        updated_at=now,
-        announce_to=schedule.announce_to,
-        template=schedule.template,
-        variables=dict(schedule.variables),
-    )
-
-
-def to_ms(when: datetime) -> datetime:
-    """``when`` to the millisecond, as stored: the timer and the row agree to the digit."""
-    return when.replace(microsecond=when.microsecond // 1000 * 1000)
-
-
-def state_words(state: ScheduleState) -> str:
-    return "was cancelled" if state is ScheduleState.CANCELLED else "has ended"
-
-
-def not_found(key: str) -> MessageNotFoundError:
-    return MessageNotFoundError(
-        f"There is no message, send or schedule #{shown_id(key)}. Ids are the #… codes in "
-        "receipts and in the list of scheduled messages."
-    )
-
-
-def _past_cancelling(key: str, messages: list[Message], verb: str = "cancelled") -> str:
-    if len(messages) == 1:
-        status = messages[0].status.value
-        return f"#{key} is {status} already, so it cannot be {verb}."
-    left = "nothing left to cancel" if verb == "cancelled" else f"nothing left to be {verb}"
-    return f"Every message of #{key} has gone out or ended already, so there is {left}."

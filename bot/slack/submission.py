@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import HeraldError, InputError, RepeatedRequestError
 from bot.options import phrase
-from bot.scheduling.planner import Scheduled
+from bot.scheduling.plans import Scheduled
 from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, prepare, read_lists, row_count
 from bot.services import Herald

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.models import Message, MessageStatus, Schedule, Send
 from bot.options import rule_words, until_words
-from bot.scheduling.planner import Agenda, AgendaSend, Rescheduled
+from bot.scheduling.plans import Agenda, AgendaSend, Rescheduled
 from bot.slack import ids
 from bot.slack.blocks.mrkdwn import (
     CHANNEL_LABEL,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.config.settings import DEFAULT_INDIVIDUAL_UP_TO
 from bot.models import MessageStatus, Schedule, Send
 from bot.options import rule_words, until_words
-from bot.scheduling.planner import Agenda, AgendaSend, Cancelled, Rescheduled, Scheduled
+from bot.scheduling.plans import Agenda, AgendaSend, Cancelled, Rescheduled, Scheduled
 from bot.scheduling.when import describe_delta
 from bot.sending.recipients import mask_recipient
 from bot.slack.blocks.mrkdwn import (
