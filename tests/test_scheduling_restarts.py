@@ -59,8 +59,7 @@ class Server:
         """SIGTERM, as a service manager stops it; returns what it logged."""
         self.proc.send_signal(signal.SIGTERM)
         _, err = self.proc.communicate(timeout=30)
-        # uvicorn finishes its shutdown, then re-raises the signal: "ended by SIGTERM"
-        assert self.proc.returncode in (0, -signal.SIGTERM), err
+        assert self.proc.returncode == 0, err  # a clean stop: exit code 0
         assert "Application shutdown complete" in err and "Traceback" not in err
         return err
 

@@ -83,7 +83,7 @@ def test_serve_sends_and_shuts_down_cleanly_on_sigterm(
         out, err = proc.communicate(timeout=30)
 
     # uvicorn finishes its graceful shutdown, then re-raises the signal it caught
-    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert proc.returncode == 0, err  # a clean stop: exit code 0
     assert "Herald is up" in err and "shutting down" in err
     assert "Application shutdown complete" in err
     assert "/webhooks/sandbox?token=[redacted]" in out  # the access log, without the token

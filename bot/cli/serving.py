@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
 from urllib.parse import unquote_plus
 
 from bot.config.settings import Settings
@@ -25,14 +26,31 @@ def serve_command(settings: Settings, host: str, port: int | None) -> int:
     access = logging.getLogger("uvicorn.access")
     access.addFilter(redact_tokens)
     access.addFilter(one_line_per_refusal)
-    uvicorn.run(
-        app,
-        host=host,
-        port=settings.port if port is None else port,
-        log_level="info",
-        timeout_graceful_shutdown=15,
-    )
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the
+    # handler it found: this one, so that a clean stop ends with exit code 0 (not "killed
+    # by SIGTERM", which supervisors other than systemd count as a failure)
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=settings.port if port is None else port,
+            log_level="info",
+            timeout_graceful_shutdown=15,
+        )
+    except _Stopped:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived after uvicorn's graceful shutdown."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
 
 
 _QUERY_PAIR = re.compile(r"(^|[?&])([^=&?\s]*)=([^&\s]*)")
