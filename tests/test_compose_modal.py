@@ -582,6 +582,8 @@ def test_one_view_is_stored_once_whatever_its_hash(running: RunningHerald) -> No
         ("send_at", {"type": "datetimepicker", "selected_date_time": True}),
         ("repeat", {"type": "static_select", "selected_option": {"value": "hourly"}}),
         ("repeat", {"type": "static_select", "selected_option": {"value": "keep"}}),
+        ("repeat", {"type": "static_select", "selected_option": {"value": 5}}),
+        ("repeat", {"type": "static_select", "selected_option": {"value": ""}}),
         ("receipt_to", {"type": "conversations_select", "selected_conversation": "<!here>"}),
     ],
 )

@@ -183,8 +183,9 @@ def read_form(view: Mapping[str, Any]) -> ComposeForm:
     ):
         unreadable.append(RECEIPT_TO)
         conversation = None
+    chosen = element(REPEAT).get("selected_option")
     repeat = option(REPEAT) or NEVER
-    if repeat not in REPEATS and repeat != KEEP_RULE:
+    if (chosen is not None and option(REPEAT) is None) or repeat not in {*REPEATS, KEEP_RULE}:
         unreadable.append(REPEAT)
         repeat = NEVER
     template = option(TEMPLATE)
