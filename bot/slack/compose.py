@@ -170,15 +170,15 @@ class Composer:
             await tell(f":warning: #{esc(draft.target)} {gone} Cancel it, or ask your admin.")
             return
         to = ", ".join(draft.recipients)
-        if len(to) > TO_LIMIT or len(draft.text) > TO_LIMIT:
-            what = "recipients" if len(to) > TO_LIMIT else "text"
-            await tell(
-                f":warning: #{draft.target}'s {what} are too long to edit in a form: cancel it "
-                "and send it again (to many: to a recipient list, @NAME)."
-                if what == "recipients"
-                else f":warning: #{draft.target}'s text is too long to edit in a form (Slack "
-                f"takes {TO_LIMIT:,} characters): cancel it and send it again."
-            )
+        too_long = None
+        if len(to) > TO_LIMIT:
+            too_long = "has too many recipients to show in a form (send to many as @NAME)"
+        elif len(draft.text) > TO_LIMIT:
+            too_long = f"has more text than a form shows ({TO_LIMIT:,} characters)"
+        elif len(draft.media_urls) > 1:
+            too_long = "has more than the one media file a form shows"
+        if too_long:
+            await tell(f":warning: #{esc(draft.target)} {too_long}: cancel it and send it again.")
             return
         # a channel shows in the menu; a DM cannot, and stays where it was unless one is chosen
         place = draft.announce_to or ""
