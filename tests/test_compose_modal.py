@@ -88,6 +88,18 @@ def act(running: RunningHerald, form: Form) -> Form:
     return form.follow(running.slack)
 
 
+def sandbox_form(running: RunningHerald, template: str | None = None) -> Form:
+    """``/send`` alone, then the sandbox connection chosen (and ``template``), each
+    change redrawn."""
+    form = open_form(running)
+    form.choose("Connection", "sandbox")
+    form = act(running, form)
+    if template is not None:
+        form.choose("Template", template)
+        form = act(running, form)
+    return form
+
+
 def submit(running: RunningHerald, form: Form) -> dict[str, str] | None:
     """Press the form's submit button; the errors shown, or None when it closed."""
     answer = running.interact(view_submission_body(running.slack, form))
@@ -217,9 +229,7 @@ def test_the_connections_channel_decides_the_extra_fields(running: RunningHerald
 
 
 def test_to_counts_recipients_and_names_the_invalid_ones(running: RunningHerald) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.fill("To", "+31612345678, +4915112345678, 12ab")
     form = act(running, form)
 
@@ -233,11 +243,7 @@ def test_to_counts_recipients_and_names_the_invalid_ones(running: RunningHerald)
 def test_a_filled_template_is_sent_and_its_receipt_appears_in_the_channel(
     running: RunningHerald,
 ) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
-    form.choose("Template", "order_delayed")
-    form = act(running, form)
+    form = sandbox_form(running, "order_delayed")
     form.fill("To", "+31612345678").fill("name", "Ana").fill("order", "A-7")
     form.fill("new_date", "Friday")
     assert submit(running, form) == {
@@ -269,9 +275,7 @@ def test_a_filled_template_is_sent_and_its_receipt_appears_in_the_channel(
 def test_each_mistake_is_shown_on_its_field_and_nothing_is_stored(
     running: RunningHerald, fill: dict[str, Any], block_id: str, said: str
 ) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     for label, value in fill.items():
         form.fill(label, int(time.time()) + value if label == "Send at" else value)
 
@@ -298,9 +302,7 @@ def test_every_field_with_a_mistake_is_shown_at_once() -> None:
 
 
 def test_without_a_template_the_message_is_required(running: RunningHerald) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
 
     assert block(form, "message")["optional"] is False
     form.choose("Template", "order_delayed")
@@ -326,9 +328,7 @@ def test_a_missing_variable_lands_on_its_field_and_unknown_fields_fall_back() ->
 
 
 def test_a_template_and_a_message_both_are_refused_on_both(running: RunningHerald) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.choose("Template", "team_announcement")
     form = act(running, form)
     for variable in [b["block_id"] for b in form.view["blocks"]]:
@@ -342,9 +342,7 @@ def test_a_template_and_a_message_both_are_refused_on_both(running: RunningHeral
 
 
 def test_repeat_without_a_time_asks_for_the_first_time(running: RunningHerald) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.fill("To", "+31612345678").fill("Message", "Standup!").choose("Repeat", "daily")
 
     errors = submit(running, form)
@@ -354,9 +352,7 @@ def test_repeat_without_a_time_asks_for_the_first_time(running: RunningHerald) -
 
 def test_repeat_creates_a_recurring_schedule_in_the_senders_zone(running: RunningHerald) -> None:
     first = in_an_hour()
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.fill("To", "+31612345678").fill("Message", "Standup!").fill("Send at", first)
     form.choose("Repeat", "weekdays")
 
@@ -383,9 +379,7 @@ def test_a_time_schedules_the_send_and_the_receipt_says_scheduled(
     running: RunningHerald,
 ) -> None:
     due = in_an_hour()
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.fill("To", "+31612345678").fill("Message", "See you soon").fill("Send at", due)
 
     assert submit(running, form) is None
@@ -559,9 +553,7 @@ def test_an_edit_by_someone_else_keeps_the_message_the_senders(running: RunningH
 
 
 def test_one_view_is_stored_once_whatever_its_hash(running: RunningHerald) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.fill("To", "+31612345678").fill("Message", "Once")
     first = view_submission_body(running.slack, form)
     again = view_submission_body(running.slack, form)
@@ -590,9 +582,7 @@ def test_one_view_is_stored_once_whatever_its_hash(running: RunningHerald) -> No
 def test_a_value_slack_never_sends_is_refused_on_its_field(
     running: RunningHerald, block_id: str, value: dict[str, Any]
 ) -> None:
-    form = open_form(running)
-    form.choose("Connection", "sandbox")
-    form = act(running, form)
+    form = sandbox_form(running)
     form.fill("To", "+31612345678").fill("Message", "Hi")
     payload = view_submission_body(running.slack, form)
     payload["view"]["state"]["values"][block_id] = {f"compose_{block_id}": value}

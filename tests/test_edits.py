@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,8 +26,7 @@ from bot.services import Herald
 from bot.storage import Store, Transaction
 from bot.storage.migrations import migrations
 from providers import Channel
-from tests.conftest import settings_for
-from tests.test_scheduling_core import Clock, Recorder
+from tests.test_scheduling_core import Clock, Recorder, _run
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ONE, TWO, THREE = "+31612345671", "+31612345672", "+31612345673"
@@ -56,24 +54,6 @@ def _request(
         timezone="UTC",
         request_key=key,
     )
-
-
-def _run(tmp_path: Path, scenario: Callable[[Herald, Clock, Recorder], Awaitable[T]]) -> T:
-    """Run ``scenario`` against a started Herald whose scheduling clock is driven."""
-    clock = Clock()
-
-    async def main() -> T:
-        recorder = Recorder()
-        herald = Herald(settings_for(tmp_path), recorder)
-        herald.planner.clock = clock
-        herald.planner.started_at = clock.now
-        await herald.start()
-        try:
-            return await scenario(herald, clock, recorder)
-        finally:
-            await herald.stop()
-
-    return asyncio.run(main())
 
 
 def _write_list(tmp_path: Path, name: str, *numbers: str) -> None:
