@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -30,15 +29,13 @@ from bot.models import (
     Message,
     MessageStatus,
 )
-from bot.scheduling.edits import Draft, Edited, Editor, Replaced, keeps_content
+from bot.scheduling.edits import Draft, Edited, Editor, Replaced
 from bot.scheduling.planner import Planner
 from bot.scheduling.plans import Agenda, Cancelled, Released, Rescheduled, Scheduled
 from bot.scheduling.steps import RELEASE_BATCH, connection_gone
 from bot.scheduling.timer import Timer
-from bot.scheduling.when import parse_when
 from bot.sending.requests import SendRequest, build_messages, send_record
 from bot.storage.processes import Heartbeat
-from bot.storage.rows import utcnow
 from bot.storage.store import BUSY_TIMEOUT_SECONDS, Store, Transaction
 from bot.templating.library import TemplateLibrary
 from bot.waiting import nap
@@ -348,27 +345,20 @@ class Herald(Lookups):
         except InputError:  # gone or broken since: a move is still a move
             info = None
         variables = info.variable_order if info else ()
-        if connection is None or not keeps_content(draft, request, connection.channel, variables):
+        decision = "replace"
+        if connection is not None:
+            decision = self.editor.decide(draft, request, connection.channel, variables)
+        if decision == "same":
+            return Edited()
+        if decision == "replace":
             return Edited(
                 replaced=await self.replace(some_id, request, actor=actor, lock_wait=lock_wait)
             )
         assert request.at is not None
-        when = parse_when(request.at, now=utcnow(), zone=ZoneInfo(request.timezone or "UTC"))
-        if int(when.timestamp()) == int(draft.due_at.timestamp()):
-            return Edited()  # nothing changed
-        if draft.kind == "message" and self._one_of_several(draft.target):
-            return Edited(
-                replaced=await self.replace(some_id, request, actor=actor, lock_wait=lock_wait)
-            )
         moved = await self.reschedule(
             draft.target, request.at, actor=actor, timezone=request.timezone, lock_wait=lock_wait
         )
         return Edited(moved=moved)
-
-    def _one_of_several(self, message_id: str) -> bool:
-        message = self.message(message_id)
-        send_id = message.send_id if message else None
-        return send_id is not None and len(self.db.messages_of(send_id)) > 1
 
     async def send_now(self, request: SendRequest) -> list[Message]:
         """Store ``request`` and hand it over; its messages as they are afterwards."""

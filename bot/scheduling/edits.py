@@ -40,7 +40,7 @@ from bot.scheduling.steps import (
     to_ms,
     waiting_of,
 )
-from bot.scheduling.when import local_time
+from bot.scheduling.when import local_time, parse_when
 from bot.sending.lists import RecipientList, is_list_reference, list_name
 from bot.sending.recipients import normalize_recipient
 from bot.sending.requests import Recipient, SendRequest, build_messages_off_loop
@@ -75,6 +75,7 @@ class Draft:
     until: datetime | None = None
     timezone: str | None = None  # the zone its time (or rule) was read in
     announce_to: str | None = None
+    alone: bool = False  # one message of a send to several: moving it means replacing it
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ class Editor:
         send = store.send(send_id)
         if send is None:
             raise not_found(key)
-        if message is not None and len(of_send) > 1:  # one message of several: it alone
+        alone = message is not None and len(of_send) > 1
+        if alone:  # one message of several: it alone
+            assert message is not None
             timed = [message]
             recipients: tuple[str, ...] = (message.recipient,)
             variables = dict(message.variables)  # its list row's too
@@ -175,7 +178,23 @@ class Editor:
             due_at=due,
             timezone=send.timezone,
             announce_to=send.announce_to,
+            alone=alone,
         )
+
+    def decide(
+        self, draft: Draft, request: SendRequest, channel: Channel, variables: Sequence[str]
+    ) -> Literal["same", "move", "replace"]:
+        """What saving ``request`` over ``draft`` is: nothing (``same``), a move of its
+        time (the same ``#ID``), or a replacement (anything else changed, or one message
+        of several is moved)."""
+        if not keeps_content(draft, request, channel, variables):
+            return "replace"
+        assert request.at is not None
+        planner = self.planner
+        when = parse_when(request.at, now=planner.clock(), zone=planner.zone_of(request))
+        if int(when.timestamp()) == int(draft.due_at.timestamp()):
+            return "same"
+        return "replace" if draft.alone else "move"
 
     async def replace(
         self,
