@@ -32,7 +32,7 @@ from bot.sending.requests import SendRequest
 from bot.services import Herald
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.blocks import send_status_blocks
-from bot.slack.summaries import without_rate_limit_retries
+from bot.slack.summaries import Unretried, without_rate_limit_retries
 from bot.storage.send_posts import SendTally
 from providers import Channel
 from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
@@ -468,3 +468,15 @@ def _message(n: int, *, failed: bool) -> Message:
         status=MessageStatus.FAILED if failed else MessageStatus.DELIVERED,
         created_at=NOW, updated_at=NOW, error="refused" if failed else None,
     )  # fmt: skip
+
+
+def test_the_unretried_client_is_made_at_first_use_and_shares_the_pooled_session() -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, retry_handlers=[AsyncRateLimitErrorRetryHandler()])
+    unretried = Unretried(client)
+    pooled = object()
+    client.session = pooled  # type: ignore[assignment]  # what the server gives at start
+
+    made = unretried()
+
+    assert made.session is pooled and unretried() is made
+    assert not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in made.retry_handlers)

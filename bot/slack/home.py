@@ -51,7 +51,7 @@ from bot.services import Herald
 from bot.slack import actions, blocks
 from bot.slack.blocks.home import RECENT_LIMIT
 from bot.slack.receipts import why
-from bot.slack.summaries import _rate_limited, without_rate_limit_retries
+from bot.slack.summaries import Unretried, _rate_limited
 
 log = logging.getLogger(__name__)
 _USER = re.compile(r"[UW][A-Z0-9]{2,30}")  # a Slack user id; nothing else is kept
@@ -96,8 +96,7 @@ class HomePublisher:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.source = client
-        self._client: AsyncWebClient | None = None
+        self._unretried = Unretried(client)
         self.herald = herald
         self.interval = interval
         self.clock = clock
@@ -151,12 +150,8 @@ class HomePublisher:
 
     @property
     def client(self) -> AsyncWebClient:
-        """The app's client without slack-sdk's own 429 retries, made at the first publish:
-        by then the server has given the app's client its pooled session, which this
-        shares."""
-        if self._client is None:
-            self._client = without_rate_limit_retries(self.source)
-        return self._client
+        """The app's client without slack-sdk's own 429 retries (`Unretried`)."""
+        return self._unretried()
 
     def _remember(self, user: str) -> Viewer:
         viewer = self.viewers.get(user) or Viewer()

@@ -90,7 +90,7 @@ class SummaryReceipts:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.client = without_rate_limit_retries(client)
+        self._unretried = Unretried(client)
         self.herald = herald
         self.receipts = receipts
         self.tell = tell  # tell a sender privately (their response_url), by send id
@@ -104,6 +104,11 @@ class SummaryReceipts:
         self.not_before = 0.0  # Slack said 429: no summary call before this
         self.sizes: ExpiringMap[str, int] = ExpiringMap(SIZE_MEMORY, SIZE_LIMIT, clock)
         self.shown: ExpiringMap[str, str] = ExpiringMap(SHOWN_MEMORY, SHOWN_LIMIT, clock)
+
+    @property
+    def client(self) -> AsyncWebClient:
+        """The app's client without slack-sdk's own 429 retries (`Unretried`)."""
+        return self._unretried()
 
     def summarizes(self, message: Message) -> bool:
         """Whether ``message``'s send gets a summary receipt rather than one per message."""
@@ -221,6 +226,21 @@ class SummaryReceipts:
                 log.info("could not tell %s why: %s", send.sender, type(note_error).__name__)
             return posted
         return await self.receipts.summary_posted(send.id, answer["channel"], answer["ts"])
+
+
+class Unretried:
+    """The app's client without slack-sdk's own 429 retries, made at first use: by then
+    the server has given the app's client its pooled session, which this one shares (a
+    copy made earlier would open a connection per call)."""
+
+    def __init__(self, source: AsyncWebClient) -> None:
+        self.source = source
+        self._client: AsyncWebClient | None = None
+
+    def __call__(self) -> AsyncWebClient:
+        if self._client is None:
+            self._client = without_rate_limit_retries(self.source)
+        return self._client
 
 
 def without_rate_limit_retries(client: AsyncWebClient) -> AsyncWebClient:
