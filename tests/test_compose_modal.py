@@ -22,7 +22,7 @@ from bot.slack import ids
 from bot.slack.app import _on_first_input
 from bot.slack.blocks.compose import Preview, Shown, compose_view
 from bot.slack.blocks.compose import _preview as _preview_blocks
-from bot.slack.forms import ComposeForm, Origin, check_form, field_errors
+from bot.slack.forms import ComposeForm, Origin, check_form, field_errors, on_top
 from bot.templating.errors import MissingVariablesError
 from providers import Channel
 from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
@@ -288,7 +288,7 @@ def test_each_mistake_is_shown_on_its_field_and_nothing_is_stored(
 
 def test_every_field_with_a_mistake_is_shown_at_once() -> None:
     form = ComposeForm(connection="sandbox", to="+31612345678, 12ab, +3161234", send_at=1)
-    shown = {"connection", "to", "template", "message", "send_at", "repeat"}
+    shown = ["connection", "to", "template", "message", "send_at", "repeat"]
 
     errors = check_form(form, Channel.SMS, datetime.now(UTC), shown=shown)
 
@@ -312,19 +312,24 @@ def test_without_a_template_the_message_is_required(running: RunningHerald) -> N
 
 def test_a_missing_variable_lands_on_its_field_and_unknown_fields_fall_back() -> None:
     error = MissingVariablesError.naming("order_delayed", ["order"], {"order": "A-1"})
-    shown = {"to", "template", "var:name", "var:order"}
+    shown = ["to", "template", "var:name", "var:order"]
 
     assert field_errors(error, shown, ComposeForm()) == {
         "var:order": "The template needs this: fill it in."
     }
     # a template that changed on disk since the form was drawn: its blanks are not shown
-    assert field_errors(error, {"to", "template"}, ComposeForm()) == {
+    assert field_errors(error, ["to", "template"], ComposeForm()) == {
         "template": "This template's blanks changed since the form was drawn: choose the "
         "template again to see them."
     }
     # a field the view does not show (a subject on SMS) still reaches the person, on To
     subject = InputError("E-mail needs a subject.", code="subject_missing", fields=("subject",))
     assert field_errors(subject, shown, ComposeForm()) == {"to": "E-mail needs a subject."}
+    # neither To nor Connection (a form Herald no longer draws): the first field there is
+    assert field_errors(subject, ["var:name"], ComposeForm()) == {
+        "var:name": "E-mail needs a subject."
+    }
+    assert on_top(["message", "send_at"], "Gone.") == {"message": "Gone."}
 
 
 def test_a_template_and_a_message_both_are_refused_on_both(running: RunningHerald) -> None:

@@ -27,6 +27,7 @@ from bot.slack.announcer import SlackAnnouncer
 from bot.slack.commands import SlashCommand
 from bot.slack.compose import Composer
 from bot.slack.directory import SlackDirectory
+from bot.slack.forms import input_blocks
 from bot.slack.intake import ParsedRequest
 from bot.slack.replays import RequestLedger
 
@@ -143,13 +144,8 @@ class SlackApp:
 
 def _on_first_input(view: object, text: str) -> dict[str, Any] | None:
     """``text`` as a form's error on its first input (None: it has none to show it on)."""
-    blocks = view.get("blocks") if isinstance(view, dict) else None
-    for block in blocks if isinstance(blocks, list) else []:
-        if isinstance(block, dict) and block.get("type") == "input":
-            block_id = block.get("block_id")
-            if isinstance(block_id, str) and block_id:
-                return {"response_action": "errors", "errors": {block_id: text[:2000]}}
-    return None
+    shown = input_blocks(view)
+    return {"response_action": "errors", "errors": {shown[0]: text[:2000]}} if shown else None
 
 
 def _bolt_response(answer: dict[str, Any] | None) -> BoltResponse:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -289,7 +289,7 @@ def check_form(
     channel: Channel | None,
     now: datetime,
     *,
-    shown: set[str],
+    shown: Sequence[str],
     kept_rule: str | None = None,
 ) -> dict[str, str]:
     """The mistakes the form can see by itself, each on its field, all at once (the send
@@ -324,7 +324,28 @@ def _first_sentence(text: str) -> str:
     return text[:end].rstrip(".")
 
 
-def field_errors(error: InputError, shown: set[str], form: ComposeForm) -> dict[str, str]:
+def input_blocks(view: object) -> list[str]:
+    """The block ids of ``view``'s inputs, top to bottom: the only blocks Slack takes
+    errors for."""
+    blocks = view.get("blocks") if isinstance(view, dict) else None
+    return [
+        block["block_id"]
+        for block in (blocks if isinstance(blocks, list) else [])
+        if isinstance(block, dict)
+        and block.get("type") == "input"
+        and isinstance(block.get("block_id"), str)
+        and block["block_id"]
+    ]
+
+
+def on_top(shown: Sequence[str], text: str) -> dict[str, str]:
+    """``text`` as the error of the form's first field (Connection), for what no field
+    can fix; empty only for a view with no input at all, which cannot be submitted."""
+    top = next((b for b in (CONNECTION, TO) if b in shown), shown[0] if shown else None)
+    return {top: text[:2000]} if top else {}
+
+
+def field_errors(error: InputError, shown: Sequence[str], form: ComposeForm) -> dict[str, str]:
     """``error`` on the blocks of ``shown`` (the view's input blocks) it is about; Slack
     refuses errors for blocks a view does not have, so the rest fall back to the first
     field there is (the error still says what is wrong)."""
@@ -354,6 +375,8 @@ def field_errors(error: InputError, shown: set[str], form: ComposeForm) -> dict[
     kept = {k: v for k, v in errors.items() if k in shown}
     if not kept:
         fallback = next((b for b in (TO, CONNECTION) if b in shown), None)
+        if fallback is None and shown:
+            fallback = shown[0]
         if fallback is not None:
             kept[fallback] = said
     return kept

@@ -28,12 +28,12 @@ from bot.slack.blocks.compose import done_view, repeating_text
 from bot.slack.blocks.scheduling import rescheduled_text
 from bot.slack.directory import SlackDirectory
 from bot.slack.forms import (
-    CONNECTION,
-    TO,
     ComposeForm,
     Origin,
     check_form,
     field_errors,
+    input_blocks,
+    on_top,
     read_form,
     request_of,
 )
@@ -75,19 +75,13 @@ class FormSubmission:
         started = time.monotonic()
         form = read_form(view)
         origin = Origin.load(view.get("private_metadata"))
-        shown = {
-            b.get("block_id")
-            for b in view.get("blocks") or []
-            if isinstance(b, dict) and b.get("type") == "input"
-        }
-        shown_ids = {s for s in shown if isinstance(s, str)}
-        top = next((b for b in (CONNECTION, TO) if b in shown_ids), None)
+        shown_ids = input_blocks(view)
         owner = user
         if origin.editing:
             try:  # still waiting? said first, at the top: no field can fix that
                 owner = self.herald.draft(origin.editing).sender  # an edit keeps it theirs
             except HeraldError as error:
-                return _errors({top: phrase(error)[:2000]} if top else {})
+                return _errors(on_top(shown_ids, phrase(error)))
         connection = self.herald.settings.connections.get(form.connection or "")
         found = check_form(
             form,
@@ -113,11 +107,11 @@ class FormSubmission:
         except RepeatedRequestError:
             return {}
         except InputError as error:
-            if error.code not in _STATE_CODES or top is None:
+            if error.code not in _STATE_CODES:
                 return _errors(field_errors(error, shown_ids, form))
-            return _errors({top: phrase(error)[:2000]})
+            return _errors(on_top(shown_ids, phrase(error)))
         except HeraldError as error:  # not found, the database busy: at the top
-            return _errors({top: phrase(error)[:2000]} if top else {})
+            return _errors(on_top(shown_ids, phrase(error)))
         if done is None:
             return {}  # the modal closes; the receipt shows what happened
         return {"response_action": "update", "view": done}
