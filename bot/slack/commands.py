@@ -34,7 +34,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import HeraldError, RepeatedRequestError
 from bot.lookups import ScheduleReport, SendReport
-from bot.models import MessageStatus, Send, normalize_message_id
+from bot.models import Message, MessageStatus, Send, normalize_message_id
+from bot.scheduling.plans import Scheduled
 from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, prepare, read_lists, row_count
 from bot.services import Herald
@@ -224,40 +225,47 @@ class SlashCommand:
         """Check, store and send a send to a big list after Slack has its answer, and
         ``tell`` the person how it went: the ``#ID``, or what to fix."""
         herald, name = self.herald, self.name
+        # only checking and storing can fail "before it was stored"; what is said after is
+        # built once it is stored (and going out)
+        scheduled: Scheduled | None = None
+        messages: list[Message] = []
         try:
             prepared = await prepare(request, herald.settings, herald.templates)
             if request.is_scheduled:
                 scheduled = await herald.schedule(prepared)
-                ids = [m.id for m in scheduled.messages]
-                self.announcer.remember_response_url(ids, response_url)
-                text = blocks.scheduled_text(
-                    scheduled,
-                    name,
-                    now=utcnow(),
-                    zone_note=zone_note,
-                    individual_up_to=self.individual_up_to,
-                )
             else:
                 messages = await herald.submit(prepared)
-                self.announcer.remember_response_url([m.id for m in messages], response_url)
-                herald.background.spawn(
-                    herald.dispatch(messages), name="list-send-dispatch", defer=True
-                )
-                text = blocks.sending_text(
-                    len(messages),
-                    messages[0].send_id or "",
-                    name,
-                    individual_up_to=self.individual_up_to,
-                )
         except RepeatedRequestError:
             log.info("ignored a repeated slash command")
             return
         except HeraldError as error:
             problem = phrasing.problem_text(error, name, list(herald.settings.connections))
-            text = blocks.error_text(problem, name, was_send=True)
+            await tell(blocks.error_text(problem, name, was_send=True))
+            return
         except Exception:
             log.exception("a send to a list failed before it was stored")
-            text = _FAILED_LATER.format(command=name)
+            await tell(_FAILED_LATER.format(command=name))
+            return
+        if scheduled is not None:
+            self.announcer.remember_response_url([m.id for m in scheduled.messages], response_url)
+            text = blocks.scheduled_text(
+                scheduled,
+                name,
+                now=utcnow(),
+                zone_note=zone_note,
+                individual_up_to=self.individual_up_to,
+            )
+        else:
+            self.announcer.remember_response_url([m.id for m in messages], response_url)
+            herald.background.spawn(
+                herald.dispatch(messages), name="list-send-dispatch", defer=True
+            )
+            text = blocks.sending_text(
+                len(messages),
+                messages[0].send_id or "",
+                name,
+                individual_up_to=self.individual_up_to,
+            )
         await tell(text)
 
     async def _zone_of(self, user: str) -> tuple[str | None, str | None]:
