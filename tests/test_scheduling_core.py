@@ -567,3 +567,33 @@ def test_a_rule_whose_first_time_is_beyond_the_horizon_names_every(tmp_path: Pat
 
     error = _run(tmp_path, scenario)
     assert error.code == "when_too_far" and error.fields == ("every",)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("rule", "fortnightly at noon"), ("timezone", "Mars/Olympus_Mons")]
+)
+def test_a_schedule_that_cannot_be_read_any_more_fails_once_and_ends(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    clock = Clock()
+
+    async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
+        broken = await herald.schedule(_request(None, every="daily 12:01", timezone="UTC"))
+        kept = await herald.schedule(_request(None, every="daily 12:01", timezone="UTC"))
+        with closing(sqlite3.connect(herald.settings.db_path)) as db, db:
+            # what a later release (or a system without that zone) reads otherwise
+            db.execute(f"UPDATE schedules SET {column} = ? WHERE id = ?", (value, broken.id))
+        clock.advance(minutes=1)
+
+        assert await herald.release_due() == 2
+        assert await herald.release_due() == 0  # not tried again at every sweep
+        report = herald.report(broken.id)
+        assert isinstance(report, ScheduleReport)
+        assert report.schedule.state is ScheduleState.ENDED and report.schedule.next_due is None
+        (message,) = herald.db.messages_of(report.occurrences[0].id)
+        assert message.status is MessageStatus.FAILED
+        assert f"Schedule #{broken.id} cannot be read any more" in (message.error or "")
+        other = herald.report(kept.id)
+        assert isinstance(other, ScheduleReport) and other.schedule.occurrences == 1
+
+    _run(tmp_path, scenario, clock=clock)

@@ -329,11 +329,19 @@ class Planner:
         now = self.clock()
         assert schedule.next_due is not None
         due = schedule.next_due
-        zone = ZoneInfo(schedule.timezone)
-        rule = parse_rule(schedule.rule)
-        following = following_time(rule, due, now, zone, schedule.until)
         timing = self.timing(due, now)
         problem = timing.missed
+        try:
+            zone = ZoneInfo(schedule.timezone)
+            following = following_time(parse_rule(schedule.rule), due, now, zone, schedule.until)
+        except (InputError, ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            # stored by a release (or on a system) that read it otherwise: it cannot go on,
+            # and its sender is told by this occurrence's failure, not by a log line a sweep
+            problem = problem or (
+                f"Schedule #{schedule.id} cannot be read any more (rule '{schedule.rule}', "
+                f"time zone {schedule.timezone}), so it ends here."
+            )
+            following = None
         try:
             if schedule.connection not in self.settings.connections:
                 raise InputError(connection_gone(schedule.connection), code="unknown_connection")
