@@ -569,6 +569,12 @@ def test_a_rule_whose_first_time_is_beyond_the_horizon_names_every(tmp_path: Pat
     assert error.code == "when_too_far" and error.fields == ("every",)
 
 
+_SET_SCHEDULE = {
+    "rule": "UPDATE schedules SET rule = ? WHERE id = ?",
+    "timezone": "UPDATE schedules SET timezone = ? WHERE id = ?",
+}
+
+
 @pytest.mark.parametrize(
     ("column", "value"), [("rule", "fortnightly at noon"), ("timezone", "Mars/Olympus_Mons")]
 )
@@ -582,7 +588,7 @@ def test_a_schedule_that_cannot_be_read_any_more_fails_once_and_ends(
         kept = await herald.schedule(_request(None, every="daily 12:01", timezone="UTC"))
         with closing(sqlite3.connect(herald.settings.db_path)) as db, db:
             # what a later release (or a system without that zone) reads otherwise
-            db.execute(f"UPDATE schedules SET {column} = ? WHERE id = ?", (value, broken.id))
+            db.execute(_SET_SCHEDULE[column], (value, broken.id))
         clock.advance(minutes=1)
 
         assert await herald.release_due() == 2
