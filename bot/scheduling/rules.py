@@ -354,14 +354,3 @@ def _invalid(text: str, problem: str, *, suggestion: str = "") -> InputError:
         typed=text,
         suggestion=suggestion,
     )
-
-
-def _until_unreadable(text: str) -> InputError:
-    typed = " ".join(text.split())
-    return InputError(
-        f"Cannot read '{typed}' as an end date. Write a date like 2027-03-31.",
-        code="until_invalid",
-        fields=("until",),
-        typed=text,
-        reason="unreadable",
-    )

@@ -25,13 +25,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.expiring import ExpiringMap
 from bot.models import Message, MessageStatus
 from bot.services import Herald
 from bot.slack import blocks
-from bot.slack.receipts import QUIET_STATUSES, UNPOSTABLE, SlackReceipts, slack_error, why
+from bot.slack.receipts import QUIET_STATUSES, SlackReceipts, in_dm_note, post_or_dm, why
+from bot.slack.responses import tell_privately
 from bot.slack.summaries import UPDATE_EVERY, SummaryReceipts
 from bot.storage.posts import ReceiptPost
 
@@ -114,33 +114,14 @@ class SlackAnnouncer:
         assert message.announce_to
         text = blocks.receipt_text(message, self.mask)
         receipt = blocks.receipt_blocks(message, self.mask)
-        try:
-            answer = await self.client.chat_postMessage(
-                channel=message.announce_to, text=text, blocks=receipt, unfurl_links=False
-            )
-        except SlackApiError as exc:
-            if slack_error(exc) not in UNPOSTABLE:
-                raise
-            log.info(
-                "cannot post in %s (%s); sending the receipt by DM",
-                message.announce_to,
-                slack_error(exc),
-            )
-            answer = await self.client.chat_postMessage(
-                channel=message.sender, text=text, blocks=receipt, unfurl_links=False
-            )
-            posted = await self.receipts.posted(message.id, answer["channel"], answer["ts"])
-            try:
-                await self._tell_privately(
-                    message.id,
-                    f":information_source: I can't post in <#{message.announce_to}> "
-                    f"({slack_error(exc)}), so the receipt of #{message.id} is in your DM with me. "
-                    "Invite me to the channel (`/invite @Herald`) to get receipts here.",
-                )
-            except (ClientError, TimeoutError) as note_error:
-                log.info("could not tell %s why: %s", message.sender, type(note_error).__name__)
-            return posted
-        return await self.receipts.posted(message.id, answer["channel"], answer["ts"])
+        answer, refused = await post_or_dm(
+            self.client, message.announce_to, message.sender, text, receipt
+        )
+        posted = await self.receipts.posted(message.id, answer["channel"], answer["ts"])
+        if refused:
+            what = f"the receipt of #{message.id}"
+            await self._tell_privately(message.id, in_dm_note(message.announce_to, refused, what))
+        return posted
 
     async def _update(self, message: Message, post: ReceiptPost) -> None:
         await self.client.chat_update(
@@ -165,9 +146,7 @@ class SlackAnnouncer:
         if url is None:
             return
         self.response_urls.forget(key)  # only a first post needs it
-        response = await AsyncWebhookClient(url).send(text=text, response_type="ephemeral")
-        if response.status_code != 200:
-            log.info("response_url answered %s for %s", response.status_code, key)
+        await tell_privately(url, text, about=f"why the receipt of {key} is in a DM")
 
 
 class MessageLocks:

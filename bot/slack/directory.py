@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.expiring import ExpiringMap
 from bot.logsafe import loggable
 from bot.scheduling.zones import known_zone
+from bot.slack.receipts import why
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class SlackDirectory:
             answer = await asyncio.wait_for(self.client.users_info(user=user_id), timeout)
         except (SlackApiError, ClientError, TimeoutError) as exc:
             # Sending matters more than what this would add: go on without it.
-            log.warning("cannot look up Slack user %s: %s", user_id, _why(exc))
+            log.warning("cannot look up Slack user %s: %s", user_id, why(exc))
             return None
         user = answer.get("user")
         if not isinstance(user, dict):
@@ -88,9 +89,3 @@ def _known_zone(zone: object) -> str | None:
         return None
     assert isinstance(zone, str)
     return zone
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "unknown_error"))
-    return type(exc).__name__

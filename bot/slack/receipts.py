@@ -9,18 +9,24 @@ know nothing of Slack.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.models import Message, MessageStatus
 from bot.services import Herald
+from bot.slack.blocks.mrkdwn import Block
 from bot.storage.posts import ReceiptPost
 from bot.storage.send_posts import SendPost, SendTally
 
 # Statuses that get no receipt: the message has not reached the provider yet.
 QUIET_STATUSES = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
 # Slack's answers when Herald cannot post in a channel: the receipt goes to the sender's DM.
+log = logging.getLogger(__name__)
+
 UNPOSTABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
 
@@ -83,3 +89,33 @@ def slack_error(exc: SlackApiError) -> str:
 def why(exc: Exception) -> str:
     """A failed Slack call in a word, for the log."""
     return slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+
+
+async def post_or_dm(
+    client: AsyncWebClient, channel: str, sender: str, text: str, shown: list[Block]
+) -> tuple[AsyncSlackResponse, str | None]:
+    """Post a receipt in ``channel``, or, where Herald may not post (`UNPOSTABLE`), in
+    ``sender``'s DM with Herald; Slack's answer, and why it went to the DM (None: it did
+    not)."""
+    try:
+        answer = await client.chat_postMessage(
+            channel=channel, text=text, blocks=shown, unfurl_links=False
+        )
+    except SlackApiError as exc:
+        refused = slack_error(exc)
+        if refused not in UNPOSTABLE:
+            raise
+        log.info("cannot post in %s (%s); posting in the sender's DM", channel, refused)
+        answer = await client.chat_postMessage(
+            channel=sender, text=text, blocks=shown, unfurl_links=False
+        )
+        return answer, refused
+    return answer, None
+
+
+def in_dm_note(channel: str, refused: str, what: str) -> str:
+    """What the sender is told when ``what`` (a receipt) went to their DM instead."""
+    return (
+        f":information_source: I can't post in <#{channel}> ({refused}), so {what} is in your "
+        "DM with me. Invite me to the channel (`/invite @Herald`) to get receipts here."
+    )

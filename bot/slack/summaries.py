@@ -48,7 +48,7 @@ from bot.expiring import ExpiringMap
 from bot.models import Message
 from bot.services import Herald
 from bot.slack import blocks
-from bot.slack.receipts import UNPOSTABLE, SlackReceipts, slack_error, why
+from bot.slack.receipts import SlackReceipts, in_dm_note, post_or_dm, slack_error, why
 from bot.storage import utcnow
 from bot.storage.send_posts import SendPost, SendTally
 
@@ -202,30 +202,12 @@ class SummaryReceipts:
     async def _post(self, tally: SendTally, text: str, shown: list[blocks.Block]) -> SendPost:
         send = tally.send
         assert send.announce_to
-        try:
-            answer = await self.client.chat_postMessage(
-                channel=send.announce_to, text=text, blocks=shown, unfurl_links=False
-            )
-        except SlackApiError as exc:
-            if slack_error(exc) not in UNPOSTABLE:
-                raise
-            log.info("cannot post in %s (%s); summary by DM", send.announce_to, slack_error(exc))
-            answer = await self.client.chat_postMessage(
-                channel=send.sender, text=text, blocks=shown, unfurl_links=False
-            )
-            posted = await self.receipts.summary_posted(send.id, answer["channel"], answer["ts"])
-            try:
-                await self.tell(
-                    send.id,
-                    f":information_source: I can't post in <#{send.announce_to}> "
-                    f"({slack_error(exc)}), so the summary receipt of send #{send.id} is in "
-                    "your DM with me. Invite me to the channel (`/invite @Herald`) to get "
-                    "receipts here.",
-                )
-            except (ClientError, TimeoutError) as note_error:
-                log.info("could not tell %s why: %s", send.sender, type(note_error).__name__)
-            return posted
-        return await self.receipts.summary_posted(send.id, answer["channel"], answer["ts"])
+        answer, refused = await post_or_dm(self.client, send.announce_to, send.sender, text, shown)
+        posted = await self.receipts.summary_posted(send.id, answer["channel"], answer["ts"])
+        if refused:
+            what = f"the summary receipt of send #{send.id}"
+            await self.tell(send.id, in_dm_note(send.announce_to, refused, what))
+        return posted
 
 
 class Unretried:
