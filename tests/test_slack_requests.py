@@ -307,6 +307,48 @@ def test_an_unhandled_interaction_is_one_log_line(
     [
         (
             urlencode(
+                {
+                    "payload": json.dumps(
+                        {
+                            "type": "block_actions",
+                            "user": {"id": "U1"},
+                            "channel": 5,
+                            "actions": [{"action_id": "x", "block_id": "b", "type": "button"}],
+                        }
+                    )
+                }
+            ).encode(),
+            FORM,
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "event_callback",
+                    "event_id": "Ev1",
+                    "team_id": "T1",
+                    "event": {"type": "app_home_opened", "user": 5, "tab": "home"},
+                }
+            ).encode(),
+            "application/json",
+        ),
+    ],
+)
+def test_a_signed_payload_of_wrong_types_is_one_line_and_a_200(
+    running: RunningHerald, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
+) -> None:
+    answer = running.post_signed(body, content_type)
+
+    assert answer.status_code == 200  # was a 500 from Bolt reading the channel or user
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None, [r.getMessage() for r in errors]
+    assert "could not read a signed" in errors[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            urlencode(
                 {"payload": '{"type": "view_submission", "user": {"id": "U1"}, "view": null}'}
             ).encode(),
             FORM,

@@ -96,15 +96,22 @@ class SlackApp:
     ) -> BoltResponse:
         """Answer a request `bot.slack.intake` verified and parsed."""
         if payload.get("command") != self.command.name:
-            request = ParsedRequest(
-                raw_body=raw_body, payload=payload, headers=headers, query=query
-            )
             try:
+                request = ParsedRequest(
+                    raw_body=raw_body, payload=payload, headers=headers, query=query
+                )
                 return await self.bolt.async_dispatch(request)
             except Exception as error:
-                # Bolt's own error path (building a listener's arguments) can fail on a
-                # payload shape it does not expect, outside the listeners `on_error` sees.
-                return _bolt_response(self.answer_error(error, payload))
+                # Bolt reading a payload shape it does not expect (a channel that is a
+                # number, a view with no type), before any listener runs: Slack signed it,
+                # so say so in one line and answer 200 (an error would only be retried).
+                # A listener's own failure goes to `on_error`, traceback and all.
+                log.error(
+                    "could not read a signed %s request: %s",
+                    loggable(str(payload.get("type") or "Slack"), 40),
+                    loggable(f"{type(error).__name__}: {error}", MAX_BOLT_LOG),
+                )
+                return _bolt_response(None)
         new, key = self.ledger.admit(
             payload, headers.get("x-slack-signature"), headers.get("x-slack-retry-num")
         )
