@@ -5,6 +5,7 @@ the sandbox provider, receipts posted where the form said."""
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -766,18 +767,22 @@ def test_edit_of_a_message_whose_template_is_gone_says_so(
 
 def test_a_burst_of_changes_is_drawn_once_it_settles(running: RunningHerald) -> None:
     form = open_form(running)
-    running.slack.delays["views.update"] = 0.3  # a slow Slack: changes pile up meanwhile
+    busy = running.slack.held["views.update"] = threading.Event()  # Slack busy drawing
     form.choose("Connection", "sandbox")
-    for number in range(10):
+    assert running.interact(block_actions_body(running.slack, form)).status_code == 200
+    running.slack.wait_for(lambda s: s.arrived.get("views.update"))  # the first redraw
+    for number in range(10):  # ten changes while it is being drawn
         form.fill("To", f"+3161234567{number}")
         assert running.interact(block_actions_body(running.slack, form)).status_code == 200
 
-    wait(lambda: running.slack.calls_to("views.update"), "a redraw")
+    busy.set()
+
     drawn = wait(
         lambda: "+31612345679" in str(running.slack.view(form.view_id)["blocks"]),
         "the last change drawn",
     )
     assert drawn and len(running.slack.calls_to("views.update")) <= 3
+    assert running.slack.arrived["views.update"] == 2  # the first, then the latest once
 
 
 @pytest.mark.parametrize("text", ["a&b\n" * 700, "<" * 2800, "x" * 5000])

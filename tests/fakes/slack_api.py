@@ -27,6 +27,7 @@ from tests.fakes.slack_views import VIEW_LIMIT_BYTES, view_problems
 BOT_TOKEN = "xoxb-test-token-000"
 BOT_USER = "UHERALDBOT"
 APP_TOKEN = "xapp-1-test-app-token"
+HOLD_LIMIT = 10.0  # seconds a held call waits at most (a test that forgot to release it)
 HUMAN_USER = "U2147483697"  # the user slash_body and the interactivity payloads act as
 
 
@@ -63,6 +64,10 @@ class FakeSlack:
         self.not_member: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.delays: dict[str, float] = {}  # method → seconds it takes to answer (a slow Slack)
+        # method → an event its calls wait for (Slack busy until the test sets it), and how
+        # many calls of each method have arrived (held or not)
+        self.held: dict[str, threading.Event] = {}
+        self.arrived: dict[str, int] = {}
         self.limits: dict[str, list[int]] = {}  # method → Retry-After of its next answers
         self.socket_mode_url = ""  # what apps.connections.open hands out
         self.clock: Callable[[], float] = time.monotonic  # a test may swap it
@@ -113,6 +118,12 @@ class FakeSlack:
                 for key in ("blocks", "view"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
+                with fake._cond:
+                    fake.arrived[method] = fake.arrived.get(method, 0) + 1
+                    fake._cond.notify_all()
+                gate = fake.held.get(method)
+                if gate is not None:
+                    gate.wait(HOLD_LIMIT)
                 delay = fake.delays.get(method)
                 if delay:
                     fake._slow.wait(delay)
