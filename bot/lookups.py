@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.errors import MessageNotFoundError
 from bot.models import (
     Message,
     MessageStatus,
@@ -15,8 +14,8 @@ from bot.models import (
     Send,
     StatusEvent,
     normalize_message_id,
-    shown_id,
 )
+from bot.scheduling.steps import not_found
 from bot.storage.posts import ReceiptPosts, ReceiptPostsView
 from bot.storage.store import Store
 from bot.templating.library import Rendered, TemplateInfo, TemplateLibrary
@@ -107,10 +106,7 @@ class Lookups:
         key = normalize_message_id(send_id)
         send = self.db.send(key)
         if send is None:
-            raise MessageNotFoundError(
-                f"There is no message, send or schedule #{shown_id(key)}. Ids are the #… codes in "
-                "receipts and in the list of scheduled messages."
-            )
+            raise not_found(key)
         return SendReport(send, self.db.messages_of(key))
 
     def message(self, message_id: str) -> Message | None:

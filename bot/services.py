@@ -25,10 +25,7 @@ from bot.delivery.retries import RetryPolicy
 from bot.delivery.routing import ReceiptRouter
 from bot.errors import InputError
 from bot.lookups import Lookups
-from bot.models import (
-    Message,
-    MessageStatus,
-)
+from bot.models import Message, MessageStatus, Schedule
 from bot.scheduling.edits import Draft, Edited, Editor, Replaced
 from bot.scheduling.planner import Planner
 from bot.scheduling.plans import Agenda, Cancelled, Released, Rescheduled, Scheduled
@@ -244,16 +241,23 @@ class Herald(Lookups):
         The scheduled messages' receipts are shown (``scheduled``, with their time)."""
         scheduled = await self.planner.schedule(request, lock_wait=lock_wait)
         self._timers_changed()
-        self._show_scheduled(scheduled)
+        self._show(scheduled.messages, scheduled.schedule, "announce-scheduled", defer=True)
         return scheduled
 
-    def _show_scheduled(self, scheduled: Scheduled) -> None:
-        if scheduled.messages:
-            self.background.spawn(
-                self._announce_each(scheduled.messages), name="announce-scheduled", defer=True
-            )
-        if scheduled.schedule is not None:  # no message to announce: tell the watchers
-            self.watchers.changed(scheduled.schedule.sender)
+    def _show(
+        self,
+        messages: Sequence[Message],
+        schedule: Schedule | None,
+        name: str,
+        *,
+        defer: bool = False,
+    ) -> None:
+        """Show what a change of scheduled work did: its messages' receipts, and for a
+        schedule (no message to announce) the watchers are told."""
+        if messages:
+            self.background.spawn(self._announce_each(messages), name=name, defer=defer)
+        if schedule is not None:
+            self.watchers.changed(schedule.sender)
 
     async def cancel(
         self, some_id: str, *, actor: str, lock_wait: float = BUSY_TIMEOUT_SECONDS
@@ -261,14 +265,8 @@ class Herald(Lookups):
         """Stop what has not gone out of a message, a send or a schedule (by its id)."""
         cancelled = await self.planner.cancel(some_id, actor=actor, lock_wait=lock_wait)
         self._timers_changed()
-        self._show_cancelled(cancelled)
+        self._show(cancelled.messages, cancelled.schedule, "announce-cancel")
         return cancelled
-
-    def _show_cancelled(self, cancelled: Cancelled) -> None:
-        if cancelled.messages:
-            self.background.spawn(self._announce_each(cancelled.messages), name="announce-cancel")
-        if cancelled.schedule is not None:
-            self.watchers.changed(cancelled.schedule.sender)
 
     async def reschedule(
         self,
@@ -285,14 +283,8 @@ class Herald(Lookups):
             some_id, when, actor=actor, timezone=timezone, lock_wait=lock_wait
         )
         self._timers_changed()
-        self._show_moved(moved)
+        self._show(moved.messages, moved.schedule, "announce-moved")
         return moved
-
-    def _show_moved(self, moved: Rescheduled) -> None:
-        if moved.messages:
-            self.background.spawn(self._announce_each(moved.messages), name="announce-moved")
-        if moved.schedule is not None:
-            self.watchers.changed(moved.schedule.sender)
 
     def agenda(self, sender: str | None = None) -> Agenda:
         """What waits to go out: ``sender``'s, or everyone's (None)."""
@@ -322,8 +314,8 @@ class Herald(Lookups):
         ``scheduled``."""
         replaced = await self.editor.replace(some_id, request, actor=actor, lock_wait=lock_wait)
         self._timers_changed()
-        self._show_cancelled(replaced.old)
-        self._show_scheduled(replaced.new)
+        self._show(replaced.old.messages, replaced.old.schedule, "announce-cancel")
+        self._show(replaced.new.messages, replaced.new.schedule, "announce-scheduled", defer=True)
         return replaced
 
     async def edit(
@@ -383,7 +375,7 @@ class Herald(Lookups):
         )
         self._timers_changed()
         self._due.set()  # this server's sweep releases it at once
-        self._show_moved(moved)
+        self._show(moved.messages, moved.schedule, "announce-moved")
         return moved
 
     # -- watching -------------------------------------------------------------------
