@@ -603,3 +603,22 @@ def test_a_schedule_that_cannot_be_read_any_more_fails_once_and_ends(
         assert isinstance(other, ScheduleReport) and other.schedule.occurrences == 1
 
     _run(tmp_path, scenario, clock=clock)
+
+
+def test_the_agenda_lists_a_big_scheduled_send_whole_and_the_sends_after_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario(herald: Herald, clock: Clock, seen: Recorder) -> None:
+        many = tuple(f"+3161{n:07d}" for n in range(250))
+        big = await herald.schedule(_request("in 90s", many))
+        later = await herald.schedule(_request("in 2h"))
+
+        agenda = herald.agenda("U1")
+
+        # the limit (200) counts sends: 250 messages of one send hid the next one before
+        assert [(a.send.id, len(a.messages)) for a in agenda.sends] == [
+            (big.id, 250),
+            (later.send.id if later.send else "", 1),
+        ]
+
+    _run(tmp_path, scenario)

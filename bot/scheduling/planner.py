@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from bot.config.settings import Settings
 from bot.errors import InputError
 from bot.models import (
-    Message,
     MessageStatus,
     Schedule,
     ScheduleState,
@@ -235,21 +234,16 @@ class Planner:
         return await self.store.write(move, lock_wait=lock_wait)
 
     def agenda(self, sender: str | None = None, limit: int = 200) -> Agenda:
-        """What waits to go out: ``sender``'s (None: everyone's), soonest first."""
+        """What waits to go out: ``sender``'s (None: everyone's), soonest first; at most
+        ``limit`` sends (each whole) and ``limit`` schedules."""
         store = self.store
-        waiting = store.scheduled_messages(sender, limit)
-        by_send: dict[str, list[Message]] = {}
-        for message in waiting:
-            by_send.setdefault(message.send_id or message.id, []).append(message)
-        sends = []
-        for send_id, messages in by_send.items():
-            send = store.send(send_id)
-            if send is not None:
-                sends.append(AgendaSend(send, messages))
+        sends = [
+            AgendaSend(send, messages) for send, messages in store.scheduled_sends(sender, limit)
+        ]
         schedules = store.active_schedules(sender, limit)
         others = 0
         if sender is not None:
-            others = store.count_waiting() - len(by_send) - len(schedules)
+            others = store.count_waiting() - len(sends) - len(schedules)
         return Agenda(sends, schedules, max(0, others))
 
     # -- releasing ----------------------------------------------------------------

@@ -39,6 +39,9 @@ class TimetableReads:
     def _select(self, where: str, args: Sequence[Any], tail: str = "") -> list[Message]:
         raise NotImplementedError  # `Tables` has it
 
+    def send(self, send_id: str) -> Send | None:
+        raise NotImplementedError  # `Tables` has it
+
     def schedule(self, schedule_id: str) -> Schedule | None:
         sql = f"SELECT {SCHEDULES.list} FROM schedules WHERE id = ?"  # noqa: S608 (rows.py names)
         row = self.db.execute(sql, [schedule_id]).fetchone()
@@ -61,17 +64,28 @@ class TimetableReads:
             "state = ? AND next_due <= ?", [ACTIVE, iso(now), limit], "ORDER BY next_due LIMIT ?"
         )
 
-    def scheduled_messages(self, sender: str | None = None, limit: int = 1000) -> list[Message]:
-        """Messages waiting for their time (``sender``'s, or everyone's), soonest first."""
-        where, args = (
-            ("status = ? AND sender = ?", [SCHEDULED, sender])
-            if sender
-            else (
-                "status = ?",
-                [SCHEDULED],
-            )
+    def scheduled_sends(
+        self, sender: str | None = None, limit: int = 1000
+    ) -> list[tuple[Send, list[Message]]]:
+        """Sends waiting for their time (``sender``'s, or everyone's), soonest first, at
+        most ``limit`` of them, each with all its messages still waiting (a big send is
+        one entry, whatever its size)."""
+        mine = "AND sender = ?" if sender else ""
+        sql = (
+            "SELECT send_id FROM messages WHERE status = ? AND send_id IS NOT NULL "  # noqa: S608
+            f"{mine} GROUP BY send_id ORDER BY MIN(due_at), send_id LIMIT ?"
         )
-        return self._select(where, [*args, limit], "ORDER BY due_at, send_id, rowid LIMIT ?")
+        args = [SCHEDULED, *([sender] if sender else []), limit]
+        send_ids = [row[0] for row in self.db.execute(sql, args).fetchall()]
+        found = []
+        for send_id in send_ids:
+            send = self.send(send_id)
+            waiting = self._select(
+                "send_id = ? AND status = ?", [send_id, SCHEDULED], "ORDER BY due_at, rowid"
+            )
+            if send is not None and waiting:
+                found.append((send, waiting))
+        return found
 
     def active_schedules(self, sender: str | None = None, limit: int = 1000) -> list[Schedule]:
         where, args = (
