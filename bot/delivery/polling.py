@@ -171,7 +171,8 @@ class Poller:
             deadline=_moment(now + self.schedule.deadline),
             next_at=_moment(now + self.schedule.delay(0)),
         )
-        if await self._store().write(lambda tx: tx.add_poll(poll)):
+        # grouped with the other writes of this turn (a send to many accepts many at once)
+        if await self._store().write_soon(lambda tx: tx.add_poll(poll)):
             self._wake.set()
 
     async def heard(self, connection: str, receipts: Sequence[Receipt]) -> list[str]:
