@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.models import (
     Message,
@@ -33,6 +33,7 @@ class ScheduleReport:
 
     schedule: Schedule
     occurrences: list[Send]
+    counts: dict[str, dict[MessageStatus, int]] = field(default_factory=dict)  # by send id
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,10 @@ class Lookups:
         key = normalize_message_id(some_id)
         schedule = self.db.schedule(key)
         if schedule is not None:
-            return ScheduleReport(schedule, self.db.occurrences(key))
+            occurrences = self.db.occurrences(key)
+            tallies = self.db.send_tallies([send.id for send in occurrences])
+            counts = {send_id: counted for send_id, (counted, _) in tallies.items()}
+            return ScheduleReport(schedule, occurrences, counts)
         message = self.db.get(key)
         if message is None:
             sent = self.send_report(key)

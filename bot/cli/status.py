@@ -20,12 +20,10 @@ async def status_command(settings: Settings, some_id: str, tz: str | None = None
     try:
         await herald.start()
         report = herald.report(some_id)
-        if isinstance(report, ScheduleReport):
-            counts = {send.id: herald.send_report(send.id).counts for send in report.occurrences}
     finally:
         await herald.stop()
     if isinstance(report, ScheduleReport):
-        return _schedule_status(report, counts, ZoneInfo(tz) if tz else None)
+        return _schedule_status(report, report.counts, ZoneInfo(tz) if tz else None)
     if isinstance(report, SendReport):
         return _send_status(report)
     print(message_line(report.message))

@@ -34,7 +34,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.errors import HeraldError, RepeatedRequestError
 from bot.lookups import ScheduleReport, SendReport
-from bot.models import Message, MessageStatus, Send, normalize_message_id
+from bot.models import Message, normalize_message_id
 from bot.scheduling.plans import Scheduled
 from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, prepare, read_lists, row_count
@@ -288,7 +288,7 @@ class SlashCommand:
                 blocks.schedule_status_text(report.schedule),
                 blocks=blocks.schedule_status_blocks(
                     report.schedule,
-                    [(send, self._counts(send)) for send in report.occurrences],
+                    [(send, report.counts.get(send.id, {})) for send in report.occurrences],
                     self.name,
                     mask=mask,
                     now=utcnow(),
@@ -303,9 +303,6 @@ class SlashCommand:
             blocks.receipt_text(report.message, mask),
             blocks=blocks.status_blocks(report.message, report.history, mask),
         )
-
-    def _counts(self, send: Send) -> dict[MessageStatus, int]:
-        return self.herald.send_report(send.id).counts
 
 
 def _private(text: str, **fields: Any) -> dict[str, Any]:
