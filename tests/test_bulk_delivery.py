@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from tests.fakes.capillary_api import CapillaryFake
 from tests.fakes.provider_fake import ProviderFake, Recorded, Reply
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.slack_signing import SIGNING_SECRET
+from tests.waiting import until
 
 DEADLINE = 10.0
 
@@ -131,11 +133,7 @@ def _posted_to(fake: ProviderFake) -> Counter[str]:
     )
 
 
-async def _until(check: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.005)  # the poll interval of a deadline, not a wait for work
+_until = partial(until, timeout=DEADLINE)
 
 
 # -- concurrency, rate, once ---------------------------------------------------------------

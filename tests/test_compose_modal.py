@@ -37,6 +37,7 @@ from tests.interactivity import (
     slack_user,
     view_submission_body,
 )
+from tests.waiting import eventually
 
 CHANNEL = "C2147483705"  # where slash_body's command comes from
 ZONE = "America/New_York"
@@ -63,14 +64,7 @@ def running(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[RunningHerald]:
     yield from run_herald(settings_for(tmp_path, fake_slack, body=CONFIG), fake_slack)
 
 
-def wait(predicate: Any, what: str, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+wait = eventually
 
 
 def open_form(running: RunningHerald) -> Form:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from providers import (
     ProviderUnavailableError,
     SendResult,
 )
+from tests.waiting import until
 
 CONFIG = """
 [connections.wa]
@@ -373,12 +373,7 @@ def test_failover_of_a_stored_template_message_keeps_it_free_of_a_subject(
     assert rig.sms.sent[0].subject is None and rig.sms.sent[0].text.startswith("Hi Jo")
 
 
-async def _until(check: Callable[[], object], what: str, deadline: float = 5.0) -> None:
-    """Poll ``check`` until truthy, at most ``deadline`` seconds."""
-    end = time.monotonic() + deadline
-    while not check():
-        assert time.monotonic() < end, f"never happened: {what}"
-        await asyncio.sleep(0.005)  # the poll interval of a deadline, not a wait for work
+_until = until
 
 
 def _last_waits_for_an_announcement(rig: Rig, last: str) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.providers.cases import ProviderCase, load_cases
 from tests.serving import ServerThread
 from tests.slack_signing import SIGNING_SECRET
+from tests.waiting import eventually
 
 CASES = {case.name: case for case in load_cases()}
 FAST = PollSchedule(delays=(0.05, 0.1, 0.2), deadline=60.0, error_delays=(0.05,))
@@ -86,15 +86,7 @@ def _rows(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return db.execute(sql, args).fetchall()
 
 
-def _eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """``check()`` once it is truthy, asked again until ``timeout`` (state another thread
-    writes: the server's)."""
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("never came true")
-        time.sleep(0.01)
-    return found
+_eventually = eventually
 
 
 def _provider_id(settings: Settings) -> str:

@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import time
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from bot.storage.processes import FORGET_AFTER, STALE_AFTER
 from bot.storage.store import Store
 from providers import OutboundMessage, sandbox
 from tests.conftest import settings_for
+from tests.waiting import until
 
 DEADLINE = 5.0
 
@@ -53,13 +55,7 @@ async def _slow_work(seconds: float = 0.05) -> None:
     await done.wait()
 
 
-async def _until(check: object, what: str) -> None:
-    """Poll ``check()`` (a callable) until truthy, at most `DEADLINE` seconds."""
-    assert callable(check)
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.01)  # the poll interval of a deadline, not a wait for work
+_until = partial(until, timeout=DEADLINE)
 
 
 def test_start_takes_over_a_dead_process_work_whatever_its_host_or_pid(tmp_path: Path) -> None:

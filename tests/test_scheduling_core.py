@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from bot.scheduling.timer import Timer
 from bot.sending.requests import SendRequest
 from bot.services import Herald
 from tests.conftest import settings_for
+from tests.waiting import until
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NEW_YORK = "America/New_York"
@@ -370,11 +372,7 @@ def _serving(tmp_path: Path, scenario: Callable[[Herald], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)  # polling, with the deadline above
+_until = partial(until, timeout=10.0)
 
 
 def test_the_timer_fires_a_send_at_its_time_and_forgets_its_job(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.serving import run_cli
 from tests.slack_signing import SIGNING_SECRET, signed_headers, slash_body
 from tests.test_restarts import _free_port
+from tests.waiting import eventually
 
 SANDBOX = """
 [connections.sandbox]
@@ -97,12 +98,7 @@ def _healthy(server: Server) -> bool:
         return False
 
 
-def _until(check: object, *, what: str, timeout: float = 20.0) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)  # a poll with a deadline, never a wait for the work itself
+_until = partial(eventually, timeout=20.0)
 
 
 def _rows(tmp_path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:

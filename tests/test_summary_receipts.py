@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from bot.storage.send_posts import SendTally
 from providers import Channel
 from tests.conftest import FAST_SANDBOX, RunningHerald, run_herald, settings_for
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, Posted
+from tests.waiting import eventually, until
 
 SENDER = "U2147483697"  # what tests.slack_signing.slash_body sends as user_id
 CHANNEL = "C2147483705"
@@ -90,11 +92,7 @@ def _replies(slack: FakeSlack) -> list[Any]:
     return [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
 
 
-def _wait(check: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.01)  # the poll interval of a deadline, not a wait for work
+_wait = partial(eventually, timeout=DEADLINE)
 
 
 # -- end to end -------------------------------------------------------------------------
@@ -214,11 +212,7 @@ class ManualClock:
                     woken.set_result(None)
 
 
-async def _until(check: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.01)  # the poll interval of a deadline, not a wait for work
+_until = partial(until, timeout=DEADLINE)
 
 
 def _announcer(herald: Herald, slack: FakeSlack, clock: ManualClock) -> SlackAnnouncer:
