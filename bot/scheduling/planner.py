@@ -52,7 +52,7 @@ from bot.scheduling.steps import (
     unwritten_message,
     waiting_of,
 )
-from bot.scheduling.when import check_window, describe_delta, local_time, parse_when
+from bot.scheduling.when import check_window, describe_delta, exact_amount, local_time, parse_when
 from bot.sending.requests import (
     SendRequest,
     build_messages_off_loop,
@@ -140,7 +140,7 @@ class Planner:
             raise InputError(
                 f"'{rule.describe()}' first comes {describe_delta(first - now)} "
                 f"({local_time(first, zone)}), and sends can be scheduled at most "
-                f"{span(horizon)} ahead.",
+                f"{exact_amount(horizon)} ahead.",
                 code="when_too_far",
                 fields=("every",),
             )

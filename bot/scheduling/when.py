@@ -191,10 +191,10 @@ def check_window(
     if due - now > horizon:
         raise InputError(
             f"That time is {describe_delta(due - now)} ({shown}); "
-            f"sends can be scheduled at most {_amount(horizon)} ahead.",
+            f"sends can be scheduled at most {exact_amount(horizon)} ahead.",
             code="when_too_far",
             fields=("at",),
-            horizon=_amount(horizon),
+            horizon=exact_amount(horizon),
             due=due.isoformat(),
         )
 
@@ -409,7 +409,7 @@ def _count(number: int, unit: str) -> str:
     return f"{number} {unit}{'' if number == 1 else 's'}"
 
 
-def _amount(span: timedelta) -> str:
+def exact_amount(span: timedelta) -> str:
     """``span`` in its largest unit that says it exactly: ``400 days``, ``90 minutes``."""
     seconds = round(span.total_seconds())
     for unit, size in _SPANS[1:]:
