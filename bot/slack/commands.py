@@ -73,12 +73,6 @@ class SlashCommand:
         self.individual_up_to = herald.settings.receipts.individual_up_to
         self.composer: Composer | None = None  # set by `bot.slack.app`: it opens the form
 
-    @property
-    def inline_rows(self) -> int:
-        """Rows of lists up to which a send is stored before Slack gets its answer (the
-        compose form's too)."""
-        return INLINE_ROWS
-
     def register(self, app: AsyncApp) -> None:
         """Answer the command through Bolt too (Socket Mode, `AsyncApp.async_dispatch`)."""
 
@@ -143,7 +137,7 @@ class SlashCommand:
         )
         if request.names_lists:
             request = await asyncio.to_thread(read_lists, request, herald.settings)
-            if row_count(request) > self.inline_rows:
+            if row_count(request) > INLINE_ROWS:
                 return await self._later(request, command.get("response_url"))
         if request.is_scheduled:
             return await self._schedule(request, command.get("response_url"))
@@ -168,7 +162,7 @@ class SlashCommand:
         receipts (``scheduled``, with a Cancel button) follow in the channel."""
         started = time.monotonic()
         zone, note = await self._zone_of(request.sender)
-        lock_wait = max(MIN_LOCK_WAIT, ACK_LOCK_WAIT - (time.monotonic() - started))
+        lock_wait = lock_wait_left(started)
         scheduled = await self.herald.schedule(replace(request, timezone=zone), lock_wait=lock_wait)
         self.announcer.remember_response_url([m.id for m in scheduled.messages], response_url)
         return _private(
@@ -195,7 +189,7 @@ class SlashCommand:
         self.herald.background.spawn(
             self.finish(request, tell, response_url, note), name="list-send"
         )
-        return _private(_preparing_text(request))
+        return _private(preparing_text(request))
 
     def _compose(self, command: Mapping[str, Any], user: str) -> dict[str, Any]:
         """``/send`` alone: open the compose form at once (its trigger lasts 3 s) and
@@ -315,7 +309,13 @@ _FAILED_LATER = (
 )
 
 
-def _preparing_text(request: SendRequest) -> str:
+def lock_wait_left(started: float) -> float:
+    """What is left of Slack's wait (`ACK_LOCK_WAIT` from ``started``, a monotonic time)
+    for the database's lock; at least `MIN_LOCK_WAIT`."""
+    return max(MIN_LOCK_WAIT, ACK_LOCK_WAIT - (time.monotonic() - started))
+
+
+def preparing_text(request: SendRequest) -> str:
     """The answer to a send to a big list while it is checked and stored."""
     lists = [e for e in request.recipients if isinstance(e, RecipientList)]
     named = ", ".join(listed.label for listed in lists)

@@ -16,16 +16,17 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.errors import HeraldError, InputError, RepeatedRequestError
 from bot.options import phrase
 from bot.scheduling.plans import Scheduled
-from bot.sending.lists import RecipientList
 from bot.sending.requests import SendRequest, prepare, read_lists, row_count
 from bot.services import Herald
+from bot.slack import commands
 from bot.slack.blocks.compose import done_view, repeating_text
 from bot.slack.blocks.scheduling import rescheduled_text
+from bot.slack.commands import SlashCommand, lock_wait_left, preparing_text
 from bot.slack.directory import SlackDirectory
 from bot.slack.forms import (
     ComposeForm,
@@ -39,11 +40,6 @@ from bot.slack.forms import (
 )
 from bot.storage.store import utcnow
 
-if TYPE_CHECKING:
-    from bot.slack.commands import SlashCommand
-
-SUBMIT_LOCK_WAIT = 2.0  # seconds for the database's lock while Slack waits (3 s in all)
-MIN_LOCK_WAIT = 0.5  # what is left for the lock however long the rest took
 # what was edited went out, was cancelled or moved on meanwhile: said at the top
 _STATE_CODES = frozenset({"not_cancellable", "not_reschedulable"})
 
@@ -140,23 +136,17 @@ class FormSubmission:
         herald, command = self.herald, self.command
         if request.names_lists:
             request = await asyncio.to_thread(read_lists, request, herald.settings)
-            if row_count(request) > command.inline_rows:
-                lists = [e.label for e in request.recipients if isinstance(e, RecipientList)]
-                await self.tell(
-                    user,
-                    f":hourglass_flowing_sand: Preparing the send to {', '.join(lists)}: "
-                    f"{row_count(request):,} rows… Every row is checked before anything is "
-                    "sent; the outcome follows here.",
-                )
+            if row_count(request) > commands.INLINE_ROWS:
+                await self.tell(user, preparing_text(request))
                 herald.background.spawn(
                     command.finish(request, lambda text: self.tell(user, text), None, None),
                     name="compose-list-send",
                 )
                 return None
         if request.is_scheduled:
-            scheduled = await herald.schedule(request, lock_wait=self._lock_wait(started))
+            scheduled = await herald.schedule(request, lock_wait=lock_wait_left(started))
             return self._repeating(scheduled, request)
-        messages = await herald.submit(request, lock_wait=self._lock_wait(started))
+        messages = await herald.submit(request, lock_wait=lock_wait_left(started))
         herald.background.spawn(herald.dispatch(messages), name="compose-send", defer=True)
         return None
 
@@ -173,7 +163,7 @@ class FormSubmission:
         if request.names_lists:  # read, checked and written off the event loop
             request = await prepare(request, self.herald.settings, self.herald.templates)
         edited = await self.herald.edit(
-            origin.editing, request, actor=user, lock_wait=self._lock_wait(started)
+            origin.editing, request, actor=user, lock_wait=lock_wait_left(started)
         )
         if edited.replaced is not None:
             return self._repeating(edited.replaced.new, request, replaced=origin.editing)
@@ -182,11 +172,6 @@ class FormSubmission:
             return None  # nothing changed, or its receipt shows the new time
         text = rescheduled_text(moved, origin.editing, self.command.name, now=utcnow())
         return done_view("Repeating send moved", text)
-
-    @staticmethod
-    def _lock_wait(started: float) -> float:
-        """What is left of Slack's 3 s for the database's lock (at least `MIN_LOCK_WAIT`)."""
-        return max(MIN_LOCK_WAIT, SUBMIT_LOCK_WAIT - (time.monotonic() - started))
 
 
 def _errors(errors: dict[str, str]) -> dict[str, Any]:
