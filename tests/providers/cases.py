@@ -6,13 +6,19 @@ provider joins the suite by appearing in `CASE_MODULES`.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
+
+from bot.config.settings import ConnectionConfig
 from providers import Channel, Provider
 from tests.fakes.provider_fake import ProviderFake
+
+T = TypeVar("T")
 
 CASE_MODULES = ("bird", "callbell", "sociocs", "capillary")
 
@@ -50,3 +56,42 @@ def load_cases() -> list[ProviderCase]:
             continue
         cases.append(module.CASE)
     return cases
+
+
+async def no_receipts(receipts: Any) -> None:
+    return None
+
+
+def run_provider(
+    case: ProviderCase,
+    fake: ProviderFake,
+    call: Callable[[Provider], Awaitable[T]],
+    *,
+    options: dict[str, Any] | None = None,
+    channel: Channel | None = None,
+    base_url: str | None = None,
+    timeout: float = 5.0,
+    webhook_token: str | None = None,
+    in_process: bool = False,
+) -> T:
+    """``call`` on ``case``'s provider, configured for ``fake`` (``in_process``: through
+    the fake's transport, else over loopback HTTP), closed afterwards."""
+    config = ConnectionConfig(
+        name="conn",
+        provider=case.name,
+        channel=channel or case.channel,
+        base_url=base_url or fake.base_url,
+        webhook_token=webhook_token,
+        options=case.options(fake) if options is None else options,
+    )
+
+    async def go() -> T:
+        transport = {"transport": fake.transport()} if in_process else {}
+        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), **transport) as client:
+            provider = case.provider(config, client, no_receipts)
+            try:
+                return await call(provider)
+            finally:
+                await provider.aclose()
+
+    return asyncio.run(go())

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -18,7 +16,6 @@ from providers import (
     ConnectionConfig,
     DeliveryStatus,
     OutboundMessage,
-    Provider,
     ProviderAuthError,
     ProviderError,
     ProviderOutcomeUnknownError,
@@ -29,45 +26,14 @@ from providers import (
     ProviderUnsupportedError,
 )
 from tests.fakes.provider_fake import ProviderFake
-from tests.providers.cases import ProviderCase, load_cases
+from tests.providers.cases import ProviderCase, load_cases, no_receipts, run_provider
 
 T = TypeVar("T")
 CASES = load_cases()
 pytestmark = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 
 
-async def _no_receipts(receipts: Any) -> None:
-    return None
-
-
-def _run(
-    case: ProviderCase,
-    fake: ProviderFake,
-    call: Callable[[Provider], Awaitable[T]],
-    *,
-    options: dict[str, Any] | None = None,
-    base_url: str | None = None,
-    timeout: float = 5.0,
-    webhook_token: str | None = None,
-) -> T:
-    config = ConnectionConfig(
-        name="conn",
-        provider=case.name,
-        channel=case.channel,
-        base_url=base_url or fake.base_url,
-        webhook_token=webhook_token,
-        options=case.options(fake) if options is None else options,
-    )
-
-    async def go() -> T:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as client:
-            provider = case.provider(config, client, _no_receipts)
-            try:
-                return await call(provider)
-            finally:
-                await provider.aclose()
-
-    return asyncio.run(go())
+_run = run_provider
 
 
 def _message(case: ProviderCase) -> OutboundMessage:
@@ -308,7 +274,7 @@ def test_secrets_never_appear_in_reprs_errors_or_logs(
             config = ConnectionConfig(
                 "conn", case.name, case.channel, webhook_token=WEBHOOK_TOKEN, options=options
             )
-            provider = case.provider(config, httpx.AsyncClient(), _no_receipts)
+            provider = case.provider(config, httpx.AsyncClient(), no_receipts)
             shown += [repr(config), repr(provider), str(vars(provider).get("settings"))]
         shown.append(_outcome(case, fake, case.wrong_options(fake)))
     shown.append(caplog.text)

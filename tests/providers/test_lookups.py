@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -39,42 +39,14 @@ from tests.fakes.bird_api import BirdFake
 from tests.fakes.callbell_api import CallbellFake
 from tests.fakes.capillary_api import CapillaryFake
 from tests.fakes.provider_fake import ProviderFake
-from tests.providers.cases import ProviderCase, load_cases
+from tests.providers.cases import ProviderCase, load_cases, no_receipts, run_provider
 
 T = TypeVar("T")
 CASES = [case for case in load_cases() if case.provider.supports_lookup]
 REFERENCE = "k3x9p2ab"
 
 
-async def _no_receipts(receipts: Any) -> None:
-    return None
-
-
-def _run(
-    case: ProviderCase,
-    fake: ProviderFake,
-    call: Callable[[Provider], Awaitable[T]],
-    *,
-    options: dict[str, Any] | None = None,
-    channel: Channel | None = None,
-) -> T:
-    config = ConnectionConfig(
-        name="conn",
-        provider=case.name,
-        channel=channel or case.channel,
-        base_url=fake.base_url,
-        options=case.options(fake) if options is None else options,
-    )
-
-    async def go() -> T:
-        async with httpx.AsyncClient(transport=fake.transport()) as client:
-            provider = case.provider(config, client, _no_receipts)
-            try:
-                return await call(provider)
-            finally:
-                await provider.aclose()
-
-    return asyncio.run(go())
+_run = partial(run_provider, in_process=True)
 
 
 def _sent(case: ProviderCase, fake: ProviderFake) -> SentRef:
@@ -320,7 +292,7 @@ def _callbell_answering(body: str) -> list[Receipt]:
 
     async def go() -> list[Receipt]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
-            provider = PROVIDERS["callbell"](config, client, _no_receipts)
+            provider = PROVIDERS["callbell"](config, client, no_receipts)
             uuid = "adf3d1216d4c4dcd908199d6700f2381"
             return await provider.lookup(SentRef(REFERENCE, uuid, Channel.WHATSAPP, "+3311"))
 
@@ -485,7 +457,7 @@ def test_providers_without_a_lookup_say_why(name: str, says: str) -> None:
 
     async def go() -> None:
         async with httpx.AsyncClient() as client:
-            provider = provider_class(config, client, _no_receipts)
+            provider = provider_class(config, client, no_receipts)
             assert not provider.poll_enabled()
             with pytest.raises(ProviderUnsupportedError, match=says):
                 await provider.lookup(SentRef(REFERENCE, "x", Channel.SMS, "+31612345678"))
